@@ -1,0 +1,130 @@
+# ovcmem + balancerd: the one entry point.
+#
+#   make            build the daemon, balancerctl, tools and the kernel module
+#                   (for every installed Debian kernel, or KVER=/KDIR=)
+#   make check      install what is missing, then run every test suite:
+#                   unit (plain and ASan+UBSan), in-kernel (QEMU, each
+#                   kernel), end to end; one closing "N passed, N failed"
+#   make demo       the main job on a fresh machine (see README.md)
+#   make install    install daemon, tools, unit, config (DESTDIR, PREFIX)
+#
+# Variables: KVER=<version> or KDIR=<build dir> pick one kernel; WERROR=
+# (empty) drops -Werror for local experiments; V=1 is verbose.
+
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+BINDIR ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR ?= /etc/systemd/system
+DESTDIR ?=
+
+B := build
+CC ?= cc
+WERROR ?= -Werror
+PKGS := jansson libsystemd libcgroup
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS_BASE := -std=gnu11 -g -Wall -Wextra $(WERROR) -D_GNU_SOURCE \
+	-Iinclude/uapi -Ibalancerd
+CFLAGS_OPT := -O2
+SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+
+# balancerd/: every .c but the two programs forms the library that the
+# programs, the unit tests and the benchmarks link.
+PROGRAM_SRCS := balancerd/main.c balancerd/balancerctl.c
+LIB_SRCS := $(filter-out $(PROGRAM_SRCS),$(wildcard balancerd/*.c))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
+# tools/<name>/*.c builds one program build/<name> each (e.g. guestsim).
+TOOL_DIRS := $(patsubst %/,%,$(dir $(wildcard tools/*/main.c)))
+TOOLS := $(patsubst tools/%,$(B)/%,$(TOOL_DIRS))
+
+# One build flavour: $(1) = output dir, $(2) = extra CFLAGS.
+define flavour
+$(1)/obj/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS_BASE) $(2) $$(PKG_CFLAGS) -MMD -MP -c -o $$@ $$<
+
+$(1)/libbalancer.a: $$(patsubst %.c,$(1)/obj/%.o,$$(LIB_SRCS))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && ar rcs $$@ $$^
+
+$(1)/balancerd: $(1)/obj/balancerd/main.o $(1)/libbalancer.a
+	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
+
+$(1)/balancerctl: $(1)/obj/balancerd/balancerctl.o $(1)/libbalancer.a
+	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
+
+$(1)/tests/%: $(1)/obj/tests/unit/%.o $$(patsubst %.c,$(1)/obj/%.o,$$(UNIT_HELPERS)) $(1)/libbalancer.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) -lcmocka -lm
+
+-include $$(shell find $(1)/obj -name '*.d' 2>/dev/null)
+endef
+
+$(eval $(call flavour,$(B),$(CFLAGS_OPT)))
+$(eval $(call flavour,$(B)/asan,$(SAN_FLAGS)))
+
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRCS))
+
+.PHONY: all userspace driver unit check check-unit check-vm check-e2e \
+	demo install deps lint format clean bench
+.SECONDARY:
+
+all: userspace driver
+
+userspace: $(B)/balancerd $(B)/balancerctl $(TOOLS)
+
+define tool_rule
+$(B)/$(1): $$(patsubst %.c,$(B)/obj/%.o,$$(wildcard tools/$(1)/*.c)) $(B)/libbalancer.a
+	$$(CC) -o $$@ $$^ $$(PKG_LIBS) -lm -pthread
+endef
+$(foreach t,$(TOOL_DIRS),$(eval $(call tool_rule,$(notdir $(t)))))
+
+# The module, for each installed kernel (or the one KVER/KDIR names).
+driver:
+	tools/build-kmod.sh $(if $(KVER),--kver $(KVER)) $(if $(KDIR),--kdir $(KDIR))
+
+unit: $(UNIT_BINS) $(UNIT_BINS_ASAN)
+
+deps:
+	tools/install-deps.sh
+
+# Everything, with one closing line. Suites: tests/run-all.sh --help.
+check: deps
+	$(MAKE) userspace unit
+	tests/run-all.sh $(if $(KVER),--kver $(KVER))
+
+check-unit: userspace unit
+	tests/run-all.sh --only unit
+
+check-vm:
+	tests/run-all.sh --only vm $(if $(KVER),--kver $(KVER)) $(if $(SUITE),--suite $(SUITE))
+
+check-e2e: userspace
+	tests/run-all.sh --only e2e $(if $(KVER),--kver $(KVER))
+
+lint:
+	tools/lint-kernel.sh
+	tools/lint-userspace.sh
+
+format:
+	clang-format -i balancerd/*.[ch] tests/unit/*.[ch] $(wildcard tools/*/*.[ch])
+
+bench: userspace
+	bench/run.sh
+
+demo: deps
+	$(MAKE) all
+	tests/e2e/demo.sh
+
+install: userspace
+	install -D -m 0755 $(B)/balancerd $(DESTDIR)$(SBINDIR)/balancerd
+	install -D -m 0755 $(B)/balancerctl $(DESTDIR)$(BINDIR)/balancerctl
+	tools/install-files.sh "$(DESTDIR)" "$(SYSCONFDIR)" "$(UNITDIR)" "$(SBINDIR)"
+
+clean:
+	rm -rf $(B)

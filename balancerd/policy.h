@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Policies: what an admin writes in /etc/balancerd/policies.d/\*.json, and
+ * the daemon settings in /etc/balancerd/balancerd.json.
+ *
+ * Loading is the only I/O here; everything else in the daemon reads the
+ * structs below and never the JSON.
+ */
+#ifndef BALANCERD_POLICY_H
+#define BALANCERD_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "units.h"
+
+#define POLICY_NAME_MAX 64
+
+/* A size that may be given in bytes ("512M") or relative ("10%"). */
+struct size_spec {
+	bool set;	  /* false: not given, the default applies */
+	bool is_percent;  /* true: percent of the reference size */
+	uint64_t bytes;	  /* when !is_percent */
+	double percent;	  /* when is_percent, 0..100 */
+};
+
+/*
+ * Resolve @spec against @reference (MemTotal for host watermarks, the VM's
+ * size for class floors and ceilings). Returns @fallback when !spec->set.
+ */
+uint64_t size_spec_resolve(const struct size_spec *spec, uint64_t reference,
+			   uint64_t fallback);
+
+/* One class of VMs; the first class whose globs match a VM's name wins. */
+struct policy_class {
+	char name[POLICY_NAME_MAX];
+	char **match;		/* fnmatch(3) globs on the VM name */
+	size_t n_match;
+	int priority;		/* higher = more important = reclaimed last */
+	unsigned int shares;	/* reclaim weight inside one priority: a VM
+				 * gives up memory in inverse proportion */
+	struct size_spec floor;	  /* never reclaim below (of VM size) */
+	struct size_spec ceiling; /* reclaim above this even when calm */
+	double pressure_target;	  /* memory.pressure some avg10, percent */
+	usec_t cold_age;	  /* idle this long counts as cold */
+	uint64_t max_reclaim_rate; /* bytes per second, per VM */
+	bool prefault;		  /* restore: fault memory back in */
+	struct size_spec memory_high; /* manage memory.high if set */
+	struct size_spec memory_low;  /* manage memory.low if set */
+	/* Where the class was defined, for `balancerctl explain`. */
+	char source[256];
+	int source_line;
+};
+
+struct host_policy {
+	struct size_spec low_watermark;	 /* MemAvailable below: tight */
+	struct size_spec min_watermark;	 /* MemAvailable below: critical */
+	struct size_spec high_watermark; /* MemAvailable above: restore ok */
+	double psi_full_limit;		 /* host full avg10 %: critical */
+};
+
+/* The merged policy of all files in the policy directory. */
+struct policy {
+	struct host_policy host;
+	usec_t interval;	/* steady tick */
+	usec_t backoff;		/* no reclaim after a VM's pressure crossed
+				 * its target, for this long */
+	double hysteresis;	/* fraction, e.g. 0.1: a mode is left only
+				 * when the signal is this far past the
+				 * threshold that entered it */
+	struct policy_class *classes;
+	size_t n_classes;
+};
+
+/* One problem found while loading; a load collects all of them. */
+struct policy_error {
+	char file[256];
+	int line;	/* 0 when unknown */
+	int column;	/* 0 when unknown */
+	char path[128]; /* JSON path, e.g. "classes[1].floor" */
+	char message[256]; /* what was expected and what was found */
+};
+
+struct policy_errors {
+	struct policy_error *items;
+	size_t n;
+};
+
+/* Format one error as "file:line:column: path: message". */
+void policy_error_format(const struct policy_error *e, char *buf, size_t len);
+void policy_errors_free(struct policy_errors *errs);
+
+/*
+ * Load and validate policy files, merging their classes in the order
+ * given (callers sort directory entries by name). At most one file may
+ * carry "host" and "interval"-like global keys; the others only classes.
+ *
+ * Returns 0 and fills @out, or -EINVAL with every problem appended to
+ * @errs (@out untouched), or another negative errno on I/O failure (also
+ * described in @errs).
+ */
+int policy_load_files(const char *const *paths, size_t n_paths,
+		      struct policy *out, struct policy_errors *errs);
+
+/* Same, from every *.json in @dir sorted by name. */
+int policy_load_dir(const char *dir, struct policy *out,
+		    struct policy_errors *errs);
+
+/* Same, from a string (tests); @name stands in for the file name. */
+int policy_load_string(const char *json, const char *name,
+		       struct policy *out, struct policy_errors *errs);
+
+void policy_free(struct policy *p);
+
+/*
+ * The class that governs VM @vm_name: the first class with a matching
+ * glob, or NULL when none matches (the VM is then left alone, and the
+ * daemon says so once). When @why is given, it receives a sentence such as
+ * "class 'web' (policies.d/10-web.json:12): glob 'web-*' matched".
+ */
+const struct policy_class *policy_match(const struct policy *p,
+					const char *vm_name, char *why,
+					size_t why_len);
+
+/* Daemon settings, /etc/balancerd/balancerd.json. */
+struct daemon_config {
+	char cgroup_root[256];	 /* "/sys/fs/cgroup" */
+	char **vm_globs;	 /* cgroup paths relative to cgroup_root,
+				  * default "machine.slice/\*.scope" */
+	size_t n_vm_globs;
+	char policy_dir[256];	 /* "/etc/balancerd/policies.d" */
+	char driver_path[256];	 /* "/dev/ovcmem"; "" disables */
+	char state_file[256];	 /* "/run/balancerd/state.json" */
+	usec_t interval;	 /* 0: take the policy's */
+	bool dry_run;
+	char log_target[16];	 /* "auto", "journal", "stderr" */
+};
+
+/* Defaults, then the file if it exists (-ENOENT for a missing file is not
+ * an error: defaults apply). Errors as for policies. */
+int daemon_config_load(const char *path, struct daemon_config *out,
+		       struct policy_errors *errs);
+void daemon_config_free(struct daemon_config *c);
+
+#endif /* BALANCERD_POLICY_H */

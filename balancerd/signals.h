@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Signals: what one tick knows about the host and each VM.
+ *
+ * Two layers, kept apart as systemd-oomd does:
+ *   parse_*   pure functions from file text to structs (tested on fixtures)
+ *   *_acquire read files under a root directory ("/" in production, a
+ *             fixture tree in tests) and call the parsers
+ */
+#ifndef BALANCERD_SIGNALS_H
+#define BALANCERD_SIGNALS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "units.h"
+
+#define VM_NAME_MAX 128
+#define CGROUP_PATH_MAX 512
+/* "no limit" in memory.max / memory.high */
+#define MEMORY_UNLIMITED UINT64_MAX
+
+struct psi_line {
+	bool present;
+	double avg10, avg60, avg300; /* percent */
+	uint64_t total_us;	     /* cumulative stall */
+};
+
+struct psi {
+	struct psi_line some, full;
+};
+
+struct host_signals {
+	uint64_t mem_total, mem_available;
+	uint64_t swap_total, swap_free;
+	struct psi psi;
+};
+
+/* Idle-age buckets of a VM's guest pages (from ovcmem scans). */
+#define IDLE_BUCKETS 6
+/* Upper bounds in ticks-idle for buckets 0..4; bucket 5 is older. */
+extern const unsigned int idle_bucket_ticks[IDLE_BUCKETS - 1];
+
+struct ovcmem_signals {
+	bool present;
+	uint64_t partition_id;
+	uint64_t pages, pages_mapped;
+	/* Counter deltas since the previous tick (0 on the first). */
+	uint64_t d_intercepts, d_refaults, d_pages_invalidated;
+	uint64_t idle_pages[IDLE_BUCKETS]; /* mapped pages by idle age */
+};
+
+struct vm_signals {
+	char name[VM_NAME_MAX];	       /* decoded, e.g. "vm1" */
+	char cgroup[CGROUP_PATH_MAX];  /* relative to the cgroup root */
+	pid_t pid;		       /* a process of the VM, 0 if unknown */
+	bool vanished;		       /* cgroup went away mid-read */
+
+	uint64_t memory_current, memory_max, memory_high, memory_low;
+	uint64_t swap_current;
+	/* memory.stat */
+	uint64_t anon, file, zswap, zswapped;
+	uint64_t workingset_refault_anon, workingset_refault_file;
+	uint64_t pgscan, pgsteal, pgmajfault;
+	/* Deltas since the previous tick (0 on the first). */
+	uint64_t d_refault_anon, d_refault_file, d_pgmajfault;
+	uint64_t d_psi_some_us, d_psi_full_us;
+
+	struct psi psi;
+	/* memory.events */
+	uint64_t events_low, events_high, events_max, events_oom,
+		events_oom_kill;
+
+	struct ovcmem_signals ovcmem;
+};
+
+/*
+ * Parsers. Each returns 0, or -EINVAL for text it cannot make sense of
+ * (garbage, truncated lines). Keys they do not know are skipped, so a
+ * newer kernel's extra lines do not break them; keys they know but that
+ * are missing stay 0 (memory.stat differs between 6.1 and 6.12).
+ */
+int parse_psi(const char *text, struct psi *ret);
+int parse_meminfo(const char *text, struct host_signals *ret);
+int parse_memory_stat(const char *text, struct vm_signals *ret);
+int parse_memory_events(const char *text, struct vm_signals *ret);
+/* "max" -> MEMORY_UNLIMITED, else a decimal byte count. */
+int parse_memory_value(const char *text, uint64_t *ret);
+
+/*
+ * Read /proc/meminfo and /proc/pressure/memory below @root.
+ * Returns 0 or a negative errno.
+ */
+int host_signals_acquire(const char *root, struct host_signals *ret);
+
+/*
+ * Read the VM's cgroup files below @root/sys/fs/cgroup (or the configured
+ * cgroup root, given relative to @root as @cgroup_root). @prev, if not
+ * NULL, is the previous tick's signals of the same VM, for the deltas.
+ * Returns 0; -ENOENT if the cgroup vanished (ret->vanished set), or
+ * another negative errno.
+ */
+int vm_signals_acquire(const char *root, const char *cgroup_root,
+		       const char *cgroup, const struct vm_signals *prev,
+		       struct vm_signals *ret);
+
+/*
+ * Decode a VM's name from its cgroup's last component, undoing systemd's
+ * \xNN escaping and libvirt's machine-qemu-<id>-<name>.scope layout:
+ * "machine-qemu\x2d1\x2dvm1.scope" -> "vm1"; "vm7.scope" -> "vm7".
+ * Returns 0 or -EINVAL (empty or undecodable).
+ */
+int vm_name_from_cgroup(const char *cgroup_path, char *name, size_t len);
+
+struct vm_list {
+	char (*cgroups)[CGROUP_PATH_MAX]; /* relative to the cgroup root */
+	size_t n;
+};
+
+/*
+ * Find VM cgroups below @root@cgroup_root matching any of @globs (each
+ * relative to the cgroup root, e.g. "machine.slice/\*.scope"), sorted.
+ * Returns 0 or a negative errno. A missing slice is an empty list.
+ */
+int discover_vms(const char *root, const char *cgroup_root,
+		 char *const *globs, size_t n_globs, struct vm_list *ret);
+
+/*
+ * The cgroup (relative to the cgroup root) of process @pid, from
+ * @root/proc/PID/cgroup ("0::/machine.slice/x.scope"). Returns 0 or a
+ * negative errno (-ESRCH if the process is gone).
+ */
+int cgroup_of_pid(const char *root, pid_t pid, char *ret, size_t len);
+
+void vm_list_free(struct vm_list *l);
+
+#endif /* BALANCERD_SIGNALS_H */

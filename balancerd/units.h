@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Sizes and durations as admins write them: "512M", "4G", "30s", "500ms". */
+#ifndef BALANCERD_UNITS_H
+#define BALANCERD_UNITS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef uint64_t usec_t;
+
+#define USEC_PER_MSEC 1000ULL
+#define USEC_PER_SEC 1000000ULL
+#define USEC_INFINITY UINT64_MAX
+
+/*
+ * Parse a byte size: an integer or decimal number with an optional suffix
+ * K, M, G, T (powers of 1024; "KiB"/"MiB"... and "B" accepted too).
+ * Returns 0, or -EINVAL (no number, unknown suffix, trailing junk,
+ * negative) or -ERANGE (does not fit in 64 bits).
+ */
+int parse_size(const char *s, uint64_t *ret);
+
+/*
+ * Parse "N%" with 0 <= N <= 100 (decimals allowed). Returns 1 and fills
+ * @ret if @s is a percentage, 0 if it is not one (no '%'), -EINVAL or
+ * -ERANGE if it is a malformed one.
+ */
+int parse_percent(const char *s, double *ret);
+
+/*
+ * Parse a duration: a number with a unit us, ms, s, m, h ("1m30s" too).
+ * A bare number is an error (-EINVAL): units are never implied.
+ */
+int parse_duration(const char *s, usec_t *ret);
+
+/* Format for humans, e.g. "1.5G", "512M", "300ms". Returns @buf. */
+char *format_size(uint64_t bytes, char *buf, size_t len);
+char *format_duration(usec_t usec, char *buf, size_t len);
+
+#endif /* BALANCERD_UNITS_H */
