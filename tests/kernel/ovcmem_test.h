@@ -350,4 +350,157 @@ static inline int ovt_write_file(const char *path, const char *s)
 	return n == (ssize_t)strlen(s) ? 0 : -1;
 }
 
+/* ---- host memory management: pagemap, meminfo, cgroups ---------------- */
+/*
+ * For the suites that make the host take guest memory back (reclaim,
+ * teardown, stress, oom, aging). The rig runs them as root, so pagemap
+ * shows pfns and the cgroup files are writable.
+ */
+
+#include <sys/stat.h>
+
+#define OVT_PM_PFN_MASK ((1ULL << 55) - 1)
+#define OVT_PM_SWAP (1ULL << 62)
+#define OVT_PM_PRESENT (1ULL << 63)
+#define OVT_CGROUP_ROOT "/sys/fs/cgroup"
+
+/* /proc/self/pagemap entries of @npages pages from @addr; FAILs on error. */
+static inline void ovt_pagemap_ok(const void *addr, size_t npages, __u64 *out)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	off_t off = (off_t)((uintptr_t)addr / OVT_PAGE) * 8;
+
+	CHECK(fd >= 0);
+	CHECK(pread(fd, out, npages * 8, off) == (ssize_t)(npages * 8));
+	close(fd);
+}
+
+/* Pages of [@addr, +@npages) that pagemap shows swapped out. */
+static inline size_t ovt_count_swapped(const void *addr, size_t npages)
+{
+	__u64 *pm = calloc(npages, 8);
+	size_t i, n = 0;
+
+	CHECK(pm != NULL);
+	ovt_pagemap_ok(addr, npages, pm);
+	for (i = 0; i < npages; i++)
+		n += !(pm[i] & OVT_PM_PRESENT) && (pm[i] & OVT_PM_SWAP);
+	free(pm);
+	return n;
+}
+
+/*
+ * MADV_PAGEOUT @bytes from @addr up to @tries times, until every page is
+ * swapped out. More than one pass can be needed: a kernel that consults the
+ * references (6.1) only activates a page whose SLAT accessed bit was still
+ * set, and the pass clears it. Returns the pages swapped out.
+ */
+static inline size_t ovt_pageout(void *addr, size_t bytes, int tries)
+{
+	size_t npages = bytes / OVT_PAGE, n = 0;
+
+	while (tries-- > 0) {
+		CHECK(madvise(addr, bytes, MADV_PAGEOUT) == 0);
+		n = ovt_count_swapped(addr, npages);
+		if (n == npages)
+			break;
+	}
+	return n;
+}
+
+/* "@key N" in a flat keyed file (memory.events, memory.stat, /proc/vmstat)
+ * or "@key: N kB" in /proc/meminfo; returns N, or -1 if missing. */
+static inline long long ovt_keyed_value(const char *path, const char *key)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	size_t klen = strlen(key);
+	long long v = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line + klen;
+
+		if (strncmp(line, key, klen) || (*p != ' ' && *p != ':'))
+			continue;
+		if (*p == ':')
+			p++;
+		v = strtoll(p, NULL, 10);
+		break;
+	}
+	fclose(f);
+	return v;
+}
+
+/* /proc/meminfo's @key in KiB, or -1. */
+static inline long long ovt_meminfo_kb(const char *key)
+{
+	return ovt_keyed_value("/proc/meminfo", key);
+}
+
+/* Create OVT_CGROUP_ROOT/@name.<pid> and put its path in @path; FAILs. */
+static inline void ovt_cgroup_create_ok(const char *name, char *path,
+					size_t len)
+{
+	snprintf(path, len, OVT_CGROUP_ROOT "/%s.%d", name, (int)getpid());
+	CHECK(mkdir(path, 0755) == 0 || errno == EEXIST);
+}
+
+/* Write @val to the file @file of cgroup @cg; 0 or -1 (errno set). */
+static inline int ovt_cgroup_write(const char *cg, const char *file,
+				   const char *val)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/%s", cg, file);
+	return ovt_write_file(p, val);
+}
+
+/* Flat-keyed @key of the file @file of cgroup @cg, or -1. */
+static inline long long ovt_cgroup_keyed(const char *cg, const char *file,
+					 const char *key)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/%s", cg, file);
+	return ovt_keyed_value(p, key);
+}
+
+/* Move process @pid (0: the caller) into cgroup @cg; FAILs on error. */
+static inline void ovt_cgroup_enter_ok(const char *cg, pid_t pid)
+{
+	char v[32];
+
+	snprintf(v, sizeof(v), "%d", pid ? (int)pid : (int)getpid());
+	CHECK(ovt_cgroup_write(cg, "cgroup.procs", v) == 0);
+}
+
+/* Move the caller back to the root cgroup and remove @cg, waiting up to a
+ * second for exited members to leave it. Returns 0 or -1. */
+static inline int ovt_cgroup_remove(const char *cg)
+{
+	char v[32];
+	int i;
+
+	snprintf(v, sizeof(v), "%d", (int)getpid());
+	ovt_write_file(OVT_CGROUP_ROOT "/cgroup.procs", v);
+	for (i = 0; i < 100; i++) {
+		if (rmdir(cg) == 0 || errno == ENOENT)
+			return 0;
+		usleep(10000);
+	}
+	return -1;
+}
+
+/* memory.reclaim of @bytes in @cg: 0, or -1 with errno (EAGAIN: the kernel
+ * reclaimed less than asked). */
+static inline int ovt_cgroup_reclaim(const char *cg, unsigned long long bytes)
+{
+	char v[32];
+
+	snprintf(v, sizeof(v), "%llu", bytes);
+	return ovt_cgroup_write(cg, "memory.reclaim", v);
+}
+
 #endif /* OVCMEM_TEST_H */
