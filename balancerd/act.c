@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "act.h"
+#include "log.h"
+#include "ovcmem_client.h"
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+#ifndef MADV_WILLNEED
+#define MADV_WILLNEED 3
+#endif
+
+/* Kernel limit on iovecs per process_madvise(2) call (UIO_MAXIOV). */
+#define ACT_IOV_MAX 1024
+/* Guest RAM mappings are large; smaller ones are QEMU's own heap. */
+#define GUEST_MAPPING_MIN (2ULL << 20)
+/* pagemap entries read per pread(2): 512 pages, one 2 MiB block. */
+#define PAGEMAP_CHUNK 512
+#define PAGEMAP_SWAPPED (1ULL << 62)
+#define PAGE_4K 4096ULL
+
+/* Raw syscalls: glibc 2.36 lacks pidfd_open, and older ones lack
+ * process_madvise. */
+static int sys_pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static ssize_t sys_process_madvise(int pidfd, const struct iovec *iov,
+				   size_t n, int advice)
+{
+	return syscall(SYS_process_madvise, pidfd, iov, n, advice, 0);
+}
+
+int act_cgroup_path(const struct act_context *ctx, const char *cgroup,
+		    const char *file, char *buf, size_t len)
+{
+	const char *root = ctx->root && strcmp(ctx->root, "/") ? ctx->root : "";
+	int n = snprintf(buf, len, "%s%s/%s/%s", root, ctx->cgroup_root, cgroup,
+			 file);
+
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int act_write_file(const char *path, const char *data, void *userdata)
+{
+	size_t len = strlen(data);
+	ssize_t w;
+	int fd, r = 0;
+
+	(void)userdata;
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	w = write(fd, data, len);
+	if (w < 0)
+		r = -errno;
+	else if ((size_t)w != len)
+		r = -EIO;
+	if (close(fd) < 0 && r == 0 && errno != EINTR)
+		r = -errno;
+	return r;
+}
+
+static int read_current(const struct act_context *ctx, const char *cgroup,
+			uint64_t *ret)
+{
+	char path[PATH_MAX], buf[64];
+	ssize_t n;
+	int fd, r;
+
+	r = act_cgroup_path(ctx, cgroup, "memory.current", path, sizeof(path));
+	if (r < 0)
+		return r;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	r = n < 0 ? -errno : 0;
+	close(fd);
+	if (r < 0)
+		return r;
+	buf[n] = 0;
+	return parse_memory_value(buf, ret);
+}
+
+static int write_value(const struct act_context *ctx, const char *cgroup,
+		       const char *file, uint64_t bytes)
+{
+	char path[PATH_MAX], data[32];
+	int r;
+
+	r = act_cgroup_path(ctx, cgroup, file, path, sizeof(path));
+	if (r < 0)
+		return r;
+	if (bytes == MEMORY_UNLIMITED)
+		snprintf(data, sizeof(data), "max");
+	else
+		snprintf(data, sizeof(data), "%" PRIu64, bytes);
+	if (ctx->write)
+		return ctx->write(path, data, ctx->write_userdata);
+	return act_write_file(path, data, NULL);
+}
+
+static int do_reclaim(const struct act_context *ctx, const struct action *a,
+		      const struct vm_signals *vm, struct act_result *res)
+{
+	uint64_t before = 0, after = 0;
+	bool measured;
+	int r;
+
+	/* Measured around the write only to report a partial reclaim;
+	 * a missing memory.current does not stop the reclaim itself. */
+	measured = read_current(ctx, vm->cgroup, &before) == 0;
+	r = write_value(ctx, vm->cgroup, "memory.reclaim", a->bytes);
+	if (r == 0) {
+		/* The kernel returns success only once it reclaimed at
+		 * least what was asked. */
+		res->bytes_done = a->bytes;
+		return 0;
+	}
+	if (r != -EAGAIN)
+		return r;
+	res->partial = true;
+	if (measured && read_current(ctx, vm->cgroup, &after) == 0 &&
+	    before > after)
+		res->bytes_done = before - after < a->bytes ? before - after
+							    : a->bytes;
+	return 0;
+}
+
+/* Advise @n ranges in batches of ACT_IOV_MAX; *@done = bytes advised. */
+static int advise(pid_t pid, const struct iovec *iov, size_t n, int advice,
+		  uint64_t *done)
+{
+	int pidfd, r = 0;
+
+	*done = 0;
+	if (pid <= 0)
+		return -EOPNOTSUPP;
+	pidfd = sys_pidfd_open(pid);
+	if (pidfd < 0)
+		return errno == ESRCH ? -ENOENT : -errno;
+	for (size_t i = 0; i < n; i += ACT_IOV_MAX) {
+		size_t k = n - i < ACT_IOV_MAX ? n - i : ACT_IOV_MAX;
+		ssize_t w = sys_process_madvise(pidfd, iov + i, k, advice);
+
+		if (w < 0) {
+			r = -errno;
+			break;
+		}
+		*done += (uint64_t)w;
+	}
+	close(pidfd);
+	return r;
+}
+
+static int do_pageout(const struct act_context *ctx, const struct action *a,
+		      const struct vm_signals *vm, struct act_result *res)
+{
+	struct iovec *iov = NULL;
+	size_t n = 0;
+	int r;
+
+	if (!ctx->ovcmem || !vm->ovcmem.present)
+		return -EOPNOTSUPP; /* cold ranges come only from scans */
+	r = ovcmem_client_cold_ranges(ctx->ovcmem, vm->ovcmem.partition_id,
+				      ctx->cold_ticks, a->bytes, &iov, &n);
+	if (r < 0)
+		return r;
+	r = advise(vm->pid, iov, n, MADV_PAGEOUT, &res->bytes_done);
+	free(iov);
+	return r;
+}
+
+/* Append [addr, addr+len) to @iov, merging with the last range. */
+static int iov_add(struct iovec **iov, size_t *n, size_t *cap, uint64_t addr,
+		   uint64_t len)
+{
+	if (*n) {
+		struct iovec *last = &(*iov)[*n - 1];
+
+		if ((uint64_t)(uintptr_t)last->iov_base + last->iov_len ==
+		    addr) {
+			last->iov_len += len;
+			return 0;
+		}
+	}
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		struct iovec *p = realloc(*iov, c * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		*iov = p;
+		*cap = c;
+	}
+	(*iov)[(*n)++] = (struct iovec){(void *)(uintptr_t)addr, len};
+	return 0;
+}
+
+/*
+ * Without ovcmem the guest's ranges are unknown: find the process's large
+ * writable mappings in /proc/PID/maps and, through /proc/PID/pagemap, the
+ * pages of them that are swapped out, up to @bytes.
+ */
+static int swapped_ranges(const char *root, pid_t pid, uint64_t bytes,
+			  struct iovec **ret, size_t *ret_n)
+{
+	char path[PATH_MAX], line[512];
+	uint64_t want = (bytes + PAGE_4K - 1) / PAGE_4K, got = 0;
+	size_t n = 0, cap = 0;
+	struct iovec *iov = NULL;
+	FILE *maps;
+	int pm, r = 0;
+
+	if (!strcmp(root, "/"))
+		root = "";
+	snprintf(path, sizeof(path), "%s/proc/%d/maps", root, (int)pid);
+	maps = fopen(path, "re");
+	if (!maps)
+		return errno == ENOENT ? -ENOENT : -errno;
+	snprintf(path, sizeof(path), "%s/proc/%d/pagemap", root, (int)pid);
+	pm = open(path, O_RDONLY | O_CLOEXEC);
+	if (pm < 0) {
+		r = -errno;
+		fclose(maps);
+		return r;
+	}
+	while (r == 0 && got < want && fgets(line, sizeof(line), maps)) {
+		unsigned long long lo, hi;
+		char perms[8];
+		uint64_t ents[PAGEMAP_CHUNK];
+
+		if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) != 3 ||
+		    perms[1] != 'w' || hi - lo < GUEST_MAPPING_MIN)
+			continue;
+		for (uint64_t va = lo; va < hi && got < want && r == 0;) {
+			uint64_t pages = (hi - va) / PAGE_4K;
+			ssize_t rd;
+
+			if (pages > PAGEMAP_CHUNK)
+				pages = PAGEMAP_CHUNK;
+			rd = pread(pm, ents, pages * sizeof(uint64_t),
+				   (off_t)(va / PAGE_4K * sizeof(uint64_t)));
+			if (rd <= 0) {
+				r = rd < 0 ? -errno : 0;
+				break;
+			}
+			pages = (uint64_t)rd / sizeof(uint64_t);
+			for (uint64_t i = 0; i < pages && got < want && !r;
+			     i++) {
+				if (!(ents[i] & PAGEMAP_SWAPPED))
+					continue;
+				r = iov_add(&iov, &n, &cap, va + i * PAGE_4K,
+					    PAGE_4K);
+				got++;
+			}
+			va += pages * PAGE_4K;
+		}
+	}
+	close(pm);
+	fclose(maps);
+	if (r < 0) {
+		free(iov);
+		return r;
+	}
+	*ret = iov;
+	*ret_n = n;
+	return 0;
+}
+
+static int do_prefault(const struct act_context *ctx, const struct action *a,
+		       const struct vm_signals *vm, struct act_result *res)
+{
+	struct iovec *iov = NULL;
+	size_t n = 0;
+	int r;
+
+	if (ctx->ovcmem && vm->ovcmem.present)
+		return ovcmem_client_prefault(ctx->ovcmem,
+					      vm->ovcmem.partition_id, a->bytes,
+					      &res->bytes_done);
+	if (vm->pid <= 0)
+		return -EOPNOTSUPP;
+	r = swapped_ranges(ctx->root, vm->pid, a->bytes, &iov, &n);
+	if (r < 0)
+		return r;
+	r = advise(vm->pid, iov, n, MADV_WILLNEED, &res->bytes_done);
+	free(iov);
+	return r;
+}
+
+int act_execute(const struct act_context *ctx, const struct action *a,
+		const struct vm_signals *vm, struct act_result *res)
+{
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	if (ctx->dry_run) {
+		res->dry_run = true;
+		return 0;
+	}
+	switch (a->kind) {
+	case ACTION_RECLAIM:
+		r = do_reclaim(ctx, a, vm, res);
+		break;
+	case ACTION_PAGEOUT:
+		r = do_pageout(ctx, a, vm, res);
+		break;
+	case ACTION_PREFAULT:
+		r = do_prefault(ctx, a, vm, res);
+		break;
+	case ACTION_SET_HIGH:
+		r = write_value(ctx, vm->cgroup, "memory.high", a->bytes);
+		if (r == 0)
+			res->bytes_done = a->bytes;
+		break;
+	case ACTION_SET_LOW:
+		r = write_value(ctx, vm->cgroup, "memory.low", a->bytes);
+		if (r == 0)
+			res->bytes_done = a->bytes;
+		break;
+	default:
+		r = -EINVAL;
+		break;
+	}
+	res->error = r;
+	return r;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Act: carry out what decide() asked for, and nothing else.
+ *
+ *   RECLAIM   write the byte count to <cgroup>/memory.reclaim
+ *   PAGEOUT   process_madvise(MADV_PAGEOUT) on the VM's cold guest ranges
+ *             (known only through ovcmem scans)
+ *   PREFAULT  ovcmem PREFAULT when the VM has a partition, else
+ *             process_madvise(MADV_WILLNEED) on its swapped-out pages
+ *   SET_HIGH  write memory.high ("max" for MEMORY_UNLIMITED)
+ *   SET_LOW   write memory.low
+ *
+ * Every path is below ctx->root, so tests act on a fixture tree. With
+ * ctx->dry_run nothing is written: the action is only reported.
+ */
+#ifndef BALANCERD_ACT_H
+#define BALANCERD_ACT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "decide.h"
+#include "signals.h"
+
+struct ovcmem_client;
+
+/*
+ * Writes one cgroup file; tests replace it to play a kernel that answers
+ * EAGAIN. Returns 0 or a negative errno, as write(2) would report it.
+ */
+typedef int (*act_write_fn)(const char *path, const char *data,
+			    void *userdata);
+
+struct act_context {
+	const char *root;	 /* "/" in production */
+	const char *cgroup_root; /* "/sys/fs/cgroup", below root */
+	bool dry_run;
+	struct ovcmem_client *ovcmem; /* NULL: no driver */
+	unsigned int cold_ticks;      /* PAGEOUT: idle this many ticks */
+	act_write_fn write;	      /* NULL: act_write_file() */
+	void *write_userdata;
+};
+
+struct act_result {
+	uint64_t bytes_done; /* reclaimed / faulted in / the value set */
+	int error;	     /* 0, or the negative errno that stopped it */
+	bool partial;	     /* the kernel gave less than asked (EAGAIN) */
+	bool dry_run;	     /* nothing was done on purpose */
+};
+
+/* The default writer: open(O_WRONLY|O_TRUNC), one write(2), close. */
+int act_write_file(const char *path, const char *data, void *userdata);
+
+/*
+ * Carry out @a on @vm. Fills @res in every case. Returns 0 when the action
+ * ran to completion or partially (res->partial: EAGAIN from memory.reclaim
+ * is the kernel saying "I reclaimed less", not a failure), or a negative
+ * errno (also in res->error): -ENOENT when the VM's cgroup vanished,
+ * -EOPNOTSUPP when the means are missing (PAGEOUT without ovcmem ranges,
+ * no pid to advise), or what the kernel answered.
+ */
+int act_execute(const struct act_context *ctx, const struct action *a,
+		const struct vm_signals *vm, struct act_result *res);
+
+/* Path of @file in @vm's cgroup below ctx->root. Returns 0 or
+ * -ENAMETOOLONG. */
+int act_cgroup_path(const struct act_context *ctx, const char *cgroup,
+		    const char *file, char *buf, size_t len);
+
+#endif /* BALANCERD_ACT_H */

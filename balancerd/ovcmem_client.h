@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The daemon's side of /dev/ovcmem: the monitor interface.
+ *
+ * List partitions (OVCMEM_LIST_PARTITIONS), open a monitor fd for each
+ * (OVCMEM_OPEN_PARTITION), and per tick read counters (GET_STATS, as
+ * deltas), scan accessed bits with clear (SCAN) into per-page idle ages,
+ * and fault ranges back in (PREFAULT). Without the driver the feature is
+ * off: ovcmem_client_open() says -ENOENT and the caller logs it once.
+ */
+#ifndef BALANCERD_OVCMEM_CLIENT_H
+#define BALANCERD_OVCMEM_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <linux/ovcmem.h>
+
+#include "signals.h"
+
+struct ovcmem_client;
+
+/* One partition as the daemon tracks it. */
+struct ovcmem_part {
+	uint64_t id;
+	pid_t owner_pid;	     /* 0 once the owner exited */
+	char cgroup[CGROUP_PATH_MAX]; /* of the owner, "" if unknown */
+	uint64_t pages, pages_mapped;
+};
+
+/*
+ * Open the control device at @path (e.g. "/dev/ovcmem", not below any
+ * root: devices are not faked). @root is used to map owner pids to
+ * cgroups (@root/proc/PID/cgroup). Returns 0 and *@ret, -ENOENT when the
+ * driver is absent (no device node or ENODEV/ENXIO), or another negative
+ * errno (-EACCES/-EPERM without the capability).
+ */
+int ovcmem_client_open(const char *root, const char *path,
+		       struct ovcmem_client **ret);
+void ovcmem_client_free(struct ovcmem_client *c);
+
+/*
+ * List partitions, open monitor fds for new ones, forget those gone.
+ * Returns the number of partitions, or a negative errno.
+ */
+int ovcmem_client_refresh(struct ovcmem_client *c);
+
+size_t ovcmem_client_count(const struct ovcmem_client *c);
+const struct ovcmem_part *ovcmem_client_get(const struct ovcmem_client *c,
+					    size_t i);
+/* The partition whose owner lives in @cgroup, or NULL. */
+const struct ovcmem_part *
+ovcmem_client_find_cgroup(const struct ovcmem_client *c, const char *cgroup);
+
+/*
+ * Read partition @id's counters (deltas since the last call) and scan its
+ * accessed bits with clear, ageing every page that was not touched by one
+ * tick. Fills @ret (present, pages, deltas, idle histogram). Returns 0,
+ * -ENOENT if the partition is gone, or another negative errno.
+ */
+int ovcmem_client_collect(struct ovcmem_client *c, uint64_t id,
+			  struct ovcmem_signals *ret);
+
+/*
+ * Fault up to @bytes of partition @id back in, most recently reclaimed
+ * ranges first. *@done receives the bytes newly mapped. Returns 0 or a
+ * negative errno.
+ */
+int ovcmem_client_prefault(struct ovcmem_client *c, uint64_t id,
+			   uint64_t bytes, uint64_t *done);
+
+/*
+ * The owner-mm address ranges of partition @id's pages idle for at least
+ * @min_idle_ticks, at most @max_bytes in all, merged; for
+ * process_madvise(MADV_PAGEOUT). *@ret is malloc'ed (free it). Returns 0
+ * (possibly with *@n == 0) or a negative errno.
+ */
+int ovcmem_client_cold_ranges(struct ovcmem_client *c, uint64_t id,
+			      unsigned int min_idle_ticks, uint64_t max_bytes,
+			      struct iovec **ret, size_t *n);
+
+#endif /* BALANCERD_OVCMEM_CLIENT_H */
