@@ -1,0 +1,473 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "ovcmem_client.h"
+
+/* PREFAULT works in 2 MiB steps so that it stops close to what was asked
+ * instead of mapping a whole region at once. */
+#define PREFAULT_STEP_PAGES OVCMEM_LARGE_PAGE_PAGES
+#define AGE_MAX 255
+
+struct region {
+	struct ovcmem_region_info info;
+	uint8_t *age; /* ticks since last accessed, per page, saturating */
+};
+
+struct part {
+	struct ovcmem_part pub;
+	int fd;
+	bool seen; /* listed by the latest refresh */
+	bool have_prev;
+	struct ovcmem_stats prev;
+	struct region *regions;
+	size_t n_regions;
+	uint64_t prefault_cursor; /* page index where the next PREFAULT
+				   * resumes, across all RAM regions */
+};
+
+struct ovcmem_client {
+	char root[256];
+	int ctl_fd;
+	struct part *parts;
+	size_t n_parts, cap_parts;
+	uint64_t *bitmap; /* scratch for SCAN, OVCMEM_SCAN_MAX_PAGES bits */
+};
+
+int ovcmem_client_open(const char *root, const char *path,
+		       struct ovcmem_client **ret)
+{
+	struct ovcmem_client *c;
+	int fd;
+
+	if (!path || !*path)
+		return -ENOENT;
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int r = -errno;
+
+		/* A node without a module behind it is the same as none. */
+		return (r == -ENXIO || r == -ENODEV) ? -ENOENT : r;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return -ENOMEM;
+	}
+	snprintf(c->root, sizeof(c->root), "%s", root);
+	c->ctl_fd = fd;
+	*ret = c;
+	return 0;
+}
+
+static void part_clear(struct part *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	for (size_t i = 0; i < p->n_regions; i++)
+		free(p->regions[i].age);
+	free(p->regions);
+	p->regions = NULL;
+	p->n_regions = 0;
+}
+
+void ovcmem_client_free(struct ovcmem_client *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_parts; i++)
+		part_clear(&c->parts[i]);
+	free(c->parts);
+	free(c->bitmap);
+	if (c->ctl_fd >= 0)
+		close(c->ctl_fd);
+	free(c);
+}
+
+static struct part *find(struct ovcmem_client *c, uint64_t id)
+{
+	for (size_t i = 0; i < c->n_parts; i++)
+		if (c->parts[i].pub.id == id)
+			return &c->parts[i];
+	return NULL;
+}
+
+/* (Re)read @p's regions; keeps the ages of regions that did not change. */
+static int load_regions(struct part *p)
+{
+	struct ovcmem_list_regions lr = {0};
+	struct ovcmem_region_info *info = NULL;
+	struct region *regs;
+	int r;
+
+	for (;;) {
+		if (ioctl(p->fd, OVCMEM_LIST_REGIONS, &lr) < 0) {
+			r = -errno;
+			free(info);
+			return r;
+		}
+		if (lr.count <= lr.capacity)
+			break;
+		free(info);
+		info = calloc(lr.count, sizeof(*info));
+		if (!info)
+			return -ENOMEM;
+		lr.capacity = lr.count;
+		lr.regions = (uint64_t)(uintptr_t)info;
+	}
+	regs = calloc(lr.count ? lr.count : 1, sizeof(*regs));
+	if (!regs) {
+		free(info);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < lr.count; i++) {
+		regs[i].info = info[i];
+		for (size_t j = 0; j < p->n_regions; j++) {
+			struct region *o = &p->regions[j];
+
+			if (o->info.guest_pfn == info[i].guest_pfn &&
+			    o->info.size == info[i].size &&
+			    o->info.userspace_addr == info[i].userspace_addr) {
+				regs[i].age = o->age;
+				o->age = NULL;
+			}
+		}
+		if (!regs[i].age &&
+		    info[i].type == OVCMEM_REGION_TYPE_MOVABLE_RAM) {
+			regs[i].age = calloc(info[i].size / OVCMEM_PAGE_SIZE, 1);
+			if (!regs[i].age) {
+				for (size_t k = 0; k <= i; k++)
+					free(regs[k].age);
+				free(regs);
+				free(info);
+				return -ENOMEM;
+			}
+		}
+	}
+	for (size_t j = 0; j < p->n_regions; j++)
+		free(p->regions[j].age);
+	free(p->regions);
+	free(info);
+	p->regions = regs;
+	p->n_regions = lr.count;
+	return 0;
+}
+
+static int list_partitions(struct ovcmem_client *c,
+			   struct ovcmem_partition_info **ret, size_t *n)
+{
+	struct ovcmem_list_partitions lp = {0};
+	struct ovcmem_partition_info *info = NULL;
+
+	for (;;) {
+		if (ioctl(c->ctl_fd, OVCMEM_LIST_PARTITIONS, &lp) < 0) {
+			int r = -errno;
+
+			free(info);
+			return r;
+		}
+		if (lp.count <= lp.capacity)
+			break;
+		free(info);
+		/* Room for a few more: partitions appear while we ask. */
+		lp.capacity = lp.count + 8;
+		info = calloc(lp.capacity, sizeof(*info));
+		if (!info)
+			return -ENOMEM;
+		lp.partitions = (uint64_t)(uintptr_t)info;
+	}
+	*ret = info;
+	*n = lp.count;
+	return 0;
+}
+
+static int add_part(struct ovcmem_client *c,
+		    const struct ovcmem_partition_info *pi)
+{
+	struct ovcmem_open_partition op = {.id = pi->id};
+	struct part *p;
+	int fd;
+
+	fd = ioctl(c->ctl_fd, OVCMEM_OPEN_PARTITION, &op);
+	if (fd < 0)
+		return -errno;
+	if (c->n_parts == c->cap_parts) {
+		size_t cap = c->cap_parts ? c->cap_parts * 2 : 8;
+		struct part *np = realloc(c->parts, cap * sizeof(*np));
+
+		if (!np) {
+			close(fd);
+			return -ENOMEM;
+		}
+		c->parts = np;
+		c->cap_parts = cap;
+	}
+	p = &c->parts[c->n_parts++];
+	memset(p, 0, sizeof(*p));
+	p->fd = fd;
+	p->pub.id = pi->id;
+	return 0;
+}
+
+int ovcmem_client_refresh(struct ovcmem_client *c)
+{
+	struct ovcmem_partition_info *info = NULL;
+	size_t n = 0, i;
+	int r;
+
+	r = list_partitions(c, &info, &n);
+	if (r < 0)
+		return r;
+	for (i = 0; i < c->n_parts; i++)
+		c->parts[i].seen = false;
+	for (i = 0; i < n; i++) {
+		struct part *p = find(c, info[i].id);
+
+		if (!p) {
+			r = add_part(c, &info[i]);
+			if (r == -ENOENT)
+				continue; /* gone between list and open */
+			if (r < 0)
+				break;
+			p = &c->parts[c->n_parts - 1];
+		}
+		p->seen = true;
+		p->pub.owner_pid = info[i].owner_pid;
+		p->pub.pages = info[i].pages;
+		p->pub.pages_mapped = info[i].pages_mapped;
+		if (p->pub.owner_pid <= 0 ||
+		    cgroup_of_pid(c->root, p->pub.owner_pid, p->pub.cgroup,
+				  sizeof(p->pub.cgroup)) < 0)
+			p->pub.cgroup[0] = 0;
+		if (p->n_regions != info[i].nr_regions) {
+			r = load_regions(p);
+			if (r < 0 && r != -ENOENT)
+				break;
+		}
+		r = 0;
+	}
+	free(info);
+	/* Forget partitions that are gone. */
+	for (i = 0; i < c->n_parts;) {
+		if (!c->parts[i].seen) {
+			part_clear(&c->parts[i]);
+			c->parts[i] = c->parts[--c->n_parts];
+		} else {
+			i++;
+		}
+	}
+	return r < 0 ? r : (int)c->n_parts;
+}
+
+size_t ovcmem_client_count(const struct ovcmem_client *c)
+{
+	return c ? c->n_parts : 0;
+}
+
+const struct ovcmem_part *ovcmem_client_get(const struct ovcmem_client *c,
+					    size_t i)
+{
+	return i < c->n_parts ? &c->parts[i].pub : NULL;
+}
+
+const struct ovcmem_part *
+ovcmem_client_find_cgroup(const struct ovcmem_client *c, const char *cgroup)
+{
+	for (size_t i = 0; c && i < c->n_parts; i++)
+		if (c->parts[i].pub.cgroup[0] &&
+		    strcmp(c->parts[i].pub.cgroup, cgroup) == 0)
+			return &c->parts[i].pub;
+	return NULL;
+}
+
+static unsigned int bucket_of(uint8_t age)
+{
+	for (unsigned int b = 0; b < IDLE_BUCKETS - 1; b++)
+		if (age <= idle_bucket_ticks[b])
+			return b;
+	return IDLE_BUCKETS - 1;
+}
+
+/* Scan one region with clear, age its pages, add to the histogram. */
+static int scan_region(struct ovcmem_client *c, struct part *p,
+		       struct region *rg, struct ovcmem_signals *ret)
+{
+	uint64_t pages = rg->info.size / OVCMEM_PAGE_SIZE;
+
+	if (!c->bitmap) {
+		c->bitmap = malloc(OVCMEM_SCAN_MAX_PAGES / 8);
+		if (!c->bitmap)
+			return -ENOMEM;
+	}
+	for (uint64_t off = 0; off < pages; off += OVCMEM_SCAN_MAX_PAGES) {
+		uint64_t n = pages - off < OVCMEM_SCAN_MAX_PAGES
+				     ? pages - off
+				     : OVCMEM_SCAN_MAX_PAGES;
+		struct ovcmem_scan s = {
+			.guest_pfn = rg->info.guest_pfn + off,
+			.npages = n,
+			.accessed_bitmap = (uint64_t)(uintptr_t)c->bitmap,
+			.flags = OVCMEM_SCAN_CLEAR_ACCESSED,
+		};
+
+		if (ioctl(p->fd, OVCMEM_SCAN, &s) < 0)
+			return -errno;
+		for (uint64_t i = 0; i < n; i++) {
+			uint8_t *a = &rg->age[off + i];
+
+			if (c->bitmap[i / 64] & (1ULL << (i % 64)))
+				*a = 0;
+			else if (*a < AGE_MAX)
+				(*a)++;
+			ret->idle_pages[bucket_of(*a)]++;
+		}
+	}
+	return 0;
+}
+
+int ovcmem_client_collect(struct ovcmem_client *c, uint64_t id,
+			  struct ovcmem_signals *ret)
+{
+	struct ovcmem_get_stats gs = {.guest_pfn = OVCMEM_STATS_PARTITION};
+	struct part *p = find(c, id);
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!p)
+		return -ENOENT;
+	if (ioctl(p->fd, OVCMEM_GET_STATS, &gs) < 0)
+		return -errno;
+	ret->present = true;
+	ret->partition_id = id;
+	ret->pages = gs.stats.pages;
+	ret->pages_mapped = gs.stats.pages_mapped;
+	if (p->have_prev) {
+		ret->d_intercepts = gs.stats.intercepts - p->prev.intercepts;
+		ret->d_refaults = gs.stats.refaults - p->prev.refaults;
+		ret->d_pages_invalidated =
+			gs.stats.pages_invalidated - p->prev.pages_invalidated;
+	}
+	p->prev = gs.stats;
+	p->have_prev = true;
+	for (size_t i = 0; i < p->n_regions; i++) {
+		if (!p->regions[i].age)
+			continue;
+		r = scan_region(c, p, &p->regions[i], ret);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int ovcmem_client_prefault(struct ovcmem_client *c, uint64_t id,
+			   uint64_t bytes, uint64_t *done)
+{
+	struct part *p = find(c, id);
+	uint64_t want = (bytes + OVCMEM_PAGE_SIZE - 1) / OVCMEM_PAGE_SIZE;
+	uint64_t total = 0, pos = 0, got = 0;
+
+	*done = 0;
+	if (!p)
+		return -ENOENT;
+	for (size_t i = 0; i < p->n_regions; i++)
+		if (p->regions[i].age)
+			total += p->regions[i].info.size / OVCMEM_PAGE_SIZE;
+	if (!total)
+		return -EOPNOTSUPP; /* no movable RAM: nothing to fault in */
+	/* Walk all RAM pages once at most, from where the last call
+	 * stopped, so that successive restores cover the whole VM. */
+	for (uint64_t walked = 0; walked < total && got < want;) {
+		uint64_t cur = (p->prefault_cursor + walked) % total;
+
+		pos = 0;
+		for (size_t i = 0; i < p->n_regions; i++) {
+			struct region *rg = &p->regions[i];
+			uint64_t rp = rg->info.size / OVCMEM_PAGE_SIZE;
+
+			if (!rg->age)
+				continue;
+			if (cur < pos + rp) {
+				uint64_t off = cur - pos;
+				uint64_t n = rp - off < PREFAULT_STEP_PAGES
+						     ? rp - off
+						     : PREFAULT_STEP_PAGES;
+				struct ovcmem_prefault pf = {
+					.guest_pfn = rg->info.guest_pfn + off,
+					.npages = n,
+				};
+
+				if (ioctl(p->fd, OVCMEM_PREFAULT, &pf) < 0) {
+					*done = got * OVCMEM_PAGE_SIZE;
+					return -errno;
+				}
+				got += pf.pages_mapped;
+				walked += n;
+				break;
+			}
+			pos += rp;
+		}
+	}
+	p->prefault_cursor = (p->prefault_cursor + got) % total;
+	*done = got * OVCMEM_PAGE_SIZE;
+	return 0;
+}
+
+int ovcmem_client_cold_ranges(struct ovcmem_client *c, uint64_t id,
+			      unsigned int min_idle_ticks, uint64_t max_bytes,
+			      struct iovec **ret, size_t *n)
+{
+	struct part *p = find(c, id);
+	struct iovec *iov = NULL;
+	size_t cnt = 0, cap = 0;
+	uint64_t bytes = 0;
+
+	*ret = NULL;
+	*n = 0;
+	if (!p)
+		return -ENOENT;
+	if (min_idle_ticks > AGE_MAX)
+		min_idle_ticks = AGE_MAX;
+	for (size_t i = 0; i < p->n_regions && bytes < max_bytes; i++) {
+		struct region *rg = &p->regions[i];
+		uint64_t rp = rg->info.size / OVCMEM_PAGE_SIZE;
+
+		if (!rg->age)
+			continue;
+		for (uint64_t k = 0; k < rp && bytes < max_bytes; k++) {
+			uint64_t addr = rg->info.userspace_addr +
+					k * OVCMEM_PAGE_SIZE;
+
+			if (rg->age[k] < min_idle_ticks)
+				continue;
+			bytes += OVCMEM_PAGE_SIZE;
+			if (cnt && (uint64_t)(uintptr_t)iov[cnt - 1].iov_base +
+						   iov[cnt - 1].iov_len ==
+					   addr) {
+				iov[cnt - 1].iov_len += OVCMEM_PAGE_SIZE;
+				continue;
+			}
+			if (cnt == cap) {
+				size_t nc = cap ? cap * 2 : 64;
+				struct iovec *np =
+					realloc(iov, nc * sizeof(*np));
+
+				if (!np) {
+					free(iov);
+					return -ENOMEM;
+				}
+				iov = np;
+				cap = nc;
+			}
+			iov[cnt++] = (struct iovec){(void *)(uintptr_t)addr,
+						    OVCMEM_PAGE_SIZE};
+		}
+	}
+	*ret = iov;
+	*n = cnt;
+	return 0;
+}
