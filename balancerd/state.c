@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "state.h"
+
+void decision_ring_push(struct decision_ring *r,
+			const struct decision_record *d)
+{
+	r->items[r->head] = *d;
+	r->head = (r->head + 1) % STATE_RECENT_MAX;
+	if (r->n < STATE_RECENT_MAX)
+		r->n++;
+}
+
+const struct decision_record *decision_ring_get(const struct decision_ring *r,
+						size_t i)
+{
+	if (i >= r->n)
+		return NULL;
+	return &r->items[(r->head + STATE_RECENT_MAX - r->n + i) %
+			 STATE_RECENT_MAX];
+}
+
+/* jansson integers are signed: "unlimited" is published as null. */
+static json_t *jbytes(uint64_t v)
+{
+	if (v == MEMORY_UNLIMITED || v > (uint64_t)INT64_MAX)
+		return json_null();
+	return json_integer((json_int_t)v);
+}
+
+static json_t *jtime(time_t t)
+{
+	char buf[32];
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm))
+		return json_null();
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}
+
+static int set(json_t *o, const char *k, json_t *v)
+{
+	return json_object_set_new(o, k, v ? v : json_null());
+}
+
+static json_t *build_record(const struct decision_record *d)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	set(o, "time", json_integer(d->when));
+	set(o, "time_iso", jtime(d->when));
+	set(o, "action", json_string(action_kind_name(d->kind)));
+	set(o, "mode", json_string(host_mode_name(d->mode)));
+	set(o, "bytes_requested", jbytes(d->bytes_requested));
+	set(o, "bytes_done", jbytes(d->bytes_done));
+	set(o, "error", d->error ? json_string(strerror(-d->error))
+				 : json_null());
+	set(o, "partial", json_boolean(d->partial));
+	set(o, "dry_run", json_boolean(d->dry_run));
+	set(o, "reason", json_string(d->reason));
+	return o;
+}
+
+static json_t *build_class(const struct policy_class *c, uint64_t size)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	set(o, "name", json_string(c->name));
+	set(o, "priority", json_integer(c->priority));
+	set(o, "shares", json_integer(c->shares));
+	set(o, "floor", jbytes(size_spec_resolve(&c->floor, size, 0)));
+	set(o, "ceiling", jbytes(size_spec_resolve(&c->ceiling, size,
+						   MEMORY_UNLIMITED)));
+	set(o, "pressure_target", json_real(c->pressure_target));
+	set(o, "cold_age_usec", json_integer((json_int_t)c->cold_age));
+	set(o, "max_reclaim_rate", jbytes(c->max_reclaim_rate));
+	set(o, "prefault", json_boolean(c->prefault));
+	set(o, "source", json_string(c->source));
+	set(o, "source_line", json_integer(c->source_line));
+	return o;
+}
+
+static json_t *build_vm(const struct state_snapshot *s, size_t i)
+{
+	const struct vm_signals *v = &s->vms[i];
+	const struct vm_state *st = s->vm_states ? s->vm_states[i] : NULL;
+	const struct decision_ring *ring = s->recent ? s->recent[i] : NULL;
+	const struct policy_class *c = s->classes ? s->classes[i] : NULL;
+	uint64_t size = st && st->size ? st->size : v->memory_current;
+	json_t *o = json_object(), *psi, *recent, *last;
+
+	if (!o)
+		return NULL;
+	set(o, "name", json_string(v->name));
+	set(o, "cgroup", json_string(v->cgroup));
+	set(o, "class", c ? json_string(c->name) : json_null());
+	set(o, "match", json_string(s->match_why && s->match_why[i]
+					    ? s->match_why[i]
+					    : ""));
+	set(o, "class_info", c ? build_class(c, size) : json_null());
+	set(o, "size", jbytes(size));
+	set(o, "current", jbytes(v->memory_current));
+	set(o, "max", jbytes(v->memory_max));
+	set(o, "high", jbytes(v->memory_high));
+	set(o, "low", jbytes(v->memory_low));
+	set(o, "swap", jbytes(v->swap_current));
+	set(o, "resident", jbytes(v->ovcmem.present
+					  ? v->ovcmem.pages_mapped * 4096ULL
+					  : v->memory_current));
+	set(o, "cold", s->cold_bytes ? jbytes(s->cold_bytes[i]) : json_null());
+	set(o, "ovcmem", json_boolean(v->ovcmem.present));
+	psi = json_object();
+	set(psi, "some_avg10", json_real(v->psi.some.avg10));
+	set(psi, "full_avg10", json_real(v->psi.full.avg10));
+	set(o, "pressure", psi);
+	set(o, "refaults", json_integer((json_int_t)(v->d_refault_anon +
+						     v->d_refault_file)));
+	set(o, "reclaimed_total", st ? jbytes(st->reclaimed_total)
+				     : json_integer(0));
+	set(o, "prefaulted_total", st ? jbytes(st->prefaulted_total)
+				      : json_integer(0));
+	set(o, "backoff", json_boolean(st && st->over_target));
+	last = json_null();
+	recent = json_array();
+	for (size_t k = 0; ring && k < ring->n; k++)
+		json_array_append_new(recent,
+				      build_record(decision_ring_get(ring, k)));
+	if (ring && ring->n) {
+		json_decref(last);
+		last = build_record(decision_ring_get(ring, ring->n - 1));
+	}
+	set(o, "last_action", last);
+	set(o, "recent", recent);
+	return o;
+}
+
+json_t *state_build(const struct state_snapshot *s)
+{
+	json_t *doc = json_object(), *host, *tot, *vms;
+
+	if (!doc)
+		return NULL;
+	set(doc, "version", json_integer(1));
+	set(doc, "time", json_integer(s->now));
+	set(doc, "time_iso", jtime(s->now));
+	set(doc, "pid", json_integer(getpid()));
+	set(doc, "dry_run", json_boolean(s->dry_run));
+	set(doc, "mode", json_string(host_mode_name(s->mode)));
+	set(doc, "mode_reason", json_string(s->mode_reason ? s->mode_reason
+							   : ""));
+	set(doc, "policy_dir", json_string(s->policy_dir ? s->policy_dir
+							 : ""));
+	set(doc, "driver", json_boolean(s->driver_present));
+	host = json_object();
+	if (s->host) {
+		set(host, "mem_total", jbytes(s->host->mem_total));
+		set(host, "mem_available", jbytes(s->host->mem_available));
+		set(host, "swap_total", jbytes(s->host->swap_total));
+		set(host, "swap_free", jbytes(s->host->swap_free));
+		set(host, "psi_some_avg10", json_real(s->host->psi.some.avg10));
+		set(host, "psi_full_avg10", json_real(s->host->psi.full.avg10));
+	}
+	set(doc, "host", host);
+	tot = json_object();
+	set(tot, "ticks", jbytes(s->totals.ticks));
+	set(tot, "actions", jbytes(s->totals.actions));
+	set(tot, "errors", jbytes(s->totals.errors));
+	set(tot, "reclaimed", jbytes(s->totals.reclaimed));
+	set(tot, "prefaulted", jbytes(s->totals.prefaulted));
+	set(tot, "paged_out", jbytes(s->totals.paged_out));
+	set(doc, "totals", tot);
+	vms = json_array();
+	for (size_t i = 0; vms && i < s->n_vms; i++) {
+		json_t *v = build_vm(s, i);
+
+		if (!v || json_array_append_new(vms, v) < 0) {
+			json_decref(vms);
+			vms = NULL;
+		}
+	}
+	if (!vms || !host || !tot) {
+		json_decref(doc);
+		return NULL;
+	}
+	set(doc, "vms", vms);
+	return doc;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t w = write(fd, buf, len);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int state_publish(const char *path, const json_t *doc)
+{
+	char tmp[PATH_MAX];
+	char *text;
+	int fd, r;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
+	if (!text)
+		return -ENOMEM;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		free(text);
+		return r;
+	}
+	/* mkostemp makes it 0600; the state is for any local reader. */
+	r = fchmod(fd, 0644) < 0 ? -errno : 0;
+	if (!r)
+		r = write_all(fd, text, strlen(text));
+	if (!r)
+		r = write_all(fd, "\n", 1);
+	if (!r && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	if (!r && rename(tmp, path) < 0)
+		r = -errno;
+	if (r)
+		unlink(tmp);
+	free(text);
+	return r;
+}
+
+int state_read(const char *path, json_t **ret, char *err, size_t err_len)
+{
+	json_error_t je;
+	json_t *doc;
+
+	if (access(path, R_OK) < 0)
+		return -errno;
+	doc = json_load_file(path, 0, &je);
+	if (!doc) {
+		if (err)
+			snprintf(err, err_len, "%s:%d:%d: %s", path, je.line,
+				 je.column, je.text);
+		return -EINVAL;
+	}
+	if (!json_is_object(doc)) {
+		if (err)
+			snprintf(err, err_len, "%s: not a JSON object", path);
+		json_decref(doc);
+		return -EINVAL;
+	}
+	*ret = doc;
+	return 0;
+}

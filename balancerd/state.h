@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The published state: one JSON document, replaced atomically each tick
+ * (temp file in the same directory, fsync, rename), that balancerctl
+ * reads. Its schema is documented in docs/balancerctl.md.
+ *
+ * state_build() is pure (structs -> JSON); state_publish() is the only
+ * I/O.
+ */
+#ifndef BALANCERD_STATE_H
+#define BALANCERD_STATE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "decide.h"
+#include "policy.h"
+#include "signals.h"
+
+/* Decisions kept per VM for `balancerctl explain`. */
+#define STATE_RECENT_MAX 8
+
+struct decision_record {
+	time_t when; /* wall clock */
+	enum action_kind kind;
+	enum host_mode mode;
+	uint64_t bytes_requested, bytes_done;
+	int error; /* 0 or negative errno */
+	bool partial, dry_run;
+	char reason[REASON_MAX];
+};
+
+/* A ring of the last STATE_RECENT_MAX decisions, oldest first on read. */
+struct decision_ring {
+	struct decision_record items[STATE_RECENT_MAX];
+	size_t head, n;
+};
+
+void decision_ring_push(struct decision_ring *r,
+			const struct decision_record *d);
+/* The @i-th record, 0 = oldest. */
+const struct decision_record *decision_ring_get(const struct decision_ring *r,
+						size_t i);
+
+struct state_totals {
+	uint64_t ticks, actions, errors;
+	uint64_t reclaimed, prefaulted, paged_out;
+};
+
+/* Everything one publish needs, borrowed from the daemon. */
+struct state_snapshot {
+	time_t now;
+	bool dry_run;
+	enum host_mode mode;
+	const char *mode_reason;
+	const char *policy_dir;
+	const struct host_signals *host;
+	size_t n_vms;
+	const struct vm_signals *vms;
+	const struct policy_class *const *classes; /* NULL entries: none */
+	const char *const *match_why;		   /* policy_match's why */
+	const struct vm_state *const *vm_states;   /* may hold NULLs */
+	const struct decision_ring *const *recent; /* may hold NULLs */
+	const uint64_t *cold_bytes; /* per VM; UINT64_MAX: unknown */
+	struct state_totals totals;
+	bool driver_present;
+};
+
+/* Build the document. Returns a new reference, or NULL on -ENOMEM. */
+json_t *state_build(const struct state_snapshot *s);
+
+/*
+ * Write @doc to @path atomically: a temp file in the same directory,
+ * fsync, rename over @path. Readers see the old or the new file, never a
+ * torn one. Returns 0 or a negative errno (the temp file is removed).
+ */
+int state_publish(const char *path, const json_t *doc);
+
+/*
+ * Read the state file (balancerctl). Returns 0 and a new reference in
+ * *@ret, -ENOENT when it does not exist, -EINVAL when it is not JSON (the
+ * jansson message goes to @err), or another negative errno.
+ */
+int state_read(const char *path, json_t **ret, char *err, size_t err_len);
+
+#endif /* BALANCERD_STATE_H */
