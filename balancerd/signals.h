@@ -17,7 +17,7 @@
 
 #include "units.h"
 
-#define VM_NAME_MAX 128
+#define VM_NAME_MAX	128
 #define CGROUP_PATH_MAX 512
 /* "no limit" in memory.max / memory.high */
 #define MEMORY_UNLIMITED UINT64_MAX
@@ -40,7 +40,11 @@ struct host_signals {
 
 /* Idle-age buckets of a VM's guest pages (from ovcmem scans). */
 #define IDLE_BUCKETS 6
-/* Upper bounds in ticks-idle for buckets 0..4; bucket 5 is older. */
+/*
+ * Inclusive upper bounds in ticks idle for buckets 0..4 (bucket b holds
+ * ages in (bound[b-1], bound[b]]); bucket 5 is older. Age 0 = accessed in
+ * the latest scan.
+ */
 extern const unsigned int idle_bucket_ticks[IDLE_BUCKETS - 1];
 
 struct ovcmem_signals {
@@ -50,13 +54,20 @@ struct ovcmem_signals {
 	/* Counter deltas since the previous tick (0 on the first). */
 	uint64_t d_intercepts, d_refaults, d_pages_invalidated;
 	uint64_t idle_pages[IDLE_BUCKETS]; /* mapped pages by idle age */
+	/*
+	 * Pages idle at least the VM's class cold_age, counted exactly from
+	 * the coldmap by the caller (coldmap_count_older); when !cold_valid,
+	 * decide() estimates it from idle_pages[] instead.
+	 */
+	bool cold_valid;
+	uint64_t cold_pages;
 };
 
 struct vm_signals {
-	char name[VM_NAME_MAX];	       /* decoded, e.g. "vm1" */
-	char cgroup[CGROUP_PATH_MAX];  /* relative to the cgroup root */
-	pid_t pid;		       /* a process of the VM, 0 if unknown */
-	bool vanished;		       /* cgroup went away mid-read */
+	char name[VM_NAME_MAX];	      /* decoded, e.g. "vm1" */
+	char cgroup[CGROUP_PATH_MAX]; /* relative to the cgroup root */
+	pid_t pid;		      /* a process of the VM, 0 if unknown */
+	bool vanished;		      /* cgroup went away mid-read */
 
 	uint64_t memory_current, memory_max, memory_high, memory_low;
 	uint64_t swap_current;
@@ -99,8 +110,12 @@ int host_signals_acquire(const char *root, struct host_signals *ret);
  * Read the VM's cgroup files below @root/sys/fs/cgroup (or the configured
  * cgroup root, given relative to @root as @cgroup_root). @prev, if not
  * NULL, is the previous tick's signals of the same VM, for the deltas.
- * Returns 0; -ENOENT if the cgroup vanished (ret->vanished set), or
- * another negative errno.
+ * Returns 0; -ENOENT if the cgroup vanished (ret->vanished set, name and
+ * cgroup filled), or another negative errno. Optional files that are
+ * absent leave their fields at the "unset" value (memory.max/high: max;
+ * memory.swap.current, memory.pressure, memory.events: 0 / !present).
+ * ret->pid is the first pid of the scope or of libvirt's emulator
+ * sub-cgroup. ret->ovcmem is left zeroed: the ovcmem client fills it.
  */
 int vm_signals_acquire(const char *root, const char *cgroup_root,
 		       const char *cgroup, const struct vm_signals *prev,
@@ -110,7 +125,7 @@ int vm_signals_acquire(const char *root, const char *cgroup_root,
  * Decode a VM's name from its cgroup's last component, undoing systemd's
  * \xNN escaping and libvirt's machine-qemu-<id>-<name>.scope layout:
  * "machine-qemu\x2d1\x2dvm1.scope" -> "vm1"; "vm7.scope" -> "vm7".
- * Returns 0 or -EINVAL (empty or undecodable).
+ * Returns 0, -EINVAL (empty or undecodable) or -ENAMETOOLONG (@len).
  */
 int vm_name_from_cgroup(const char *cgroup_path, char *name, size_t len);
 
@@ -124,8 +139,8 @@ struct vm_list {
  * relative to the cgroup root, e.g. "machine.slice/\*.scope"), sorted.
  * Returns 0 or a negative errno. A missing slice is an empty list.
  */
-int discover_vms(const char *root, const char *cgroup_root,
-		 char *const *globs, size_t n_globs, struct vm_list *ret);
+int discover_vms(const char *root, const char *cgroup_root, char *const *globs,
+		 size_t n_globs, struct vm_list *ret);
 
 /*
  * The cgroup (relative to the cgroup root) of process @pid, from
@@ -133,6 +148,13 @@ int discover_vms(const char *root, const char *cgroup_root,
  * negative errno (-ESRCH if the process is gone).
  */
 int cgroup_of_pid(const char *root, pid_t pid, char *ret, size_t len);
+
+/*
+ * The VM of @l whose cgroup is @cgroup or an ancestor of it (a qemu pid
+ * lives in libvirt's "<scope>/libvirt/emulator"), for mapping an ovcmem
+ * partition's owner pid to its VM. Returns the index, or -ENOENT.
+ */
+long vm_list_lookup(const struct vm_list *l, const char *cgroup);
 
 void vm_list_free(struct vm_list *l);
 

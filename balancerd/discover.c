@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Discover: which cgroups are VMs, what their names are, and which VM a
+ * process belongs to.
+ *
+ * The globs are matched one path component at a time with fnmatch(3)
+ * over readdir(3), rather than handing root+glob to glob(3): the root
+ * (a test's mkdtemp dir, an admin's --root) must never be read as a
+ * pattern, and libvirt's names carry backslashes that glob(3) would take
+ * as escapes in any part of the path.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "signals.h"
+
+/* ---- names ------------------------------------------------------------ */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Undo systemd's unit-name escaping (\xNN) of @n bytes of @s. */
+static int unescape(const char *s, size_t n, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == '\\') {
+			int hi, lo;
+
+			if (i + 3 >= n || s[i + 1] != 'x')
+				return -EINVAL;
+			hi = hexval(s[i + 2]);
+			lo = hexval(s[i + 3]);
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+				return -EINVAL;
+			c = (char)(hi << 4 | lo);
+			i += 3;
+		}
+		if (o + 1 >= len)
+			return -ENAMETOOLONG;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static bool strip_suffix(char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	if (n <= k || strcmp(s + n - k, suffix))
+		return false;
+	s[n - k] = '\0';
+	return true;
+}
+
+/*
+ * libvirt names a domain's machine "<driver>-<id>-<name>" (since 3.x;
+ * "<driver>-<name>" before), and machined's scope is "machine-" plus
+ * that. Return where the domain name starts in @s.
+ */
+static const char *libvirt_domain_name(const char *s)
+{
+	static const char *const drivers[] = {"qemu-", "lxc-", "libxl-"};
+	const char *p;
+
+	if (strncmp(s, "machine-", 8))
+		return s;
+	s += 8;
+	for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++) {
+		if (strncmp(s, drivers[i], strlen(drivers[i])))
+			continue;
+		p = s + strlen(drivers[i]);
+		s = p;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p > s && *p == '-')
+			return p + 1; /* "" when nothing follows: -EINVAL */
+		return s;
+	}
+	return s;
+}
+
+int vm_name_from_cgroup(const char *cgroup_path, char *name, size_t len)
+{
+	char buf[VM_NAME_MAX * 4];
+	const char *last, *n;
+	size_t l;
+	int r;
+
+	l = strlen(cgroup_path);
+	while (l && cgroup_path[l - 1] == '/')
+		l--;
+	last = cgroup_path + l;
+	while (last > cgroup_path && last[-1] != '/')
+		last--;
+	if (last == cgroup_path + l)
+		return -EINVAL;
+	r = unescape(last, (size_t)(cgroup_path + l - last), buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	if (!strip_suffix(buf, ".scope"))
+		strip_suffix(buf, ".service");
+	n = libvirt_domain_name(buf);
+	if (!*n || strchr(n, '/'))
+		return -EINVAL;
+	if (strlen(n) >= len)
+		return -ENAMETOOLONG;
+	strcpy(name, n);
+	return 0;
+}
+
+/* ---- the list --------------------------------------------------------- */
+
+static int vm_list_add(struct vm_list *l, size_t *cap, const char *cgroup)
+{
+	if (strlen(cgroup) >= CGROUP_PATH_MAX)
+		return 0; /* cannot be a VM we could name; skip */
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->cgroups[i], cgroup))
+			return 0;
+	if (l->n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		char(*p)[CGROUP_PATH_MAX] =
+			realloc(l->cgroups, ncap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		l->cgroups = p;
+		*cap = ncap;
+	}
+	strcpy(l->cgroups[l->n++], cgroup);
+	return 0;
+}
+
+static int cmp_cgroup(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+void vm_list_free(struct vm_list *l)
+{
+	free(l->cgroups);
+	l->cgroups = NULL;
+	l->n = 0;
+}
+
+long vm_list_lookup(const struct vm_list *l, const char *cgroup)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		size_t k = strlen(l->cgroups[i]);
+
+		if (!strncmp(cgroup, l->cgroups[i], k) &&
+		    (cgroup[k] == '\0' || cgroup[k] == '/'))
+			return (long)i;
+	}
+	return -ENOENT;
+}
+
+/* ---- discovery -------------------------------------------------------- */
+
+struct walk {
+	struct vm_list *list;
+	size_t cap;
+	char abs[PATH_MAX]; /* root/cgroup_root */
+};
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* "@a/@b" into @buf; false when it does not fit. */
+static bool path_join(char *buf, size_t len, const char *a, const char *b)
+{
+	int n = snprintf(buf, len, "%s/%s", a, b);
+
+	return n >= 0 && (size_t)n < len;
+}
+
+/*
+ * Match the components of @pattern (from @comp on) below @rel, a path
+ * relative to the cgroup root ("" at the top).
+ */
+static int walk_match(struct walk *w, const char *rel, const char *pattern)
+{
+	const char *slash = strchr(pattern, '/');
+	size_t clen = slash ? (size_t)(slash - pattern) : strlen(pattern);
+	char comp[NAME_MAX + 1], dir[PATH_MAX], sub[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	if (clen == 0) /* "a//b" or a trailing '/' */
+		return slash ? walk_match(w, rel, slash + 1) : 0;
+	if (clen > NAME_MAX)
+		return 0;
+	memcpy(comp, pattern, clen);
+	comp[clen] = '\0';
+	if (!path_join(dir, sizeof(dir), w->abs, rel))
+		return 0;
+	d = opendir(dir);
+	if (!d) /* a missing slice is an empty match, as is a vanished one */
+		return errno == ENOENT || errno == ENOTDIR || errno == ENODEV
+			       ? 0
+			       : -errno;
+	while (r == 0 && (de = readdir(d))) {
+		int n;
+
+		if (fnmatch(comp, de->d_name, FNM_PERIOD))
+			continue;
+		n = snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "",
+			     de->d_name);
+		if (n < 0 || (size_t)n >= sizeof(sub))
+			continue;
+		if (!path_join(dir, sizeof(dir), w->abs, sub) || !is_dir(dir))
+			continue;
+		r = slash && slash[1] ? walk_match(w, sub, slash + 1)
+				      : vm_list_add(w->list, &w->cap, sub);
+	}
+	closedir(d);
+	return r;
+}
+
+int discover_vms(const char *root, const char *cgroup_root, char *const *globs,
+		 size_t n_globs, struct vm_list *ret)
+{
+	struct walk *w;
+	struct vm_list l = {0};
+	int r = 0, n;
+
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->list = &l;
+	n = snprintf(w->abs, sizeof(w->abs), "%s/%s", root && *root ? root : "",
+		     cgroup_root ? cgroup_root : "sys/fs/cgroup");
+	if (n < 0 || (size_t)n >= sizeof(w->abs))
+		r = -ENAMETOOLONG;
+	for (size_t i = 0; r == 0 && i < n_globs; i++)
+		r = walk_match(w, "", globs[i]);
+	free(w);
+	if (r < 0) {
+		vm_list_free(&l);
+		return r;
+	}
+	if (l.n)
+		qsort(l.cgroups, l.n, sizeof(*l.cgroups), cmp_cgroup);
+	*ret = l;
+	return 0;
+}
+
+/* ---- processes -------------------------------------------------------- */
+
+int cgroup_of_pid(const char *root, pid_t pid, char *ret, size_t len)
+{
+	char path[PATH_MAX], buf[4096], *line, *save = NULL;
+	size_t n = 0;
+	FILE *f;
+	int k;
+
+	k = snprintf(path, sizeof(path), "%s/proc/%d/cgroup",
+		     root && *root ? root : "", (int)pid);
+	if (k < 0 || (size_t)k >= sizeof(path))
+		return -ENAMETOOLONG;
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* cgroup v2's line is "0::/path"; v1 lines name their controllers. */
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		const char *p;
+
+		if (strncmp(line, "0::/", 4))
+			continue;
+		p = line + 4;
+		if (strlen(p) >= len)
+			return -ENAMETOOLONG;
+		strcpy(ret, p);
+		return 0;
+	}
+	return -ENOMEDIUM;
+}

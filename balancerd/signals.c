@@ -1,0 +1,525 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Signals: pure parsers of /proc and cgroupfs text, and the acquire
+ * functions that read those files below a root directory.
+ *
+ * Plain open/read rather than libcgroup: see docs/signals.md. In short,
+ * libcgroup resolves controllers through its own view of the mount table,
+ * which a fixture tree under --root cannot provide, and it adds nothing
+ * for cgroup v2's flat "key value" files.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "signals.h"
+
+/*
+ * Idle-age bucket bounds, in ticks (scans): at the default 1 s interval
+ * bucket 0 is "touched in the last second", then up to 10 s, 30 s, 1 min,
+ * 2 min, and bucket 5 is "over 2 min": the ages at which an admin sets
+ * cold_age, so the histogram answers "how much is colder than that".
+ */
+const unsigned int idle_bucket_ticks[IDLE_BUCKETS - 1] = {0, 10, 30, 60, 120};
+
+/* memory.stat of 6.12 is ~3 KiB; meminfo ~1.5 KiB. Room to spare. */
+#define SIGNAL_FILE_MAX 16384
+
+/* ---- small lexing helpers --------------------------------------------- */
+
+/* A decimal unsigned integer; no sign, no junk but whitespace after. */
+static int parse_u64(const char *s, const char **end, uint64_t *ret)
+{
+	char *e;
+	unsigned long long v;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &e, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	*ret = v;
+	*end = e;
+	return 0;
+}
+
+static const char *skip_blanks(const char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return s;
+}
+
+/* Copy the line at @s into @buf (NUL-terminated); return the next line. */
+static const char *next_line(const char *s, char *buf, size_t len)
+{
+	const char *nl = strchr(s, '\n');
+	size_t n = nl ? (size_t)(nl - s) : strlen(s);
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return nl ? nl + 1 : s + strlen(s);
+}
+
+/* "key value" with one number; 0, or -EINVAL. */
+static int split_key_value(char *line, char **key, uint64_t *value)
+{
+	char *sp = strpbrk(line, " \t");
+	const char *end;
+	int r;
+
+	if (!sp || sp == line)
+		return -EINVAL;
+	*sp = '\0';
+	*key = line;
+	r = parse_u64(skip_blanks(sp + 1), &end, value);
+	if (r < 0)
+		return -EINVAL;
+	end = skip_blanks(end);
+	return *end ? -EINVAL : 0;
+}
+
+/* ---- PSI --------------------------------------------------------------- */
+
+/* "avg10=0.12 avg60=0.00 avg300=0.00 total=1234" */
+static int parse_psi_fields(const char *s, struct psi_line *ret)
+{
+	static const char *const names[] = {"avg10=", "avg60=", "avg300="};
+	double *avgs[] = {&ret->avg10, &ret->avg60, &ret->avg300};
+	const char *end;
+	char *e;
+
+	for (size_t i = 0; i < 3; i++) {
+		s = skip_blanks(s);
+		if (strncmp(s, names[i], strlen(names[i])))
+			return -EINVAL;
+		s += strlen(names[i]);
+		if (!isdigit((unsigned char)*s))
+			return -EINVAL;
+		*avgs[i] = strtod(s, &e);
+		if (e == s || (*e != ' ' && *e != '\t'))
+			return -EINVAL;
+		s = e;
+	}
+	s = skip_blanks(s);
+	if (strncmp(s, "total=", 6) || parse_u64(s + 6, &end, &ret->total_us))
+		return -EINVAL;
+	if (*skip_blanks(end))
+		return -EINVAL;
+	ret->present = true;
+	return 0;
+}
+
+int parse_psi(const char *text, struct psi *ret)
+{
+	char line[256];
+	struct psi psi = {0};
+
+	while (*text) {
+		struct psi_line *l;
+		int r;
+
+		text = next_line(text, line, sizeof(line));
+		if (!*line)
+			continue;
+		if (!strncmp(line, "some ", 5))
+			l = &psi.some;
+		else if (!strncmp(line, "full ", 5))
+			l = &psi.full;
+		else
+			return -EINVAL;
+		r = parse_psi_fields(line + 5, l);
+		if (r < 0)
+			return r;
+	}
+	if (!psi.some.present)
+		return -EINVAL;
+	*ret = psi;
+	return 0;
+}
+
+/* ---- /proc/meminfo ----------------------------------------------------- */
+
+int parse_meminfo(const char *text, struct host_signals *ret)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} keys[] = {
+		{"MemTotal", offsetof(struct host_signals, mem_total)},
+		{"MemAvailable", offsetof(struct host_signals, mem_available)},
+		{"SwapTotal", offsetof(struct host_signals, swap_total)},
+		{"SwapFree", offsetof(struct host_signals, swap_free)},
+	};
+	unsigned int seen = 0;
+	char line[256];
+
+	while (*text) {
+		char *colon, *key;
+		uint64_t v;
+
+		text = next_line(text, line, sizeof(line));
+		if (!*line)
+			continue;
+		colon = strchr(line, ':');
+		if (!colon)
+			return -EINVAL;
+		*colon = ' ';
+		/* "N kB": drop the unit before the generic split. */
+		key = strstr(colon, " kB");
+		if (key && !key[3])
+			*key = '\0';
+		if (split_key_value(line, &key, &v) < 0)
+			return -EINVAL;
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			if (strcmp(key, keys[i].key))
+				continue;
+			if (v > UINT64_MAX / 1024)
+				return -ERANGE;
+			*(uint64_t *)((char *)ret + keys[i].off) = v * 1024;
+			seen |= 1u << i;
+		}
+	}
+	/* Without MemTotal and MemAvailable the host cannot be judged. */
+	return (seen & 3) == 3 ? 0 : -EINVAL;
+}
+
+/* ---- memory.stat, memory.events, single values ------------------------ */
+
+struct stat_key {
+	const char *key;
+	size_t off;
+};
+
+#define VM_KEY(k, field)                                                       \
+	{                                                                      \
+		k, offsetof(struct vm_signals, field)                          \
+	}
+
+static const struct stat_key memory_stat_keys[] = {
+	VM_KEY("anon", anon),
+	VM_KEY("file", file),
+	VM_KEY("zswap", zswap),
+	VM_KEY("zswapped", zswapped),
+	VM_KEY("workingset_refault_anon", workingset_refault_anon),
+	VM_KEY("workingset_refault_file", workingset_refault_file),
+	VM_KEY("pgscan", pgscan),
+	VM_KEY("pgsteal", pgsteal),
+	VM_KEY("pgmajfault", pgmajfault),
+};
+
+static const struct stat_key memory_events_keys[] = {
+	VM_KEY("low", events_low),	     VM_KEY("high", events_high),
+	VM_KEY("max", events_max),	     VM_KEY("oom", events_oom),
+	VM_KEY("oom_kill", events_oom_kill),
+};
+
+/* Parse "key value" lines into @ret's fields named by @keys. */
+static int parse_flat_keyed(const char *text, const struct stat_key *keys,
+			    size_t n_keys, struct vm_signals *ret)
+{
+	char line[256];
+	bool any = false;
+
+	while (*text) {
+		char *key;
+		uint64_t v;
+
+		text = next_line(text, line, sizeof(line));
+		if (!*line)
+			continue;
+		if (split_key_value(line, &key, &v) < 0)
+			return -EINVAL;
+		any = true;
+		for (size_t i = 0; i < n_keys; i++)
+			if (!strcmp(key, keys[i].key))
+				*(uint64_t *)((char *)ret + keys[i].off) = v;
+	}
+	return any ? 0 : -EINVAL;
+}
+
+int parse_memory_stat(const char *text, struct vm_signals *ret)
+{
+	return parse_flat_keyed(
+		text, memory_stat_keys,
+		sizeof(memory_stat_keys) / sizeof(memory_stat_keys[0]), ret);
+}
+
+int parse_memory_events(const char *text, struct vm_signals *ret)
+{
+	return parse_flat_keyed(text, memory_events_keys,
+				sizeof(memory_events_keys) /
+					sizeof(memory_events_keys[0]),
+				ret);
+}
+
+int parse_memory_value(const char *text, uint64_t *ret)
+{
+	const char *end;
+	uint64_t v;
+	int r;
+
+	text = skip_blanks(text);
+	if (!strncmp(text, "max", 3)) {
+		v = MEMORY_UNLIMITED;
+		end = text + 3;
+	} else {
+		r = parse_u64(text, &end, &v);
+		if (r < 0)
+			return r;
+	}
+	while (*end == ' ' || *end == '\t' || *end == '\n')
+		end++;
+	if (*end)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static uint64_t counter_delta(uint64_t now, uint64_t before)
+{
+	/* A counter that went back means a new cgroup of the same name. */
+	return now >= before ? now - before : 0;
+}
+
+/* ---- file access ------------------------------------------------------- */
+
+/*
+ * Read a whole small file. A file (or its cgroup) that is gone, before
+ * the open or between open and read (a removed cgroup's open files read
+ * as -ENODEV), is -ENOENT.
+ */
+static int read_text(const char *path, char *buf, size_t size)
+{
+	size_t n = 0;
+	int fd, r = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENODEV ? -ENOENT : -errno;
+	while (n < size - 1) {
+		ssize_t k = read(fd, buf + n, size - 1 - n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			r = errno == ENODEV ? -ENOENT : -errno;
+			break;
+		}
+		if (k == 0)
+			break;
+		n += (size_t)k;
+	}
+	close(fd);
+	if (r == 0 && n == size - 1)
+		r = -EFBIG;
+	buf[n] = '\0';
+	return r;
+}
+
+static int join_path(char *buf, size_t len, const char *a, const char *b,
+		     const char *c)
+{
+	int n;
+
+	if (!a || !*a)
+		a = "/";
+	n = snprintf(buf, len, "%s/%s%s%s", a, b, c && *c ? "/" : "",
+		     c ? c : "");
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* ---- host ------------------------------------------------------------- */
+
+int host_signals_acquire(const char *root, struct host_signals *ret)
+{
+	char path[PATH_MAX], buf[SIGNAL_FILE_MAX];
+	struct host_signals h = {0};
+	int r;
+
+	r = join_path(path, sizeof(path), root, "proc/meminfo", NULL);
+	if (r == 0)
+		r = read_text(path, buf, sizeof(buf));
+	if (r == 0)
+		r = parse_meminfo(buf, &h);
+	if (r < 0)
+		return r;
+	/* Kernels without CONFIG_PSI (or psi=0): no pressure, not an error. */
+	r = join_path(path, sizeof(path), root, "proc/pressure/memory", NULL);
+	if (r == 0)
+		r = read_text(path, buf, sizeof(buf));
+	if (r == 0)
+		r = parse_psi(buf, &h.psi);
+	if (r < 0 && r != -ENOENT && r != -EOPNOTSUPP)
+		return r;
+	*ret = h;
+	return 0;
+}
+
+/* ---- one VM ----------------------------------------------------------- */
+
+struct cg_reader {
+	char dir[PATH_MAX];
+	char buf[SIGNAL_FILE_MAX];
+};
+
+static bool dir_exists(const char *dir)
+{
+	struct stat st;
+
+	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * Read one file of the cgroup. A missing file is -ENOENT when the whole
+ * cgroup is gone, -ENODATA when only that file is absent (a controller
+ * or CONFIG_PSI/swap accounting that is off).
+ */
+static int cg_read(struct cg_reader *cg, const char *file)
+{
+	char path[PATH_MAX];
+	int r;
+
+	r = join_path(path, sizeof(path), cg->dir, file, NULL);
+	if (r < 0)
+		return r;
+	r = read_text(path, cg->buf, sizeof(cg->buf));
+	if (r == -ENOENT && dir_exists(cg->dir))
+		return -ENODATA;
+	return r;
+}
+
+/* A single-value file; absent -> @dflt. */
+static int cg_read_value(struct cg_reader *cg, const char *file, uint64_t dflt,
+			 uint64_t *ret)
+{
+	int r = cg_read(cg, file);
+
+	if (r == -ENODATA) {
+		*ret = dflt;
+		return 0;
+	}
+	return r < 0 ? r : parse_memory_value(cg->buf, ret);
+}
+
+/* The first pid in the scope, or in libvirt's emulator sub-cgroup. */
+static pid_t cg_first_pid(struct cg_reader *cg)
+{
+	static const char *const files[] = {"cgroup.procs",
+					    "libvirt/emulator/cgroup.procs"};
+
+	for (size_t i = 0; i < 2; i++) {
+		const char *end;
+		uint64_t pid;
+
+		if (cg_read(cg, files[i]) < 0)
+			continue;
+		if (parse_u64(cg->buf, &end, &pid) == 0 && pid > 0 &&
+		    pid <= INT32_MAX)
+			return (pid_t)pid;
+	}
+	return 0;
+}
+
+static int vm_read_values(struct cg_reader *cg, struct vm_signals *v)
+{
+	int r;
+
+	r = cg_read_value(cg, "memory.current", 0, &v->memory_current);
+	if (r == -ENODATA || (r == 0 && !dir_exists(cg->dir)))
+		return -ENOENT;
+	if (r == 0)
+		r = cg_read_value(cg, "memory.max", MEMORY_UNLIMITED,
+				  &v->memory_max);
+	if (r == 0)
+		r = cg_read_value(cg, "memory.high", MEMORY_UNLIMITED,
+				  &v->memory_high);
+	if (r == 0)
+		r = cg_read_value(cg, "memory.low", 0, &v->memory_low);
+	if (r == 0)
+		r = cg_read_value(cg, "memory.swap.current", 0,
+				  &v->swap_current);
+	return r;
+}
+
+/* memory.stat, memory.pressure and memory.events; the last two optional. */
+static int vm_read_tables(struct cg_reader *cg, struct vm_signals *v)
+{
+	int r;
+
+	r = cg_read(cg, "memory.stat");
+	if (r < 0)
+		return r == -ENODATA ? -ENOENT : r;
+	r = parse_memory_stat(cg->buf, v);
+	if (r < 0)
+		return r;
+	r = cg_read(cg, "memory.pressure");
+	if (r == 0)
+		r = parse_psi(cg->buf, &v->psi);
+	if (r < 0 && r != -ENODATA && r != -EOPNOTSUPP)
+		return r;
+	r = cg_read(cg, "memory.events");
+	if (r == 0)
+		r = parse_memory_events(cg->buf, v);
+	return r == -ENODATA ? 0 : r;
+}
+
+static void vm_deltas(const struct vm_signals *prev, struct vm_signals *v)
+{
+	if (!prev || prev->vanished)
+		return;
+	v->d_refault_anon = counter_delta(v->workingset_refault_anon,
+					  prev->workingset_refault_anon);
+	v->d_refault_file = counter_delta(v->workingset_refault_file,
+					  prev->workingset_refault_file);
+	v->d_pgmajfault = counter_delta(v->pgmajfault, prev->pgmajfault);
+	if (prev->psi.some.present && v->psi.some.present)
+		v->d_psi_some_us = counter_delta(v->psi.some.total_us,
+						 prev->psi.some.total_us);
+	if (prev->psi.full.present && v->psi.full.present)
+		v->d_psi_full_us = counter_delta(v->psi.full.total_us,
+						 prev->psi.full.total_us);
+}
+
+int vm_signals_acquire(const char *root, const char *cgroup_root,
+		       const char *cgroup, const struct vm_signals *prev,
+		       struct vm_signals *ret)
+{
+	struct cg_reader *cg;
+	struct vm_signals v = {0};
+	int r;
+
+	if (strlen(cgroup) >= sizeof(v.cgroup))
+		return -ENAMETOOLONG;
+	strcpy(v.cgroup, cgroup);
+	if (vm_name_from_cgroup(cgroup, v.name, sizeof(v.name)) < 0)
+		snprintf(v.name, sizeof(v.name), "%s", cgroup);
+	cg = malloc(sizeof(*cg));
+	if (!cg)
+		return -ENOMEM;
+	r = join_path(cg->dir, sizeof(cg->dir), root,
+		      cgroup_root ? cgroup_root : "sys/fs/cgroup", cgroup);
+	if (r == 0)
+		r = vm_read_values(cg, &v);
+	if (r == 0)
+		r = vm_read_tables(cg, &v);
+	if (r == 0)
+		v.pid = cg_first_pid(cg);
+	free(cg);
+	if (r == -ENOENT)
+		v.vanished = true;
+	else if (r < 0)
+		return r;
+	vm_deltas(prev, &v);
+	*ret = v;
+	return r;
+}
