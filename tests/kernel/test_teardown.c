@@ -1,0 +1,490 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Teardown (issue 3, item 6): the memory behind a region goes away, moves,
+ * or is shared with a forked child; the owner exits with partitions live;
+ * hundreds of VMs come and go. Each gives a defined result (an exit code,
+ * an errno, the right data), never a stale SLAT entry, and leaves nothing
+ * behind: the driver's object count in debugfs returns to its baseline and
+ * free memory does not shrink.
+ *
+ * "Stale" is tested by content: after the host changed the memory behind a
+ * gpa, a vCPU read must show the new memory or fail, never the old pattern.
+ */
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include "ovcmem_test.h"
+
+#define GFN 0x80000ULL
+#define GPA (GFN * OVT_PAGE)
+#define SEED_A 0xa11ce001ULL
+#define SEED_B 0xb0b0b002ULL
+#define SEED_C 0xc0ffee03ULL
+
+/* The driver's live objects; FAILs if debugfs does not say. */
+static long objects(void)
+{
+	long n = ovt_objects("total");
+
+	if (n < 0)
+		FAIL("no 'total' in " OVT_DEBUGFS "/objects");
+	return n;
+}
+
+/*
+ * Wait up to 2 s for the object count to come back to @want (the driver
+ * may free through RCU or a work item); returns the last count seen.
+ */
+static long objects_settle(long want)
+{
+	long n = objects();
+	int i;
+
+	for (i = 0; i < 200 && n != want; i++) {
+		usleep(10000);
+		n = objects();
+	}
+	return n;
+}
+
+static size_t cpu_mismatches(const char *mem, __u64 gpa, size_t bytes,
+			     __u64 seed)
+{
+	const __u64 *w = (const __u64 *)mem;
+	size_t i, bad = 0;
+
+	for (i = 0; i < bytes / 8; i++)
+		bad += w[i] != ovcmem_pattern(seed, gpa + 8 * i);
+	return bad;
+}
+
+/* 4 KiB-only anonymous memory, 2 MiB aligned. */
+static char *mem_4k(size_t bytes)
+{
+	char *p = ovt_mmap_aligned(bytes, OVT_2M, 0);
+
+	CHECK(madvise(p, bytes, MADV_NOHUGEPAGE) == 0);
+	return p;
+}
+
+/* A partition with a WRITABLE MOVABLE region at GFN over @mem, filled. */
+static int vm_filled(char *mem, size_t bytes, __u64 seed)
+{
+	int pfd = ovt_partition_ok(0, NULL);
+
+	CHECK(ovt_map_region(pfd, GFN, mem, bytes, OVCMEM_REGION_WRITABLE) ==
+	      0);
+	CHECK_EQ(ovt_fill(pfd, GPA, bytes, seed), OVCMEM_EXIT_OK);
+	CHECK_EQ(ovt_stats_ok(pfd, GFN).pages_mapped, bytes / OVT_PAGE);
+	return pfd;
+}
+
+/* Fork; the child runs @fn(@arg) and exits 0; returns the child's status. */
+static int run_child(void (*fn)(void *), void *arg)
+{
+	int status;
+	pid_t pid = fork();
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		fn(arg);
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	return status;
+}
+
+#define CHECK_CHILD_OK(status)                                          \
+	do {                                                            \
+		int _s = (status);                                      \
+		if (!WIFEXITED(_s) || WEXITSTATUS(_s) != 0)             \
+			FAIL("child failed (status %#x)", _s);          \
+	} while (0)
+
+/* ---- the backing memory goes away ------------------------------------- */
+
+TEST_TIMEOUT(munmap_backing_invalidates_and_access_fails, 60)
+{
+	const size_t bytes = 4 << 20;
+	long base = objects();
+	char *mem = mem_4k(bytes);
+	int pfd = vm_filled(mem, bytes, SEED_A);
+	struct ovcmem_stats s0 = ovt_stats_ok(pfd, GFN), s1;
+	__u64 v;
+
+	CHECK(munmap(mem, bytes) == 0);
+	s1 = ovt_stats_ok(pfd, GFN);
+	CHECK_EQ(s1.pages_mapped, 0);
+	CHECK(s1.pages_invalidated - s0.pages_invalidated >= bytes / OVT_PAGE);
+
+	/* Nothing behind the gpa any more: a defined exit, every op. */
+	CHECK_EQ(ovt_read64(pfd, GPA, &v), OVCMEM_EXIT_FAULT_FAILED);
+	CHECK_EQ(ovt_write64(pfd, GPA + bytes - 8, 1), OVCMEM_EXIT_FAULT_FAILED);
+	CHECK_EQ(ovt_fill(pfd, GPA, OVT_2M, SEED_B), OVCMEM_EXIT_FAULT_FAILED);
+	CHECK_EQ(ovt_checksum(pfd, GPA, OVT_2M, &v), OVCMEM_EXIT_FAULT_FAILED);
+	CHECK_EQ(ovt_stats_ok(pfd, GFN).pages_mapped, 0);
+
+	CHECK(ovt_unmap_region(pfd, GFN, bytes) == 0);
+	CHECK(close(pfd) == 0);
+	CHECK_EQ(objects_settle(base), base);
+}
+
+TEST_TIMEOUT(munmap_part_of_backing, 60)
+{
+	const size_t bytes = 4 << 20, hole = 1 << 20, hole_off = 1 << 20;
+	char *mem = mem_4k(bytes);
+	int pfd = vm_filled(mem, bytes, SEED_A);
+	__u64 v;
+
+	CHECK(munmap(mem + hole_off, hole) == 0);
+	CHECK_EQ(ovt_stats_ok(pfd, GFN).pages_mapped, (bytes - hole) / OVT_PAGE);
+	CHECK_EQ(ovt_read64(pfd, GPA + hole_off, &v), OVCMEM_EXIT_FAULT_FAILED);
+	CHECK_EQ(ovt_read64(pfd, GPA + hole_off + hole - 8, &v),
+		 OVCMEM_EXIT_FAULT_FAILED);
+	/* Around the hole, the data is intact. */
+	CHECK(ovt_verify(pfd, GPA, hole_off, SEED_A, NULL) == 0);
+	CHECK(ovt_verify(pfd, GPA + hole_off + hole, bytes - hole_off - hole,
+			 SEED_A, NULL) == 0);
+	/* A fault batch that spans the hole still maps what can be mapped. */
+	CHECK(madvise(mem, hole_off, MADV_PAGEOUT) == 0);
+	CHECK(ovt_verify(pfd, GPA, hole_off, SEED_A, NULL) == 0);
+	CHECK(ovt_unmap_region(pfd, GFN, bytes) == 0);
+}
+
+/*
+ * New memory mapped where the old was: the vCPU reads the new memory (the
+ * region names an address range, as a KVM memslot does) or the access
+ * fails; it never returns the old page's data.
+ */
+TEST_TIMEOUT(new_mapping_at_same_address_never_reads_old_data, 60)
+{
+	const size_t bytes = 2 << 20;
+	char *mem = mem_4k(bytes), *again;
+	int pfd = vm_filled(mem, bytes, SEED_A);
+	__u32 e;
+	__u64 v;
+
+	CHECK(munmap(mem, bytes) == 0);
+	again = mmap(mem, bytes, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	CHECK(again == mem);
+	CHECK(madvise(again, bytes, MADV_NOHUGEPAGE) == 0);
+	((__u64 *)again)[0] = 0x1234567890abcdefULL;
+	((__u64 *)again)[bytes / 8 - 1] = 0xfedcba0987654321ULL;
+
+	e = ovt_read64(pfd, GPA, &v);
+	printf("# read after remap: exit %u value %#llx\n", e,
+	       (unsigned long long)v);
+	if (e == OVCMEM_EXIT_OK) {
+		CHECK_EQ(v, 0x1234567890abcdefULL);
+		CHECK_EQ(ovt_read64(pfd, GPA + bytes - 8, &v), OVCMEM_EXIT_OK);
+		CHECK_EQ(v, 0xfedcba0987654321ULL);
+		CHECK_EQ(ovt_read64(pfd, GPA + 8, &v), OVCMEM_EXIT_OK);
+		CHECK_EQ(v, 0);
+	} else {
+		CHECK_EQ(e, OVCMEM_EXIT_FAULT_FAILED);
+	}
+}
+
+/* ---- the backing memory moves ------------------------------------------ */
+
+TEST_TIMEOUT(mremap_move_backing, 60)
+{
+	const size_t bytes = 4 << 20;
+	char *mem = mem_4k(bytes), *dst = ovt_mmap_aligned(bytes, OVT_2M, 0);
+	int pfd = vm_filled(mem, bytes, SEED_A);
+	char *moved;
+	__u32 e;
+	__u64 v;
+
+	moved = mremap(mem, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	CHECK(moved == dst);
+	CHECK_EQ(ovt_stats_ok(pfd, GFN).pages_mapped, 0);
+	CHECK_EQ(ovt_read64(pfd, GPA, &v), OVCMEM_EXIT_FAULT_FAILED);
+	/* The data went with the mapping. */
+	CHECK_EQ(cpu_mismatches(moved, GPA, bytes, SEED_A), 0);
+
+	/* Moved back: the region's range is backed again (or stays failed). */
+	CHECK(mremap(moved, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, mem) ==
+	      mem);
+	e = ovt_read64(pfd, GPA, &v);
+	if (e == OVCMEM_EXIT_OK)
+		CHECK(ovt_verify(pfd, GPA, bytes, SEED_A, NULL) == 0);
+	else
+		CHECK_EQ(e, OVCMEM_EXIT_FAULT_FAILED);
+}
+
+TEST_TIMEOUT(mremap_shrink_backing, 60)
+{
+	const size_t bytes = 4 << 20, keep = 1 << 20;
+	char *mem = mem_4k(bytes);
+	int pfd = vm_filled(mem, bytes, SEED_A);
+	__u64 v;
+
+	CHECK(mremap(mem, bytes, keep, 0) == mem);
+	CHECK_EQ(ovt_stats_ok(pfd, GFN).pages_mapped, keep / OVT_PAGE);
+	CHECK_EQ(ovt_read64(pfd, GPA + keep, &v), OVCMEM_EXIT_FAULT_FAILED);
+	CHECK_EQ(ovt_read64(pfd, GPA + bytes - 8, &v), OVCMEM_EXIT_FAULT_FAILED);
+	CHECK(ovt_verify(pfd, GPA, keep, SEED_A, NULL) == 0);
+	CHECK_EQ(ovt_write64(pfd, GPA + keep - 8, 7), OVCMEM_EXIT_OK);
+	CHECK_EQ(((__u64 *)mem)[keep / 8 - 1], 7);
+}
+
+/* ---- the owner forks ----------------------------------------------------- */
+
+/*
+ * After fork the anonymous pages are shared copy-on-write. A vCPU write in
+ * the parent must break COW (a new page for the parent), never land in the
+ * page the child still sees: a SLAT entry kept writable across fork would.
+ */
+TEST_TIMEOUT(fork_keeps_guest_writes_private, 60)
+{
+	const size_t bytes = 4 << 20;
+	char *mem = mem_4k(bytes);
+	int pfd = vm_filled(mem, bytes, SEED_A);
+	int go[2], status;
+	struct ovcmem_access a = { .gpa = GPA, .op = OVCMEM_ACCESS_READ64 };
+	char c;
+	pid_t pid;
+
+	CHECK(pipe(go) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(go[1]);
+		/* Not the owner's process: the vCPU is not ours to run. */
+		CHECK_ERRNO(ovt_vcpu_run(pfd, &a, 1, NULL), EPERM);
+		CHECK(read(go[0], &c, 1) == 1);
+		CHECK_EQ(cpu_mismatches(mem, GPA, bytes, SEED_A), 0);
+		_exit(0);
+	}
+	close(go[0]);
+	CHECK_EQ(ovt_fill(pfd, GPA, bytes, SEED_B), OVCMEM_EXIT_OK);
+	CHECK(write(go[1], "x", 1) == 1);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK_CHILD_OK(status);
+	CHECK_EQ(cpu_mismatches(mem, GPA, bytes, SEED_B), 0);
+	CHECK(ovt_verify(pfd, GPA, bytes, SEED_B, NULL) == 0);
+
+	/* The child's exit (and its copy of the fd) left the partition alone. */
+	CHECK_EQ(ovt_fill(pfd, GPA, bytes, SEED_C), OVCMEM_EXIT_OK);
+	CHECK_EQ(cpu_mismatches(mem, GPA, bytes, SEED_C), 0);
+}
+
+/* The child writes its copy by CPU: the parent's guest memory is unchanged. */
+TEST_TIMEOUT(fork_child_writes_do_not_reach_guest, 60)
+{
+	const size_t bytes = 2 << 20;
+	char *mem = mem_4k(bytes);
+	int pfd = vm_filled(mem, bytes, SEED_A);
+	int status;
+	pid_t pid = fork();
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		memset(mem, 0x5a, bytes);
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK_CHILD_OK(status);
+	CHECK(ovt_verify(pfd, GPA, bytes, SEED_A, NULL) == 0);
+	CHECK_EQ(cpu_mismatches(mem, GPA, bytes, SEED_A), 0);
+}
+
+/* ---- the owner exits ----------------------------------------------------- */
+
+/* Several partitions with every region type, abandoned by exiting. */
+static void build_and_abandon(void *arg)
+{
+	int i, pfd, dev = ovt_open_dev();
+	const size_t mb = 1 << 20;
+
+	(void)arg;
+	CHECK(dev >= 0);
+	for (i = 0; i < 3; i++) {
+		char *mov = mem_4k(2 * mb), *pin = ovt_mmap_anon(mb);
+
+		pfd = ovt_create_partition(dev, 0, NULL);
+		CHECK(pfd >= 0);
+		CHECK(ovt_map_region(pfd, GFN, mov, 2 * mb,
+				     OVCMEM_REGION_WRITABLE) == 0);
+		CHECK(ovt_map_region(pfd, GFN + 1024, pin, mb,
+				     OVCMEM_REGION_WRITABLE |
+					     OVCMEM_REGION_PINNED) == 0);
+		CHECK(ovt_map_region(pfd, GFN + 4096, ovt_mmap_anon(OVT_PAGE),
+				     OVT_PAGE, OVCMEM_REGION_MMIO) == 0);
+		CHECK_EQ(ovt_fill(pfd, GPA, 2 * mb, SEED_A), OVCMEM_EXIT_OK);
+		CHECK_EQ(ovt_fill(pfd, (GFN + 1024) * OVT_PAGE, mb, SEED_B),
+			 OVCMEM_EXIT_OK);
+		/* Left open on purpose. */
+	}
+	/* One encrypted (all pinned) partition too. */
+	pfd = ovt_create_partition(dev, OVCMEM_PARTITION_ENCRYPTED, NULL);
+	CHECK(pfd >= 0);
+	CHECK(ovt_map_region(pfd, GFN, ovt_mmap_anon(mb), mb,
+			     OVCMEM_REGION_WRITABLE) == 0);
+}
+
+TEST_TIMEOUT(owner_exit_frees_everything, 60)
+{
+	long base = objects();
+
+	CHECK_CHILD_OK(run_child(build_and_abandon, NULL));
+	CHECK_EQ(objects_settle(base), base);
+	CHECK_EQ(ovt_objects("pinned_pages"), 0);
+}
+
+/*
+ * The owner exits while another process (a forked child) still holds the
+ * partition fd: the owner's memory is gone, so nothing may stay mapped,
+ * the layout can no longer change, and the last close frees it all.
+ */
+static void holder_checks(int pfd, char *mem, size_t bytes, int owner_alive)
+{
+	struct ovcmem_access a = { .gpa = GPA, .op = OVCMEM_ACCESS_READ64 };
+	struct ovcmem_stats s;
+	char c;
+
+	/* EOF: the owner has exited, its mm torn down. */
+	CHECK(read(owner_alive, &c, 1) == 0);
+	s = ovt_stats_ok(pfd, GFN);
+	CHECK_EQ(s.pages_mapped, 0);
+	CHECK_EQ(s.pages, bytes / OVT_PAGE);
+	CHECK_ERRNO(ovt_map_region(pfd, GFN + 4096, mem, bytes,
+				   OVCMEM_REGION_WRITABLE),
+		    ESRCH);
+	CHECK(ovt_vcpu_run(pfd, &a, 1, NULL) == -1);
+	CHECK(errno == EPERM || errno == ESRCH);
+	CHECK(close(pfd) == 0);
+}
+
+TEST_TIMEOUT(owner_exit_while_fd_lives_elsewhere, 60)
+{
+	long base = objects();
+	int owner_alive[2], status, reaped = 0;
+	pid_t owner, pid;
+
+	/* The holder is the owner's child: let it be reparented to us. */
+	CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+	CHECK(pipe(owner_alive) == 0);
+	owner = fork();
+	CHECK(owner >= 0);
+	if (owner == 0) {
+		const size_t bytes = 2 << 20;
+		char *mem = mem_4k(bytes);
+		int pfd = vm_filled(mem, bytes, SEED_A);
+		pid_t holder = fork();
+
+		CHECK(holder >= 0);
+		if (holder == 0) {
+			close(owner_alive[1]);
+			holder_checks(pfd, mem, bytes, owner_alive[0]);
+			_exit(0);
+		}
+		_exit(0);
+	}
+	close(owner_alive[1]);
+	close(owner_alive[0]);
+	/* Reap both the owner and the holder; both must succeed. */
+	while ((pid = waitpid(-1, &status, 0)) > 0) {
+		CHECK_CHILD_OK(status);
+		reaped++;
+	}
+	CHECK_EQ(reaped, 2);
+	CHECK_EQ(objects_settle(base), base);
+}
+
+/* Closing the partition fd with regions mapped releases them all. */
+TEST_TIMEOUT(close_with_live_regions_frees, 60)
+{
+	const size_t bytes = 8 << 20;
+	long base = objects(), pinned = ovt_objects("pinned_pages");
+	char *mov = mem_4k(bytes), *pin = ovt_mmap_anon(bytes);
+	int pfd = ovt_partition_ok(0, NULL);
+
+	CHECK(ovt_map_region(pfd, GFN, mov, bytes, OVCMEM_REGION_WRITABLE) ==
+	      0);
+	CHECK(ovt_map_region(pfd, GFN + 0x10000, pin, bytes,
+			     OVCMEM_REGION_WRITABLE | OVCMEM_REGION_PINNED) ==
+	      0);
+	CHECK_EQ(ovt_fill(pfd, GPA, bytes, SEED_A), OVCMEM_EXIT_OK);
+	CHECK(objects() > base);
+	CHECK(close(pfd) == 0);
+	CHECK_EQ(objects_settle(base), base);
+	CHECK_EQ(ovt_objects("pinned_pages"), pinned);
+	CHECK_EQ(cpu_mismatches(mov, GPA, bytes, SEED_A), 0);
+	CHECK(munmap(mov, bytes) == 0 && munmap(pin, bytes) == 0);
+}
+
+/* ---- many VMs come and go ------------------------------------------------ */
+
+/* One short-lived VM: movable, pinned and MMIO regions, used, then
+ * cleaned up in one of three ways depending on @arg. */
+static void one_cycle(void *arg)
+{
+	long how = (long)arg;
+	const size_t mb = 1 << 20;
+	char *mov = mem_4k(mb), *pin = ovt_mmap_anon(mb);
+	char *mmio = ovt_mmap_anon(OVT_PAGE);
+	int pfd = ovt_partition_ok(0, NULL);
+	__u64 v;
+
+	CHECK(ovt_map_region(pfd, GFN, mov, mb, OVCMEM_REGION_WRITABLE) == 0);
+	CHECK(ovt_map_region(pfd, GFN + 1024, pin, mb,
+			     OVCMEM_REGION_WRITABLE | OVCMEM_REGION_PINNED) ==
+	      0);
+	CHECK(ovt_map_region(pfd, GFN + 4096, mmio, OVT_PAGE,
+			     OVCMEM_REGION_MMIO) == 0);
+	CHECK_EQ(ovt_fill(pfd, GPA, mb, how), OVCMEM_EXIT_OK);
+	CHECK_EQ(ovt_fill(pfd, (GFN + 1024) * OVT_PAGE, mb, how),
+		 OVCMEM_EXIT_OK);
+	CHECK_EQ(ovt_read64(pfd, GPA + 8, &v), OVCMEM_EXIT_OK);
+	CHECK_EQ(v, ovcmem_pattern(how, GPA + 8));
+	switch (how % 3) {
+	case 0: /* exit with everything live */
+		break;
+	case 1: /* close only */
+		CHECK(close(pfd) == 0);
+		break;
+	default: /* unmap the regions, then close */
+		CHECK(ovt_unmap_region(pfd, GFN, mb) == 0);
+		CHECK(ovt_unmap_region(pfd, GFN + 1024, mb) == 0);
+		CHECK(close(pfd) == 0);
+		break;
+	}
+}
+
+static long long free_kb_settled(void)
+{
+	ovt_write_file("/proc/sys/vm/drop_caches", "3");
+	return ovt_meminfo_kb("MemFree");
+}
+
+TEST_TIMEOUT(cycles_200_leak_nothing, 120)
+{
+	/* Leaking the 2 MiB a cycle uses (or a pinned MiB) would cost
+	 * 200+ MiB; the tolerance covers per-cpu lists and slab churn. */
+	const long long tolerance_kb = 16 << 10;
+	long long free0, free1, sunr0, sunr1;
+	long base, i;
+
+	for (i = 0; i < 5; i++)
+		CHECK_CHILD_OK(run_child(one_cycle, (void *)i));
+	base = objects_settle(objects());
+	free0 = free_kb_settled();
+	sunr0 = ovt_meminfo_kb("SUnreclaim");
+	for (i = 0; i < 200; i++)
+		CHECK_CHILD_OK(run_child(one_cycle, (void *)(i + 5)));
+	CHECK_EQ(objects_settle(base), base);
+	free1 = free_kb_settled();
+	sunr1 = ovt_meminfo_kb("SUnreclaim");
+	printf("# 200 cycles: MemFree %lld -> %lld kB, SUnreclaim %lld -> %lld kB, objects %ld\n",
+	       free0, free1, sunr0, sunr1, base);
+	CHECK(free1 >= free0 - tolerance_kb);
+	CHECK(sunr1 <= sunr0 + tolerance_kb / 4);
+}
+
+int main(void)
+{
+	return run_tests();
+}
