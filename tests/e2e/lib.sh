@@ -1,0 +1,114 @@
+# shellcheck shell=bash
+# Shared by tests/e2e/run.sh, tests/e2e/demo.sh and bench/densify.sh: build a
+# payload for one run and boot the cached Debian guest on it.
+#
+#   e2e_prepare KVER WORKDIR SCENARIO [FILES...]
+#       WORKDIR/payload/ gets: root/ (make install DESTDIR=), bin/guestsim,
+#       modules/<kver>/ (ovcmem.ko + zram & co.), guest-init.sh, the scenario
+#       (run as /e2e/scenario.sh) and FILES (copied to /e2e/)
+#   e2e_boot KVER WORKDIR TIMEOUT_S [MEM_MB]
+#       boots it; console in WORKDIR/console.log; the guest's /e2e/out/ comes
+#       back as WORKDIR/out/. Returns 0 if the guest powered off by itself.
+#
+# The guest: tests/e2e/build-image.sh (systemd's ovc-e2e.service mounts the
+# payload and runs guest-init.sh, which installs everything and runs
+# scenario.sh with its output in /e2e/out/, then the guest powers off).
+
+E2E_TOP=${E2E_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+E2E_DIR=$E2E_TOP/tests/e2e
+
+e2e_log() { echo "e2e: $*" >&2; }
+
+# The default kernel: the oldest installed Debian kernel (6.1 on bookworm).
+e2e_default_kver() {
+	if [ -n "${KVER:-}" ]; then
+		echo "$KVER"
+	elif [ -x "$E2E_TOP/tools/kernels.sh" ]; then
+		"$E2E_TOP/tools/kernels.sh" | head -1
+	else
+		ls /boot/vmlinuz-* | sed 's|.*/vmlinuz-||' | sort -V | head -1
+	fi
+}
+
+# The module for KVER (built if missing or older than its sources).
+e2e_kmod() {
+	local v=$1 ko=$E2E_TOP/build/kmod/$1/driver/ovcmem.ko
+	if [ ! -f "$ko" ] || [ -n "$(find "$E2E_TOP/driver" "$E2E_TOP/include" -newer "$ko" -print -quit 2>/dev/null)" ]; then
+		if [ -x "$E2E_TOP/tools/build-kmod.sh" ]; then
+			"$E2E_TOP/tools/build-kmod.sh" --kver "$v" >&2 || return 1
+		else
+			mkdir -p "$E2E_TOP/build/kmod/$v"
+			cp -a "$E2E_TOP/driver" "$E2E_TOP/include" "$E2E_TOP/build/kmod/$v/"
+			make -s -C "/lib/modules/$v/build" M="$E2E_TOP/build/kmod/$v/driver" modules >&2 || return 1
+		fi
+	fi
+	[ -f "$ko" ]
+}
+
+# Kernel modules the guest needs besides ovcmem (with their dependencies).
+E2E_MODULES="zram lz4 zstd"
+
+e2e_prepare() {
+	local v=$1 w=$2 scenario=$3
+	shift 3
+	local p=$w/payload
+	rm -rf "$p" "$w/out"
+	mkdir -p "$p/bin" "$p/modules/$v/extra" "$p/out"
+	# The project, installed the way a user installs it.
+	make -s -C "$E2E_TOP" install DESTDIR="$p/root" >"$w/install.log" 2>&1 ||
+		{ e2e_log "make install failed (see $w/install.log)"; tail -5 "$w/install.log" >&2; }
+	[ -x "$E2E_TOP/build/guestsim" ] && cp "$E2E_TOP/build/guestsim" "$p/bin/"
+	if e2e_kmod "$v"; then
+		cp "$E2E_TOP/build/kmod/$v/driver/ovcmem.ko" "$p/modules/$v/extra/"
+	else
+		e2e_log "no ovcmem.ko for $v: the guest runs without it"
+	fi
+	local m f
+	for m in $E2E_MODULES; do
+		modprobe -S "$v" --show-depends "$m" 2>/dev/null | awk '$1=="insmod"{print $2}'
+	done | sort -u | while read -r f; do
+		mkdir -p "$p/modules/$v/$(dirname "${f#/lib/modules/$v/}")"
+		cp "$f" "$p/modules/$v/${f#/lib/modules/$v/}"
+	done
+	for f in modules.order modules.builtin modules.builtin.modinfo; do
+		[ -f "/lib/modules/$v/$f" ] && cp "/lib/modules/$v/$f" "$p/modules/$v/"
+	done
+	cp "$E2E_DIR/guest-init.sh" "$p/guest-init.sh"
+	cp "$scenario" "$p/scenario.sh"
+	for f in "$@"; do cp -r "$f" "$p/"; done
+	echo "$v" >"$p/kver"
+}
+
+e2e_boot() {
+	local v=$1 w=$2 tmo=$3 mem=${4:-2048}
+	local img
+	img=$("$E2E_DIR/build-image.sh") || return 1
+	local sz
+	sz=$(($(du -sm "$w/payload" | cut -f1) + 192))
+	rm -f "$w/payload.ext4"
+	mke2fs -q -t ext4 -L OVCPAYLOAD -d "$w/payload" "$w/payload.ext4" "${sz}M" || return 1
+	local accel=tcg
+	[ -w /dev/kvm ] && [ -z "${E2E_NO_KVM:-}" ] && accel=kvm
+	e2e_log "booting $v (accel $accel, ${mem} MiB, timeout ${tmo}s)"
+	local t0 rc
+	t0=$(date +%s)
+	timeout --foreground -k 10 "$tmo" qemu-system-x86_64 \
+		-machine q35,accel=$accel -cpu max -smp 2 -m "$mem" \
+		-nographic -no-reboot -monitor none -serial "file:$w/console.log" \
+		-kernel "/boot/vmlinuz-$v" -initrd "/boot/initrd.img-$v" \
+		-append "root=/dev/vda rw console=ttyS0 loglevel=4 ovc.e2e=1 systemd.show_status=0 transparent_hugepage=madvise panic=-1 psi=1 systemd.unified_cgroup_hierarchy=1" \
+		-drive "file=$img,if=virtio,format=raw,snapshot=on" \
+		-drive "file=$w/payload.ext4,if=virtio,format=raw" \
+		-nic none </dev/null >"$w/qemu.log" 2>&1
+	rc=$?
+	E2E_BOOT_SECONDS=$(($(date +%s) - t0))
+	rm -rf "$w/out"
+	debugfs -R "rdump /out $w" "$w/payload.ext4" >/dev/null 2>&1 || true
+	[ -d "$w/out" ] || mkdir -p "$w/out"
+	if [ $rc -ne 0 ]; then
+		e2e_log "qemu exited with $rc after ${E2E_BOOT_SECONDS}s (124 = timeout); console: $w/console.log"
+		return 1
+	fi
+	e2e_log "guest done in ${E2E_BOOT_SECONDS}s"
+	return 0
+}
