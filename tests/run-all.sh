@@ -1,0 +1,133 @@
+#!/bin/bash
+# Run every test suite and close with one line over all of them.
+#
+#   tests/run-all.sh [--only unit|valgrind|lint|vm|rig|e2e]... [--kver V]...
+#                    [--suite test_name]...
+#
+# Suites:
+#   unit      build/tests/test_* and build/asan/tests/test_* (cmocka)
+#   valgrind  build/tests/test_* under valgrind (memcheck, leaks)
+#   lint      tools/lint-kernel.sh (checkpatch --strict, sparse) and
+#             tools/lint-userspace.sh (clang-format)
+#   vm        tests/vm/run.sh on each kernel (the in-kernel suites)
+#   rig       tests/vm/selftest.sh (the rig fails when it must)
+#   e2e       tests/e2e/run.sh (Debian + systemd guest), on the first kernel
+#
+# Each suite prints its own closing line "N passed, N failed"; a suite that
+# prints none, or exits non-zero with no failure counted, counts one
+# failure. Logs: build/logs/<suite>.log. Exit status non-zero on any failure.
+set -u -o pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+only=() kvers=() suites=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--only) only+=("$2"); shift 2 ;;
+	--kver) kvers+=("$2"); shift 2 ;;
+	--suite) suites+=("$2"); shift 2 ;;
+	-h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+	*) echo "run-all: unknown argument '$1'" >&2; exit 2 ;;
+	esac
+done
+[ ${#kvers[@]} -gt 0 ] || mapfile -t kvers < <(tools/kernels.sh)
+wanted() {
+	[ ${#only[@]} -eq 0 ] && return 0
+	local o
+	for o in "${only[@]}"; do [ "$o" = "$1" ] && return 0; done
+	return 1
+}
+
+logs=build/logs
+mkdir -p "$logs"
+total_passed=0 total_failed=0 summary=()
+
+# Count a suite's result from its log: our "N passed, N failed" line, or
+# cmocka's "[  PASSED  ] N test(s)." / "[  FAILED  ] N test(s)" lines.
+count() { # $1 name, $2 log, $3 exit status
+	local name=$1 log=$2 rc=$3 p f line
+	line=$(grep -E '^[a-z-]*:? ?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	if [ -n "$line" ]; then
+		p=$(sed -E 's/^[a-z-]*:? ?([0-9]+) passed.*/\1/' <<<"$line")
+		f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+	elif grep -q '^\[  PASSED  \]\|^\[  FAILED  \]' "$log"; then
+		p=$(sed -nE 's/^\[  PASSED  \] ([0-9]+) test.*/\1/p' "$log" | tail -n 1)
+		f=$(sed -nE 's/^\[  FAILED  \] ([0-9]+) test.*/\1/p' "$log" | tail -n 1)
+		p=${p:-0} f=${f:-0}
+	else
+		p=0 f=1
+		echo "not ok $name: no result line (exit status $rc; log $log)"
+	fi
+	if [ "$f" -eq 0 ] && [ "$rc" -ne 0 ]; then
+		echo "not ok $name: exit status $rc with no failure counted (log $log)"
+		f=1
+	fi
+	total_passed=$((total_passed + p))
+	total_failed=$((total_failed + f))
+	summary+=("$(printf '%-40s %5d passed, %d failed' "$name" "$p" "$f")")
+}
+
+run_suite() { # $1 name, then the command
+	local name=$1 log rc
+	shift
+	log=$logs/$(tr '/' '_' <<<"$name").log
+	echo "=== $name"
+	"$@" >"$log" 2>&1
+	rc=$?
+	# Show what failed, and the suite's own closing line.
+	grep -E '^not ok|^\[  FAILED  \]|ERROR|[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 40
+	count "$name" "$log" "$rc"
+}
+
+# A program whose only result is its exit status (linters).
+run_check() { # $1 name, then the command
+	local name=$1 log rc
+	shift
+	log=$logs/$(tr '/' '_' <<<"$name").log
+	echo "=== $name"
+	"$@" >"$log" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		echo "1 passed, 0 failed" >>"$log"
+	else
+		tail -n 30 "$log"
+		echo "0 passed, 1 failed" >>"$log"
+	fi
+	count "$name" "$log" 0
+}
+
+if wanted unit; then
+	for t in build/tests/test_* build/asan/tests/test_*; do
+		[ -x "$t" ] || continue
+		run_suite "unit/${t#build/}" "$t"
+	done
+fi
+if wanted valgrind && command -v valgrind >/dev/null; then
+	for t in build/tests/test_*; do
+		[ -x "$t" ] || continue
+		run_suite "valgrind/$(basename "$t")" valgrind -q --error-exitcode=99 \
+			--leak-check=full --errors-for-leak-kinds=definite "$t"
+	done
+fi
+if wanted lint; then
+	[ -x tools/lint-kernel.sh ] && run_check lint/kernel tools/lint-kernel.sh
+	[ -x tools/lint-userspace.sh ] && run_check lint/userspace tools/lint-userspace.sh
+fi
+if wanted vm; then
+	suite_args=()
+	for s in "${suites[@]}"; do suite_args+=(--suite "$s"); done
+	for v in "${kvers[@]}"; do
+		run_suite "vm/$v" tests/vm/run.sh --kver "$v" "${suite_args[@]}"
+	done
+fi
+if wanted rig; then
+	run_suite rig-selftest tests/vm/selftest.sh "${kvers[0]}"
+fi
+if wanted e2e && [ -x tests/e2e/run.sh ]; then
+	run_suite "e2e/${kvers[0]}" tests/e2e/run.sh --kver "${kvers[0]}"
+fi
+
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
+echo "$total_passed passed, $total_failed failed"
+[ "$total_failed" -eq 0 ] && [ ${#summary[@]} -gt 0 ]

@@ -1,0 +1,176 @@
+#!/bin/bash
+# The in-kernel test rig: run the ovcmem suites (tests/kernel/test_*.c) in a
+# real Debian kernel under QEMU, because the machines we build on cannot load
+# modules into their own kernel.
+#
+#   tests/vm/run.sh [--kver VERSION]... [--suite test_name]... [--timeout S]
+#                   [--mem MiB] [--append "extra kernel args"]
+#
+# Without --kver it runs on every kernel tools/kernels.sh lists. For each
+# kernel it builds the module, packs an initramfs (busybox, zram and its
+# dependencies, ovcmem.ko, the statically linked suites, tests/vm/init),
+# boots it with a hard timeout and judges the serial console:
+#   - each suite's "N passed, N failed" line (a missing one is a failure),
+#   - the module loaded, and unloaded at the end (a leak keeps it pinned),
+#   - no kernel WARNING, BUG, Oops, Call Trace (OOM reports excepted),
+#     KASAN, lockdep or RCU stall report,
+#   - the guest finished before the timeout.
+# Prints "ok ..." / "not ok ..." lines and, per kernel, a closing
+# "N passed, N failed". Console logs stay in build/vm/<version>/console.log.
+set -u -o pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+
+kvers=() suites=() timeout_s=900 mem=1024 append=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kver) kvers+=("$2"); shift 2 ;;
+	--suite) suites+=("$2"); shift 2 ;;
+	--timeout) timeout_s=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
+	--append) append=$2; shift 2 ;;
+	-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+	*) echo "vm: unknown argument '$1'" >&2; exit 2 ;;
+	esac
+done
+[ ${#kvers[@]} -gt 0 ] || mapfile -t kvers < <(tools/kernels.sh)
+if [ ${#kvers[@]} -eq 0 ]; then
+	echo "vm: no Debian kernel installed (tools/install-deps.sh)" >&2
+	exit 1
+fi
+if [ ${#suites[@]} -eq 0 ]; then
+	for f in tests/kernel/test_*.c; do
+		[ -e "$f" ] && suites+=("$(basename "$f" .c)")
+	done
+fi
+
+bindir=$top/build/vm/bin
+build_suites() {
+	mkdir -p "$bindir"
+	local s
+	for s in "${suites[@]}"; do
+		local src=tests/kernel/$s.c
+		[ -f "$src" ] || { echo "vm: no suite $src" >&2; return 1; }
+		if [ ! "$bindir/$s" -nt "$src" ] || \
+		   [ -n "$(find tests/kernel include -newer "$bindir/$s" -name '*.h')" ]; then
+			cc -static -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
+				-Iinclude/uapi -Itests/kernel -pthread \
+				-o "$bindir/$s" "$src" -lm || return 1
+		fi
+	done
+}
+
+# Resolve a module and its dependencies (depth first) into $root/lib/modules,
+# decompressing .ko.xz (busybox insmod takes plain .ko), appending load order.
+add_module() {
+	local kver=$1 name=$2 root=$3 file deps d
+	grep -qx "$name" "$root/lib/modules/load-order" 2>/dev/null && return 0
+	file=$(modinfo -k "$kver" -F filename "$name" 2>/dev/null) || return 1
+	[ "$file" = "(builtin)" ] && return 0
+	deps=$(modinfo -F depends "$file" | tr ',' ' ')
+	for d in $deps; do add_module "$kver" "$d" "$root" || return 1; done
+	case "$file" in
+	*.xz) xz -dc "$file" >"$root/lib/modules/$name.ko" ;;
+	*.zst) zstd -qdc "$file" >"$root/lib/modules/$name.ko" ;;
+	*) cp "$file" "$root/lib/modules/$name.ko" ;;
+	esac
+	echo "$name" >>"$root/lib/modules/load-order"
+}
+
+pack_initramfs() {
+	local kver=$1 out=$2 root=$3 s
+	rm -rf "$root"
+	mkdir -p "$root"/{bin,dev,proc,sys,tmp,tests,lib/modules}
+	cp /bin/busybox "$root/bin/busybox"
+	cp tests/vm/init "$root/init"
+	chmod +x "$root/init"
+	: >"$root/lib/modules/load-order"
+	add_module "$kver" zram "$root" || { echo "vm: zram module missing for $kver" >&2; return 1; }
+	cp "build/kmod/$kver/driver/ovcmem.ko" "$root/lib/modules/ovcmem.ko"
+	for s in "${suites[@]}"; do cp "$bindir/$s" "$root/tests/"; done
+	printf '%s\n' "${suites[@]}" >"$root/tests/list"
+	(cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$out"
+}
+
+# Judge one console log; prints ok/not ok lines and the closing line.
+judge() {
+	local kver=$1 log=$2 rc=$3
+	awk -v kver="$kver" -v qrc="$rc" -v suites="${suites[*]}" '
+	function result(ok, name, why) {
+		if (ok) { passed++; print "ok " name }
+		else { failed++; print "not ok " name (why != "" ? ": " why : "") }
+	}
+	BEGIN { n = split(suites, want, " "); passed = failed = 0 }
+	{ sub(/\r$/, "") }
+	/RIG-MODULE-LOADED/ { loaded = 1 }
+	/RIG-MODULE-UNLOADED/ { unloaded = 1 }
+	/RIG-ERROR:/ { rigerr = rigerr " [" substr($0, index($0, "RIG-ERROR:") + 11) "]" }
+	/RIG-DONE/ { done = 1 }
+	/RIG-DMESG-BEGIN/ { indmesg = 1 }
+	/RIG-DMESG-END/ { indmesg = 0 }
+	/RIG-SUITE-BEGIN / { cur = $2; begun[cur] = 1; next }
+	/RIG-SUITE-END / {
+		split($3, r, "="); rcs[$2] = r[2]; seen[$2] = 1; cur = ""; next
+	}
+	cur != "" && /^[0-9]+ passed, [0-9]+ failed$/ {
+		np[cur] = $1; nf[cur] = $3; closing[cur] = 1; next
+	}
+	cur != "" && /^ok / { print "ok vm/" kver "/" cur "/" substr($0, 4); next }
+	cur != "" && /^not ok / { print "not ok vm/" kver "/" cur "/" substr($0, 8); next }
+	# Kernel reports. An OOM report carries a Call Trace by design: the
+	# OOM suite provokes one, so a trace inside such a report is expected.
+	/invoked oom-killer/ { inoom = 1 }
+	inoom && /(Out of memory|oom-kill:|Killed process|Memory cgroup out of memory)/ { inoom = 0 }
+	/WARNING:|BUG:|Oops|KASAN|possible circular locking|possible recursive locking|rcu_.*stall|RCU stall|detected stall|general protection fault|Kernel panic/ {
+		report = report " [" $0 "]"
+	}
+	/Call Trace:/ && !inoom { report = report " [Call Trace outside an OOM report]" }
+	END {
+		for (i = 1; i <= n; i++) {
+			s = want[i]
+			if (!closing[s]) {
+				result(0, "vm/" kver "/" s, seen[s] ? "no closing line (rc=" rcs[s] ")" : begun[s] ? "did not finish" : "did not run")
+				continue
+			}
+			passed += np[s]; failed += nf[s]
+			if (nf[s] == 0 && rcs[s] != 0)
+				result(0, "vm/" kver "/" s "/exit-status", "rc=" rcs[s])
+		}
+		result(loaded, "vm/" kver "/rig/module-loads", rigerr)
+		result(unloaded, "vm/" kver "/rig/module-unloads", "rmmod failed: a partition or reference leaked")
+		result(report == "", "vm/" kver "/rig/kernel-log-clean", substr(report, 1, 400))
+		result(done && qrc != 124, "vm/" kver "/rig/finished-in-time", qrc == 124 ? "timeout" : "guest did not finish (rc=" qrc ")")
+		printf "%d passed, %d failed\n", passed, failed
+		exit failed ? 1 : 0
+	}' "$log"
+}
+
+build_suites || { echo "vm: building the suites failed"; echo "0 passed, 1 failed"; exit 1; }
+status=0
+for kver in "${kvers[@]}"; do
+	out=$top/build/vm/$kver
+	mkdir -p "$out"
+	if ! tools/build-kmod.sh --kver "$kver" >"$out/build.log" 2>&1; then
+		cat "$out/build.log"
+		echo "not ok vm/$kver/rig/module-builds"
+		echo "0 passed, 1 failed"
+		status=1
+		continue
+	fi
+	if ! pack_initramfs "$kver" "$out/initramfs.gz" "$out/root"; then
+		echo "not ok vm/$kver/rig/initramfs"
+		echo "0 passed, 1 failed"
+		status=1
+		continue
+	fi
+	start=$(date +%s)
+	timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 \
+		-nographic -no-reboot -m "$mem" -smp 2 -accel tcg,thread=multi \
+		-kernel "/boot/vmlinuz-$kver" -initrd "$out/initramfs.gz" \
+		-append "console=ttyS0 panic=-1 loglevel=4 transparent_hugepage=madvise $append" \
+		</dev/null >"$out/console.log" 2>&1
+	qrc=$?
+	echo "# vm/$kver: guest ran $(($(date +%s) - start)) s, console in ${out#"$top"/}/console.log"
+	judge "$kver" "$out/console.log" "$qrc" || status=1
+done
+exit $status

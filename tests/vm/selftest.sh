@@ -1,0 +1,62 @@
+#!/bin/bash
+# Prove that the rig fails when it must. In a scratch copy of the rig, with
+# a dummy module and a dummy suite, three runs that must each be judged
+# failed, for the right reason:
+#   failing-test   a suite's test fails inside the guest
+#   kernel-warn    the module WARNs while loading (kernel log not clean)
+#   guest-hang     a suite never returns (the hard timeout ends the guest)
+# and one run that must pass, so the dummy itself is known to work.
+# Closing line: "N passed, N failed".
+set -u -o pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+kver=${1:-$("$top/tools/kernels.sh" | head -n 1)}
+scratch=$(mktemp -d /tmp/ovcmem-rig-selftest.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+mkdir -p "$scratch/tests/kernel" "$scratch/driver"
+cp -r "$top/tools" "$top/include" "$scratch/"
+cp -r "$top/tests/vm" "$scratch/tests/"
+cp "$top/tests/kernel/harness.h" "$scratch/tests/kernel/"
+
+echo 'obj-m := ovcmem.o' >"$scratch/driver/Kbuild"
+dummy_module() { # $1: C statement run at module init
+	cat >"$scratch/driver/ovcmem.c" <<EOC
+#include <linux/module.h>
+static int __init dummy_init(void) { $1; return 0; }
+static void __exit dummy_exit(void) { }
+module_init(dummy_init);
+module_exit(dummy_exit);
+MODULE_LICENSE("GPL");
+EOC
+}
+dummy_suite() { # $1: body of the one test
+	cat >"$scratch/tests/kernel/test_dummy.c" <<EOC
+#include "harness.h"
+TEST_TIMEOUT(dummy, 100000) { $1; }
+int main(void) { return run_tests(); }
+EOC
+}
+
+passed=0 failed=0
+expect() { # $1 name, $2 want rc (0 pass / 1 fail), $3 regexp the output must show
+	local name=$1 want=$2 pattern=$3 out rc
+	out=$("$scratch/tests/vm/run.sh" --kver "$kver" --timeout "${timeout_s:-120}" 2>&1)
+	rc=$?
+	if [ "$rc" -eq "$want" ] && grep -Eq "$pattern" <<<"$out"; then
+		echo "ok rig-selftest/$name"; passed=$((passed + 1))
+	else
+		echo "not ok rig-selftest/$name: rc=$rc, wanted $want and /$pattern/"
+		sed 's/^/#   /' <<<"$out"
+		failed=$((failed + 1))
+	fi
+}
+
+dummy_module "(void)0"; dummy_suite "CHECK(1 == 1)"
+expect passes-when-all-is-well 0 '^ok vm/.*/rig/kernel-log-clean'
+dummy_suite "CHECK_EQ(1 + 1, 3)"
+expect failing-test 1 '^not ok vm/.*/test_dummy/dummy'
+dummy_module "WARN_ON(1)"; dummy_suite "CHECK(1 == 1)"
+expect kernel-warn 1 '^not ok vm/.*/rig/kernel-log-clean: .*WARNING'
+dummy_module "(void)0"; dummy_suite "for (;;) pause()"
+timeout_s=30 expect guest-hang 1 '^not ok vm/.*/rig/finished-in-time: timeout'
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
