@@ -83,7 +83,7 @@ static int split_key_value(char *line, char **key, uint64_t *value)
 	*key = line;
 	r = parse_u64(skip_blanks(sp + 1), &end, value);
 	if (r < 0)
-		return -EINVAL;
+		return r;
 	end = skip_blanks(end);
 	return *end ? -EINVAL : 0;
 }
@@ -162,6 +162,7 @@ int parse_meminfo(const char *text, struct host_signals *ret)
 	};
 	unsigned int seen = 0;
 	char line[256];
+	int r;
 
 	while (*text) {
 		char *colon, *key;
@@ -178,8 +179,9 @@ int parse_meminfo(const char *text, struct host_signals *ret)
 		key = strstr(colon, " kB");
 		if (key && !key[3])
 			*key = '\0';
-		if (split_key_value(line, &key, &v) < 0)
-			return -EINVAL;
+		r = split_key_value(line, &key, &v);
+		if (r < 0)
+			return r;
 		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 			if (strcmp(key, keys[i].key))
 				continue;
@@ -229,6 +231,7 @@ static int parse_flat_keyed(const char *text, const struct stat_key *keys,
 {
 	char line[256];
 	bool any = false;
+	int r;
 
 	while (*text) {
 		char *key;
@@ -237,8 +240,9 @@ static int parse_flat_keyed(const char *text, const struct stat_key *keys,
 		text = next_line(text, line, sizeof(line));
 		if (!*line)
 			continue;
-		if (split_key_value(line, &key, &v) < 0)
-			return -EINVAL;
+		r = split_key_value(line, &key, &v);
+		if (r < 0)
+			return r;
 		any = true;
 		for (size_t i = 0; i < n_keys; i++)
 			if (!strcmp(key, keys[i].key))
@@ -434,9 +438,12 @@ static int vm_read_values(struct cg_reader *cg, struct vm_signals *v)
 {
 	int r;
 
-	r = cg_read_value(cg, "memory.current", 0, &v->memory_current);
-	if (r == -ENODATA || (r == 0 && !dir_exists(cg->dir)))
-		return -ENOENT;
+	/* No memory.current in a live cgroup: no memory controller there. */
+	r = cg_read(cg, "memory.current");
+	if (r == -ENODATA)
+		return -EOPNOTSUPP;
+	if (r == 0)
+		r = parse_memory_value(cg->buf, &v->memory_current);
 	if (r == 0)
 		r = cg_read_value(cg, "memory.max", MEMORY_UNLIMITED,
 				  &v->memory_max);

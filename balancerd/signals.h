@@ -89,9 +89,10 @@ struct vm_signals {
 
 /*
  * Parsers. Each returns 0, or -EINVAL for text it cannot make sense of
- * (garbage, truncated lines). Keys they do not know are skipped, so a
- * newer kernel's extra lines do not break them; keys they know but that
- * are missing stay 0 (memory.stat differs between 6.1 and 6.12).
+ * (garbage, truncated lines), or -ERANGE for a number over 64 bits; on
+ * error the output may be partly written. Keys they do not know are skipped, so
+ * a newer kernel's extra lines do not break them; keys they know but that are
+ * missing stay 0 (memory.stat differs between 6.1 and 6.12).
  */
 int parse_psi(const char *text, struct psi *ret);
 int parse_meminfo(const char *text, struct host_signals *ret);
@@ -111,7 +112,8 @@ int host_signals_acquire(const char *root, struct host_signals *ret);
  * cgroup root, given relative to @root as @cgroup_root). @prev, if not
  * NULL, is the previous tick's signals of the same VM, for the deltas.
  * Returns 0; -ENOENT if the cgroup vanished (ret->vanished set, name and
- * cgroup filled), or another negative errno. Optional files that are
+ * cgroup filled), -EOPNOTSUPP if the cgroup has no memory controller,
+ * or another negative errno. Optional files that are
  * absent leave their fields at the "unset" value (memory.max/high: max;
  * memory.swap.current, memory.pressure, memory.events: 0 / !present).
  * ret->pid is the first pid of the scope or of libvirt's emulator
