@@ -48,8 +48,10 @@ int act_cgroup_path(const struct act_context *ctx, const char *cgroup,
 		    const char *file, char *buf, size_t len)
 {
 	const char *root = ctx->root && strcmp(ctx->root, "/") ? ctx->root : "";
-	int n = snprintf(buf, len, "%s%s/%s/%s", root, ctx->cgroup_root, cgroup,
-			 file);
+	const char *cg_root = ctx->cgroup_root ? ctx->cgroup_root
+					       : "/sys/fs/cgroup";
+	int n = snprintf(buf, len, "%s%s%s/%s/%s", root,
+			 cg_root[0] == '/' ? "" : "/", cg_root, cgroup, file);
 
 	if (n < 0 || (size_t)n >= len)
 		return -ENAMETOOLONG;

@@ -1,0 +1,1064 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/vfs.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "act.h"
+#include "log.h"
+#include "loop.h"
+#include "ovcmem_client.h"
+#include "signals.h"
+
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+/* PSI trigger window: the kernel accepts 500 ms .. 10 s; unprivileged
+ * triggers need a multiple of 2 s, so 2 s works for both. */
+#define PSI_WINDOW_US (2 * USEC_PER_SEC)
+/* Host trigger: wake when tasks stalled 10% of the window. */
+#define PSI_HOST_STALL_US (PSI_WINDOW_US / 10)
+/* The kernel's minimum stall for a trigger. */
+#define PSI_MIN_STALL_US (50 * USEC_PER_MSEC)
+
+/* Per-VM bookkeeping that outlives one tick, keyed by cgroup. */
+struct vm_entry {
+	char name[VM_NAME_MAX];
+	char cgroup[CGROUP_PATH_MAX];
+	bool present; /* seen this tick */
+	bool unmatched_logged;
+	bool have_prev;
+	struct vm_signals prev;
+	struct decision_ring recent;
+	char why[256];
+	sd_event_source *psi; /* memory.pressure trigger, or NULL */
+	bool psi_tried;
+};
+
+struct balancer {
+	char root[PATH_MAX];
+	char config_path[PATH_MAX];
+	char policy_dir[PATH_MAX];
+	char state_file[PATH_MAX];
+	char driver_path[PATH_MAX];
+	struct daemon_config cfg;
+	struct policy policy;
+	bool dry_run;
+	usec_t interval_override, interval;
+	uint64_t max_ticks;
+	act_write_fn write;
+	void *write_userdata;
+
+	struct balancer_state state;
+	struct host_signals host;
+	struct tick_output out;
+	struct ovcmem_client *ovc;
+
+	/* Per tick, indexed like vms[]. */
+	struct vm_signals *vms;
+	size_t n_vms, cap_vms;
+	const struct policy_class **classes;
+	struct vm_entry **entry_of;
+
+	struct vm_entry *entries;
+	size_t n_entries, cap_entries;
+
+	struct state_totals totals;
+	enum host_mode mode;
+	char mode_reason[REASON_MAX];
+	bool mode_known;
+	usec_t last_summary;
+	char last_action[VM_NAME_MAX + 64];
+
+	sd_event *event;
+	sd_event_source *timer, *deferred, *host_psi;
+	usec_t last_tick;
+	bool psi_skip_logged;
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static usec_t now_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (usec_t)ts.tv_sec * USEC_PER_SEC +
+	       (usec_t)ts.tv_nsec / 1000;
+}
+
+static const char *root_prefix(const struct balancer *b)
+{
+	return strcmp(b->root, "/") ? b->root : "";
+}
+
+static void copy_str(char *dst, size_t len, const char *src)
+{
+	snprintf(dst, len, "%s", src ? src : "");
+}
+
+static void log_policy_errors(const struct policy_errors *errs, int prio)
+{
+	char buf[1024];
+
+	for (size_t i = 0; i < errs->n; i++) {
+		policy_error_format(&errs->items[i], buf, sizeof(buf));
+		log_send(prio, MSGID_NONE, NULL, 0, "%s", buf);
+	}
+}
+
+static usec_t effective_interval(const struct balancer *b)
+{
+	if (b->interval_override)
+		return b->interval_override;
+	if (b->cfg.interval)
+		return b->cfg.interval;
+	if (b->policy.interval)
+		return b->policy.interval;
+	return BALANCER_DEFAULT_INTERVAL;
+}
+
+/* ---- setup ------------------------------------------------------------ */
+
+int balancer_new(const struct balancer_options *opts, struct balancer **ret)
+{
+	struct policy_errors errs = {0};
+	struct balancer *b;
+	int r;
+
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	copy_str(b->root, sizeof(b->root), opts->root ? opts->root : "/");
+	copy_str(b->config_path, sizeof(b->config_path),
+		 opts->config_path ? opts->config_path : BALANCERD_CONFIG_PATH);
+	r = daemon_config_load(b->config_path, &b->cfg, &errs);
+	if (r < 0) {
+		log_policy_errors(&errs, LOG_ERR);
+		log_error_errno(r, "invalid configuration %s", b->config_path);
+		policy_errors_free(&errs);
+		free(b);
+		return r;
+	}
+	copy_str(b->policy_dir, sizeof(b->policy_dir),
+		 opts->policy_dir ? opts->policy_dir : b->cfg.policy_dir);
+	copy_str(b->state_file, sizeof(b->state_file),
+		 opts->state_file ? opts->state_file : b->cfg.state_file);
+	copy_str(b->driver_path, sizeof(b->driver_path),
+		 opts->driver_path ? opts->driver_path : b->cfg.driver_path);
+	b->dry_run = opts->dry_run || b->cfg.dry_run;
+	b->interval_override = opts->interval;
+	b->max_ticks = opts->max_ticks;
+	b->write = opts->write;
+	b->write_userdata = opts->write_userdata;
+
+	r = policy_load_dir(b->policy_dir, &b->policy, &errs);
+	if (r < 0) {
+		log_policy_errors(&errs, LOG_ERR);
+		log_error_errno(r, "invalid policy in %s", b->policy_dir);
+		policy_errors_free(&errs);
+		daemon_config_free(&b->cfg);
+		free(b);
+		return r;
+	}
+	policy_errors_free(&errs);
+	b->interval = effective_interval(b);
+
+	r = ovcmem_client_open(b->root, b->driver_path, &b->ovc);
+	if (r == -ENOENT) {
+		struct log_field f;
+
+		log_field_set(&f, "DRIVER_PATH", "%s", b->driver_path);
+		log_send(LOG_INFO, MSGID_DRIVER_ABSENT, &f, 1,
+			 "ovcmem driver absent (%s): working from cgroup and "
+			 "PSI signals only",
+			 b->driver_path[0] ? b->driver_path : "disabled");
+		b->ovc = NULL;
+	} else if (r < 0) {
+		/* Present but unusable: say so, and run without it rather
+		 * than not at all. */
+		log_warning_errno(r, "cannot open ovcmem driver %s, "
+				     "continuing without it",
+				  b->driver_path);
+		b->ovc = NULL;
+	}
+	log_info("started: config %s, policies %s (%zu classes), interval "
+		 "%" PRIu64 " ms%s",
+		 b->config_path, b->policy_dir, b->policy.n_classes,
+		 (uint64_t)(b->interval / USEC_PER_MSEC), b->dry_run ? ", dry run" : "");
+	*ret = b;
+	return 0;
+}
+
+static void entry_drop_psi(struct vm_entry *e)
+{
+	e->psi = sd_event_source_disable_unref(e->psi);
+}
+
+void balancer_free(struct balancer *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n_entries; i++)
+		entry_drop_psi(&b->entries[i]);
+	free(b->entries);
+	free(b->vms);
+	free(b->classes);
+	free(b->entry_of);
+	tick_output_free(&b->out);
+	balancer_state_free(&b->state);
+	ovcmem_client_free(b->ovc);
+	policy_free(&b->policy);
+	daemon_config_free(&b->cfg);
+	sd_event_source_disable_unref(b->timer);
+	sd_event_source_disable_unref(b->deferred);
+	sd_event_source_disable_unref(b->host_psi);
+	sd_event_unref(b->event);
+	free(b);
+}
+
+int balancer_reload(struct balancer *b)
+{
+	struct policy_errors errs = {0};
+	struct policy np = {0};
+	struct log_field f[2];
+	int r;
+
+	r = policy_load_dir(b->policy_dir, &np, &errs);
+	if (r < 0) {
+		log_policy_errors(&errs, LOG_ERR);
+		log_field_set(&f[0], "POLICY_DIR", "%s", b->policy_dir);
+		log_field_set(&f[1], "ERRORS", "%zu", errs.n);
+		log_send(LOG_ERR, MSGID_RELOAD_FAILED, f, 2,
+			 "reload of %s failed (%zu error%s): keeping the "
+			 "running policy",
+			 b->policy_dir, errs.n, errs.n == 1 ? "" : "s");
+		policy_errors_free(&errs);
+		return r;
+	}
+	policy_errors_free(&errs);
+	policy_free(&b->policy);
+	b->policy = np;
+	/* A VM that matched nothing may match now, and be told again. */
+	for (size_t i = 0; i < b->n_entries; i++)
+		b->entries[i].unmatched_logged = false;
+	b->interval = effective_interval(b);
+	log_field_set(&f[0], "POLICY_DIR", "%s", b->policy_dir);
+	log_field_set(&f[1], "CLASSES", "%zu", b->policy.n_classes);
+	log_send(LOG_INFO, MSGID_RELOAD_OK, f, 2,
+		 "policy reloaded from %s: %zu classes", b->policy_dir,
+		 b->policy.n_classes);
+	return 0;
+}
+
+/* ---- per-VM bookkeeping ---------------------------------------------- */
+
+static struct vm_entry *entry_find(struct balancer *b, const char *cgroup)
+{
+	for (size_t i = 0; i < b->n_entries; i++)
+		if (strcmp(b->entries[i].cgroup, cgroup) == 0)
+			return &b->entries[i];
+	return NULL;
+}
+
+static struct vm_entry *entry_add(struct balancer *b, const char *cgroup,
+				  const char *name)
+{
+	struct vm_entry *e;
+
+	if (b->n_entries == b->cap_entries) {
+		size_t cap = b->cap_entries ? b->cap_entries * 2 : 16;
+		struct vm_entry *p = realloc(b->entries, cap * sizeof(*p));
+
+		if (!p)
+			return NULL;
+		b->entries = p;
+		b->cap_entries = cap;
+	}
+	e = &b->entries[b->n_entries++];
+	memset(e, 0, sizeof(*e));
+	copy_str(e->cgroup, sizeof(e->cgroup), cgroup);
+	copy_str(e->name, sizeof(e->name), name);
+	return e;
+}
+
+static int grow_tick_arrays(struct balancer *b, size_t n)
+{
+	void *p;
+
+	if (n <= b->cap_vms)
+		return 0;
+	n = n < 16 ? 16 : n * 2;
+	p = realloc(b->vms, n * sizeof(*b->vms));
+	if (!p)
+		return -ENOMEM;
+	b->vms = p;
+	p = realloc(b->classes, n * sizeof(*b->classes));
+	if (!p)
+		return -ENOMEM;
+	b->classes = p;
+	p = realloc(b->entry_of, n * sizeof(*b->entry_of));
+	if (!p)
+		return -ENOMEM;
+	b->entry_of = p;
+	b->cap_vms = n;
+	return 0;
+}
+
+static void psi_trigger_vm(struct balancer *b, struct vm_entry *e);
+
+/* Read one VM's signals into vms[n_vms]; a vanished cgroup is skipped. */
+static int acquire_vm(struct balancer *b, const char *cgroup)
+{
+	struct vm_entry *e = entry_find(b, cgroup);
+	struct vm_signals *v;
+	int r;
+
+	r = grow_tick_arrays(b, b->n_vms + 1);
+	if (r < 0)
+		return r;
+	v = &b->vms[b->n_vms];
+	r = vm_signals_acquire(b->root, b->cfg.cgroup_root, cgroup,
+			       e && e->have_prev ? &e->prev : NULL, v);
+	if (r == -ENOENT)
+		return 0; /* gone mid-tick: "vanished" is logged below */
+	if (r < 0) {
+		log_warning_errno(r, "cannot read signals of cgroup %s, "
+				     "skipping it this tick",
+				  cgroup);
+		return 0;
+	}
+	if (!e) {
+		struct log_field f[2];
+
+		/* entry_add may move entries: re-find pointers after it. */
+		e = entry_add(b, cgroup, v->name);
+		if (!e)
+			return -ENOMEM;
+		log_field_set(&f[0], "VM", "%s", v->name);
+		log_field_set(&f[1], "CGROUP", "%s", cgroup);
+		log_send(LOG_INFO, MSGID_VM_APPEARED, f, 2,
+			 "%s appeared (cgroup %s)", v->name, cgroup);
+	}
+	if (b->ovc) {
+		const struct ovcmem_part *p =
+			ovcmem_client_find_cgroup(b->ovc, cgroup);
+
+		if (p) {
+			r = ovcmem_client_collect(b->ovc, p->id, &v->ovcmem);
+			if (r < 0 && r != -ENOENT)
+				log_warning_errno(r, "%s: ovcmem partition "
+						     "%" PRIu64 " unreadable",
+						  v->name, p->id);
+			if (p->owner_pid > 0)
+				v->pid = p->owner_pid;
+		}
+	}
+	e->present = true;
+	e->prev = *v;
+	e->have_prev = true;
+	b->n_vms++;
+	return 0;
+}
+
+/* Entries not seen this tick: log once and forget. */
+static void sweep_vanished(struct balancer *b)
+{
+	for (size_t i = 0; i < b->n_entries;) {
+		struct vm_entry *e = &b->entries[i];
+		struct log_field f[2];
+
+		if (e->present) {
+			i++;
+			continue;
+		}
+		log_field_set(&f[0], "VM", "%s", e->name);
+		log_field_set(&f[1], "CGROUP", "%s", e->cgroup);
+		log_send(LOG_INFO, MSGID_VM_VANISHED, f, 2,
+			 "%s vanished (cgroup %s)", e->name, e->cgroup);
+		entry_drop_psi(e);
+		b->entries[i] = b->entries[--b->n_entries];
+	}
+}
+
+static int discover(struct balancer *b)
+{
+	struct vm_list list = {0};
+	int r;
+
+	r = discover_vms(b->root, b->cfg.cgroup_root, b->cfg.vm_globs,
+			 b->cfg.n_vm_globs, &list);
+	if (r < 0)
+		return log_error_errno(r, "cannot discover VMs below %s%s",
+				       root_prefix(b), b->cfg.cgroup_root);
+	if (b->ovc) {
+		r = ovcmem_client_refresh(b->ovc);
+		if (r < 0)
+			log_warning_errno(r, "cannot list ovcmem partitions");
+	}
+	for (size_t i = 0; i < b->n_entries; i++)
+		b->entries[i].present = false;
+	b->n_vms = 0;
+	r = 0;
+	for (size_t i = 0; i < list.n && r == 0; i++)
+		r = acquire_vm(b, list.cgroups[i]);
+	/* Partitions whose owner lives outside the configured globs are
+	 * VMs too. */
+	for (size_t i = 0; r == 0 && i < ovcmem_client_count(b->ovc); i++) {
+		const struct ovcmem_part *p = ovcmem_client_get(b->ovc, i);
+
+		if (p->cgroup[0] && vm_list_lookup(&list, p->cgroup) < 0)
+			r = acquire_vm(b, p->cgroup);
+	}
+	vm_list_free(&list);
+	if (r < 0)
+		return r;
+	sweep_vanished(b);
+	/* entries[] is stable from here to the end of the tick. */
+	for (size_t i = 0; i < b->n_vms; i++) {
+		b->entry_of[i] = entry_find(b, b->vms[i].cgroup);
+		if (b->event)
+			psi_trigger_vm(b, b->entry_of[i]);
+	}
+	return 0;
+}
+
+static void match_classes(struct balancer *b)
+{
+	for (size_t i = 0; i < b->n_vms; i++) {
+		struct vm_entry *e = b->entry_of[i];
+		const struct vm_signals *v = &b->vms[i];
+		struct log_field f[1];
+
+		b->classes[i] = policy_match(&b->policy, v->name, e->why,
+					     sizeof(e->why));
+		if (b->classes[i] || e->unmatched_logged)
+			continue;
+		e->unmatched_logged = true;
+		if (!e->why[0])
+			copy_str(e->why, sizeof(e->why), "no class matched");
+		log_field_set(&f[0], "VM", "%s", v->name);
+		log_send(LOG_WARNING, MSGID_VM_UNMATCHED, f, 1,
+			 "%s matches no policy class: left alone", v->name);
+	}
+}
+
+/* ---- act and log ------------------------------------------------------ */
+
+static void log_mode(struct balancer *b, const struct tick_output *out)
+{
+	struct log_field f[4];
+	int prio;
+
+	if (b->mode_known && out->mode == b->mode)
+		return;
+	prio = out->mode == MODE_CRITICAL ? LOG_WARNING : LOG_NOTICE;
+	log_field_set(&f[0], "MODE", "%s", host_mode_name(out->mode));
+	log_field_set(&f[1], "PREVIOUS_MODE", "%s",
+		      b->mode_known ? host_mode_name(b->mode) : "none");
+	log_field_set(&f[2], "REASON", "%s", out->mode_reason);
+	log_field_set(&f[3], "MEM_AVAILABLE", "%" PRIu64,
+		      b->host.mem_available);
+	log_send(prio, MSGID_MODE_CHANGE, f, 4, "mode %s: %s",
+		 host_mode_name(out->mode), out->mode_reason);
+	b->mode = out->mode;
+	b->mode_known = true;
+}
+
+static void log_action(const struct balancer *b, const struct action *a,
+		       const struct vm_signals *v,
+		       const struct policy_class *c,
+		       const struct act_result *res)
+{
+	char req[32], done[32], line[160];
+	struct log_field f[14];
+	size_t n = 0;
+	int prio = LOG_INFO;
+
+	format_size(a->bytes == MEMORY_UNLIMITED ? 0 : a->bytes, req,
+		    sizeof(req));
+	if (a->bytes == MEMORY_UNLIMITED)
+		copy_str(req, sizeof(req), "max");
+	format_size(res->bytes_done, done, sizeof(done));
+	if (res->dry_run)
+		snprintf(line, sizeof(line), "(dry run)");
+	else if (res->error)
+		snprintf(line, sizeof(line), "(failed: %s)",
+			 strerror(-res->error));
+	else if (res->partial)
+		snprintf(line, sizeof(line), "(partial: done %s)", done);
+	else
+		snprintf(line, sizeof(line), "(done %s)", done);
+	if (res->error)
+		prio = LOG_WARNING;
+	else if (a->mode == MODE_CRITICAL)
+		prio = LOG_WARNING;
+
+	log_field_set(&f[n++], "VM", "%s", v->name);
+	log_field_set(&f[n++], "POLICY", "%s", c ? c->name : "");
+	log_field_set(&f[n++], "ACTION", "%s", action_kind_name(a->kind));
+	log_field_set(&f[n++], "BYTES_REQUESTED", "%" PRIu64, a->bytes);
+	log_field_set(&f[n++], "BYTES_DONE", "%" PRIu64, res->bytes_done);
+	log_field_set(&f[n++], "REASON", "%s", a->reason);
+	log_field_set(&f[n++], "MODE", "%s", host_mode_name(a->mode));
+	log_field_set(&f[n++], "PSI_SOME_AVG10", "%.2f",
+		      b->host.psi.some.avg10);
+	log_field_set(&f[n++], "PSI_FULL_AVG10", "%.2f",
+		      b->host.psi.full.avg10);
+	log_field_set(&f[n++], "MEM_AVAILABLE", "%" PRIu64,
+		      b->host.mem_available);
+	log_field_set(&f[n++], "VM_PRESSURE_SOME_AVG10", "%.2f",
+		      v->psi.some.avg10);
+	log_field_set(&f[n++], "DRY_RUN", "%d", res->dry_run ? 1 : 0);
+	if (res->error)
+		log_field_set(&f[n++], "ERRNO", "%d", -res->error);
+	if (res->partial)
+		log_field_set(&f[n++], "PARTIAL", "1");
+	log_send(prio, MSGID_ACTION, f, n, "%s %s %s %s mode=%s: %s", v->name,
+		 action_kind_name(a->kind), req, line, host_mode_name(a->mode),
+		 a->reason);
+}
+
+static void account(struct balancer *b, const struct action *a,
+		    const struct act_result *res)
+{
+	b->totals.actions++;
+	if (res->error)
+		b->totals.errors++;
+	if (a->kind == ACTION_RECLAIM)
+		b->totals.reclaimed += res->bytes_done;
+	else if (a->kind == ACTION_PAGEOUT)
+		b->totals.paged_out += res->bytes_done;
+	else if (a->kind == ACTION_PREFAULT)
+		b->totals.prefaulted += res->bytes_done;
+}
+
+static unsigned int cold_ticks(const struct balancer *b,
+			       const struct policy_class *c)
+{
+	usec_t iv = b->interval ? b->interval : BALANCER_DEFAULT_INTERVAL;
+
+	if (!c)
+		return UINT_MAX;
+	return (unsigned int)((c->cold_age + iv - 1) / iv);
+}
+
+static void act_all(struct balancer *b, usec_t now)
+{
+	for (size_t i = 0; i < b->out.n_actions; i++) {
+		const struct action *a = &b->out.actions[i];
+		const struct vm_signals *v;
+		const struct policy_class *c;
+		struct decision_record rec = {0};
+		struct act_result res;
+		struct act_context ctx = {
+			.root = b->root,
+			.cgroup_root = b->cfg.cgroup_root,
+			.dry_run = b->dry_run,
+			.ovcmem = b->ovc,
+			.write = b->write,
+			.write_userdata = b->write_userdata,
+		};
+		char sz[32];
+		int r;
+
+		if (a->vm >= b->n_vms) {
+			log_error("decide() named VM #%zu of %zu: action "
+				  "dropped",
+				  a->vm, b->n_vms);
+			continue;
+		}
+		v = &b->vms[a->vm];
+		c = b->classes[a->vm];
+		ctx.cold_ticks = cold_ticks(b, c);
+		r = act_execute(&ctx, a, v, &res);
+		(void)r; /* res carries the outcome */
+		log_action(b, a, v, c, &res);
+		account(b, a, &res);
+		if (!res.dry_run)
+			decide_account(&b->state, v->name, a->kind,
+				       res.bytes_done, now);
+		rec.when = time(NULL);
+		rec.kind = a->kind;
+		rec.mode = a->mode;
+		rec.bytes_requested = a->bytes;
+		rec.bytes_done = res.bytes_done;
+		rec.error = res.error;
+		rec.partial = res.partial;
+		rec.dry_run = res.dry_run;
+		copy_str(rec.reason, sizeof(rec.reason), a->reason);
+		decision_ring_push(&b->entry_of[a->vm]->recent, &rec);
+		format_size(a->bytes == MEMORY_UNLIMITED ? 0 : a->bytes, sz,
+			    sizeof(sz));
+		snprintf(b->last_action, sizeof(b->last_action), "%s %s %s",
+			 v->name, action_kind_name(a->kind),
+			 a->bytes == MEMORY_UNLIMITED ? "max" : sz);
+	}
+}
+
+/* ---- publish ---------------------------------------------------------- */
+
+char *balancer_status(const struct balancer *b, char *buf, size_t len)
+{
+	char rec[32];
+
+	format_size(b->totals.reclaimed, rec, sizeof(rec));
+	snprintf(buf, len, "mode %s, %zu VMs, reclaimed %s%s%s%s",
+		 host_mode_name(b->mode), b->n_vms, rec,
+		 b->last_action[0] ? ", last: " : "", b->last_action,
+		 b->dry_run ? " (dry run)" : "");
+	return buf;
+}
+
+static void log_summary(struct balancer *b, usec_t now)
+{
+	char status[256], pre[32];
+	struct log_field f[7];
+
+	if (b->last_summary &&
+	    now - b->last_summary < BALANCER_SUMMARY_INTERVAL)
+		return;
+	if (!b->last_summary) {
+		/* The first summary comes one interval after start. */
+		b->last_summary = now;
+		return;
+	}
+	b->last_summary = now;
+	format_size(b->totals.prefaulted, pre, sizeof(pre));
+	log_field_set(&f[0], "MODE", "%s", host_mode_name(b->mode));
+	log_field_set(&f[1], "VMS", "%zu", b->n_vms);
+	log_field_set(&f[2], "RECLAIMED_TOTAL", "%" PRIu64,
+		      b->totals.reclaimed);
+	log_field_set(&f[3], "PREFAULTED_TOTAL", "%" PRIu64,
+		      b->totals.prefaulted);
+	log_field_set(&f[4], "ACTIONS_TOTAL", "%" PRIu64, b->totals.actions);
+	log_field_set(&f[5], "ERRORS_TOTAL", "%" PRIu64, b->totals.errors);
+	log_field_set(&f[6], "MEM_AVAILABLE", "%" PRIu64,
+		      b->host.mem_available);
+	log_send(LOG_INFO, MSGID_SUMMARY, f, 7, "summary: %s, prefaulted %s",
+		 balancer_status(b, status, sizeof(status)), pre);
+}
+
+static uint64_t cold_estimate(const struct balancer *b, size_t i)
+{
+	const struct vm_signals *v = &b->vms[i];
+	const struct policy_class *c = b->classes[i];
+	unsigned int ticks = cold_ticks(b, c);
+	uint64_t pages = 0;
+
+	if (!v->ovcmem.present)
+		return UINT64_MAX; /* unknown without access bits */
+	if (v->ovcmem.cold_valid)
+		return v->ovcmem.cold_pages * OVCMEM_PAGE_SIZE;
+	/* Whole buckets older than the class's cold age. */
+	for (unsigned int k = 0; k < IDLE_BUCKETS; k++)
+		if (k == 0 ? ticks == 0 : idle_bucket_ticks[k - 1] >= ticks)
+			pages += v->ovcmem.idle_pages[k];
+	return pages * OVCMEM_PAGE_SIZE;
+}
+
+static int publish(struct balancer *b)
+{
+	const struct vm_state **vs = NULL;
+	const struct decision_ring **rings = NULL;
+	const char **why = NULL;
+	uint64_t *cold = NULL;
+	struct state_snapshot s = {0};
+	json_t *doc = NULL;
+	int r = -ENOMEM;
+
+	if (!b->state_file[0])
+		return 0;
+	if (b->n_vms) {
+		vs = calloc(b->n_vms, sizeof(*vs));
+		rings = calloc(b->n_vms, sizeof(*rings));
+		why = calloc(b->n_vms, sizeof(*why));
+		cold = calloc(b->n_vms, sizeof(*cold));
+		if (!vs || !rings || !why || !cold)
+			goto out;
+	}
+	for (size_t i = 0; i < b->n_vms; i++) {
+		vs[i] = balancer_state_find(&b->state, b->vms[i].name);
+		rings[i] = &b->entry_of[i]->recent;
+		why[i] = b->entry_of[i]->why;
+		cold[i] = cold_estimate(b, i);
+	}
+	s.now = time(NULL);
+	s.dry_run = b->dry_run;
+	s.mode = b->mode;
+	s.mode_reason = b->mode_reason;
+	s.policy_dir = b->policy_dir;
+	s.host = &b->host;
+	s.n_vms = b->n_vms;
+	s.vms = b->vms;
+	s.classes = b->classes;
+	s.match_why = why;
+	s.vm_states = vs;
+	s.recent = rings;
+	s.cold_bytes = cold;
+	s.totals = b->totals;
+	s.driver_present = b->ovc != NULL;
+	doc = state_build(&s);
+	if (!doc)
+		goto out;
+	r = state_publish(b->state_file, doc);
+	if (r < 0)
+		log_warning_errno(r, "cannot publish state to %s",
+				  b->state_file);
+out:
+	if (r == -ENOMEM)
+		log_warning("cannot build state: out of memory");
+	json_decref(doc);
+	free(vs);
+	free(rings);
+	free(why);
+	free(cold);
+	return r;
+}
+
+/* ---- the tick --------------------------------------------------------- */
+
+int balancer_tick_at(struct balancer *b, usec_t now)
+{
+	struct tick_input in = {0};
+	int r;
+
+	r = host_signals_acquire(b->root, &b->host);
+	if (r < 0)
+		return log_error_errno(r, "cannot read host signals below %s, "
+					  "tick skipped",
+				       b->root);
+	r = discover(b);
+	if (r < 0)
+		return r;
+	match_classes(b);
+
+	in.now = now;
+	in.host = &b->host;
+	in.vms = b->vms;
+	in.n_vms = b->n_vms;
+	in.classes = b->classes;
+	tick_output_reset(&b->out);
+	r = decide(&b->state, &b->policy, &in, &b->out);
+	if (r < 0)
+		return log_error_errno(r, "decide failed, tick skipped");
+	log_mode(b, &b->out);
+	copy_str(b->mode_reason, sizeof(b->mode_reason), b->out.mode_reason);
+	act_all(b, now);
+	b->totals.ticks++;
+	log_summary(b, now);
+	publish(b);
+	return 0;
+}
+
+int balancer_tick(struct balancer *b)
+{
+	return balancer_tick_at(b, now_monotonic());
+}
+
+enum host_mode balancer_mode(const struct balancer *b)
+{
+	return b->mode;
+}
+
+const struct state_totals *balancer_totals(const struct balancer *b)
+{
+	return &b->totals;
+}
+
+const struct policy *balancer_policy(const struct balancer *b)
+{
+	return &b->policy;
+}
+
+size_t balancer_vm_count(const struct balancer *b)
+{
+	return b->n_vms;
+}
+
+/* ---- the event loop --------------------------------------------------- */
+
+static int run_tick(struct balancer *b)
+{
+	char status[256];
+
+	b->last_tick = now_monotonic();
+	balancer_tick_at(b, b->last_tick);
+	sd_notifyf(false, "STATUS=%s",
+		   balancer_status(b, status, sizeof(status)));
+	if (b->max_ticks && b->totals.ticks >= b->max_ticks)
+		return sd_event_exit(b->event, 0);
+	return 0;
+}
+
+static int on_deferred(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	(void)s;
+	(void)usec;
+	return run_tick(userdata);
+}
+
+/* A pressure trigger fired: tick now, or as soon as the rate allows. */
+static int request_tick(struct balancer *b)
+{
+	usec_t now = now_monotonic();
+	int r;
+
+	if (now - b->last_tick >= BALANCER_MIN_TICK_GAP)
+		return run_tick(b);
+	if (b->deferred) {
+		int enabled = SD_EVENT_OFF;
+
+		sd_event_source_get_enabled(b->deferred, &enabled);
+		if (enabled != SD_EVENT_OFF)
+			return 0;
+		r = sd_event_source_set_time(
+			b->deferred, b->last_tick + BALANCER_MIN_TICK_GAP);
+		if (r >= 0)
+			r = sd_event_source_set_enabled(b->deferred,
+							SD_EVENT_ONESHOT);
+		return r;
+	}
+	return sd_event_add_time(b->event, &b->deferred, CLOCK_MONOTONIC,
+				 b->last_tick + BALANCER_MIN_TICK_GAP, 0,
+				 on_deferred, b);
+}
+
+static int on_psi(sd_event_source *s, int fd, uint32_t revents,
+		  void *userdata)
+{
+	struct balancer *b = userdata;
+
+	(void)fd;
+	if (revents & EPOLLERR) {
+		/* The cgroup went away; its entry is swept next tick. */
+		sd_event_source_set_enabled(s, SD_EVENT_OFF);
+		return 0;
+	}
+	return request_tick(b);
+}
+
+/*
+ * Arm a PSI trigger on @path. Returns 1 and *@ret, 0 when the file cannot
+ * carry a trigger (a fixture tree's regular file, or a kernel without
+ * PSI), or a negative errno.
+ */
+static int psi_trigger(struct balancer *b, const char *path, usec_t stall,
+		       sd_event_source **ret)
+{
+	char trig[64];
+	struct statfs sfs;
+	int fd, r;
+
+	fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == EACCES ? 0 : -errno;
+	if (fstatfs(fd, &sfs) < 0 || ((unsigned long)sfs.f_type !=
+					      PROC_SUPER_MAGIC &&
+				      (unsigned long)sfs.f_type !=
+					      CGROUP2_SUPER_MAGIC)) {
+		/* Writing a trigger into a fixture would overwrite it. */
+		close(fd);
+		if (!b->psi_skip_logged)
+			log_debug("%s is not a kernel pressure file: PSI "
+				  "triggers off, steady ticks only",
+				  path);
+		b->psi_skip_logged = true;
+		return 0;
+	}
+	if (stall < PSI_MIN_STALL_US)
+		stall = PSI_MIN_STALL_US;
+	snprintf(trig, sizeof(trig), "some %" PRIu64 " %" PRIu64, stall,
+		 (uint64_t)PSI_WINDOW_US);
+	if (write(fd, trig, strlen(trig) + 1) < 0) {
+		r = -errno;
+		close(fd);
+		/* Steady ticks still run: a warning, not a failure. */
+		log_warning_errno(r, "cannot set PSI trigger on %s", path);
+		return 0;
+	}
+	r = sd_event_add_io(b->event, ret, fd, EPOLLPRI, on_psi, b);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	sd_event_source_set_io_fd_own(*ret, true);
+	return 1;
+}
+
+static void psi_trigger_vm(struct balancer *b, struct vm_entry *e)
+{
+	char path[PATH_MAX];
+	const struct policy_class *c;
+	usec_t stall = PSI_HOST_STALL_US;
+	struct act_context ctx = {.root = b->root,
+				  .cgroup_root = b->cfg.cgroup_root};
+
+	if (e->psi_tried || b->psi_skip_logged)
+		return;
+	e->psi_tried = true;
+	if (act_cgroup_path(&ctx, e->cgroup, "memory.pressure", path,
+			    sizeof(path)) < 0)
+		return;
+	/* Wake when the VM's stall reaches its class's pressure target. */
+	c = policy_match(&b->policy, e->name, NULL, 0);
+	if (c && c->pressure_target > 0)
+		stall = (usec_t)(c->pressure_target / 100.0 * PSI_WINDOW_US);
+	psi_trigger(b, path, stall, &e->psi);
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct balancer *b = userdata;
+	int r;
+
+	(void)usec;
+	r = run_tick(b);
+	if (r < 0)
+		return r;
+	r = sd_event_source_set_time_relative(s, b->interval);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	return r;
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si,
+		     void *userdata)
+{
+	struct balancer *b = userdata;
+
+	(void)s;
+	if (si->ssi_signo == SIGHUP) {
+		sd_notify(false, "RELOADING=1");
+		balancer_reload(b);
+		sd_notify(false, "READY=1");
+		return 0;
+	}
+	log_info("signal %s received, exiting", strsignal((int)si->ssi_signo));
+	return sd_event_exit(b->event, 0);
+}
+
+int balancer_run(struct balancer *b)
+{
+	char path[PATH_MAX];
+	sigset_t mask;
+	int r;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return log_error_errno(-errno, "sigprocmask");
+	r = sd_event_new(&b->event);
+	if (r < 0)
+		return log_error_errno(r, "cannot create event loop");
+	r = sd_event_add_signal(b->event, NULL, SIGTERM, on_signal, b);
+	if (r >= 0)
+		r = sd_event_add_signal(b->event, NULL, SIGINT, on_signal, b);
+	if (r >= 0)
+		r = sd_event_add_signal(b->event, NULL, SIGHUP, on_signal, b);
+	if (r < 0)
+		return log_error_errno(r, "cannot watch signals");
+	r = sd_event_add_time_relative(b->event, &b->timer, CLOCK_MONOTONIC,
+				       b->interval, b->interval / 20,
+				       on_timer, b);
+	if (r < 0)
+		return log_error_errno(r, "cannot arm the tick timer");
+	/* Pings WATCHDOG=1 itself when $WATCHDOG_USEC is set. */
+	r = sd_event_set_watchdog(b->event, true);
+	if (r < 0)
+		log_warning_errno(r, "cannot enable the watchdog");
+	snprintf(path, sizeof(path), "%s/proc/pressure/memory",
+		 root_prefix(b));
+	r = psi_trigger(b, path, PSI_HOST_STALL_US, &b->host_psi);
+	if (r < 0)
+		log_warning_errno(r, "no PSI trigger on %s", path);
+
+	r = run_tick(b); /* the first tick at once, not an interval late */
+	if (r < 0)
+		return log_error_errno(r, "first tick");
+	sd_notify(false, "READY=1");
+	if (b->max_ticks && b->totals.ticks >= b->max_ticks)
+		return 0;
+	r = sd_event_loop(b->event);
+	sd_notify(false, "STOPPING=1");
+	if (r < 0)
+		return log_error_errno(r, "event loop failed");
+	return 0;
+}
+
+/* ---- --check ---------------------------------------------------------- */
+
+int balancer_check(const char *config_path, const char *policy_dir,
+		   char *const *files, size_t n_files, FILE *out, FILE *err)
+{
+	struct policy_errors errs = {0};
+	struct daemon_config cfg = {0};
+	struct policy p = {0};
+	bool have_cfg = false;
+	const char *what;
+	char buf[1024];
+	int r = 0, rc;
+
+	if (n_files) {
+		r = policy_load_files((const char *const *)files, n_files, &p,
+				      &errs);
+		what = n_files == 1 ? files[0] : "the given files";
+	} else {
+		if (config_path) {
+			r = daemon_config_load(config_path, &cfg, &errs);
+			have_cfg = r >= 0;
+		}
+		if (!policy_dir)
+			policy_dir = have_cfg ? cfg.policy_dir
+					      : "/etc/balancerd/policies.d";
+		what = policy_dir;
+		if (r >= 0)
+			r = policy_load_dir(policy_dir, &p, &errs);
+		else {
+			/* Still check the policies: report everything. */
+			struct policy_errors e2 = {0};
+
+			if (policy_load_dir(policy_dir, &p, &e2) == 0)
+				policy_free(&p);
+			for (size_t i = 0; i < e2.n; i++) {
+				policy_error_format(&e2.items[i], buf,
+						    sizeof(buf));
+				fprintf(err, "%s\n", buf);
+			}
+			policy_errors_free(&e2);
+		}
+	}
+	for (size_t i = 0; i < errs.n; i++) {
+		policy_error_format(&errs.items[i], buf, sizeof(buf));
+		fprintf(err, "%s\n", buf);
+	}
+	rc = r;
+	if (r < 0 && errs.n == 0)
+		fprintf(err, "%s: %s\n", what, strerror(-r));
+	if (r >= 0) {
+		fprintf(out, "%s: ok, %zu class%s\n", what, p.n_classes,
+			p.n_classes == 1 ? "" : "es");
+		policy_free(&p);
+		rc = 0;
+	}
+	policy_errors_free(&errs);
+	if (have_cfg)
+		daemon_config_free(&cfg);
+	return rc;
+}

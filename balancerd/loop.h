@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The manager: owns the configuration, the policy, the state that
+ * decide() carries between ticks and the event loop, and wires
+ *
+ *     discover -> acquire -> decide -> act -> log + publish
+ *
+ * together once per tick. The tick is callable without the event loop
+ * (balancer_tick_at) so that the integration test drives it directly on
+ * a fixture tree with a scripted clock.
+ */
+#ifndef BALANCERD_LOOP_H
+#define BALANCERD_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "act.h"
+#include "decide.h"
+#include "policy.h"
+#include "state.h"
+#include "units.h"
+
+/* Fallback steady tick when neither the command line, the config nor the
+ * policy names one. */
+#define BALANCER_DEFAULT_INTERVAL USEC_PER_SEC
+/* PSI triggers may fire in bursts; never run more than 10 ticks/s. */
+#define BALANCER_MIN_TICK_GAP (100 * USEC_PER_MSEC)
+/* A summary entry in the log this often. */
+#define BALANCER_SUMMARY_INTERVAL (60 * USEC_PER_SEC)
+
+struct balancer_options {
+	const char *root;	 /* NULL or "/": the live system */
+	const char *config_path; /* NULL: BALANCERD_CONFIG_PATH */
+	/* Overrides of the config file's settings; NULL/0: keep. */
+	const char *policy_dir;
+	const char *state_file; /* "" disables publishing */
+	const char *driver_path; /* "" disables ovcmem */
+	usec_t interval;
+	bool dry_run; /* true forces it; false keeps the config's */
+	uint64_t max_ticks; /* run() returns after this many; 0: forever */
+	/* Tests: replace the cgroup writer (see act.h). */
+	act_write_fn write;
+	void *write_userdata;
+};
+
+#define BALANCERD_CONFIG_PATH "/etc/balancerd/balancerd.json"
+
+struct balancer;
+
+/*
+ * Load the config and the policy and open the driver. Every problem in
+ * the config or the policy is logged (file:line:column: path: message).
+ * Returns 0 and *@ret, -EINVAL on invalid configuration or policy, or
+ * another negative errno.
+ */
+int balancer_new(const struct balancer_options *opts, struct balancer **ret);
+void balancer_free(struct balancer *b);
+
+/*
+ * One tick at monotonic time @now (usec). Returns 0, or a negative errno
+ * when the host signals could not be read (nothing was decided); VM-level
+ * problems (a cgroup vanishing, a write failing) are logged and counted,
+ * not returned.
+ */
+int balancer_tick_at(struct balancer *b, usec_t now);
+/* The same at CLOCK_MONOTONIC now. */
+int balancer_tick(struct balancer *b);
+
+/*
+ * Reload the policy directory. On failure every error is logged and the
+ * running policy stays; returns -EINVAL (or the I/O errno). Returns 0 on
+ * success.
+ */
+int balancer_reload(struct balancer *b);
+
+/*
+ * Run the event loop until SIGTERM/SIGINT or max_ticks: steady timer, PSI
+ * triggers, SIGHUP reload, sd_notify READY/STATUS/WATCHDOG. Returns 0 on a
+ * clean exit or a negative errno.
+ */
+int balancer_run(struct balancer *b);
+
+/* Read-only views, for tests and the benchmark. */
+enum host_mode balancer_mode(const struct balancer *b);
+const struct state_totals *balancer_totals(const struct balancer *b);
+const struct policy *balancer_policy(const struct balancer *b);
+size_t balancer_vm_count(const struct balancer *b);
+/* The one-line STATUS= summary. Returns @buf. */
+char *balancer_status(const struct balancer *b, char *buf, size_t len);
+
+/*
+ * Validate without running (balancerd --check, balancerctl check). With
+ * @n_files > 0, those policy files; else the config at @config_path (NULL:
+ * none) and the policy directory it names (or @policy_dir). Every error
+ * goes to @err as "file:line:column: path: message"; a one-line verdict
+ * to @out. Returns 0 when valid, -EINVAL when not, or another errno.
+ */
+int balancer_check(const char *config_path, const char *policy_dir,
+		   char *const *files, size_t n_files, FILE *out, FILE *err);
+
+#endif /* BALANCERD_LOOP_H */
