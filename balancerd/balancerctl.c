@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * balancerctl: read balancerd's published state.
+ *
+ *   status        one line per VM
+ *   top           the same, refreshed every second (q or Ctrl-C quits)
+ *   explain VM    which class governs VM and why, its limits, the last
+ *                 decisions with their reasons
+ *   check FILE... validate policy files, as balancerd --check
+ *
+ * Exit codes: 0 ok, 1 failure (no state, VM unknown, invalid policy),
+ * 2 usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "log.h"
+#include "loop.h"
+#include "state.h"
+#include "units.h"
+
+#define DEFAULT_STATE_FILE "/run/balancerd/state.json"
+
+static const char *state_file = DEFAULT_STATE_FILE;
+static bool json_output;
+static volatile sig_atomic_t quit;
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: balancerctl [--json] [--state-file PATH] COMMAND\n"
+		   "\n"
+		   "Commands:\n"
+		   "  status         table of VMs: class, size, current, cold, "
+		   "pressure, last action\n"
+		   "  top            the same, refreshed every second (q "
+		   "quits)\n"
+		   "  explain VM     which class matched VM and why, its "
+		   "limits, last decisions\n"
+		   "  check FILE...  validate policy files\n"
+		   "\n"
+		   "Options:\n"
+		   "  -j, --json             machine-readable output\n"
+		   "  -s, --state-file PATH  default %s\n"
+		   "  -h, --help\n",
+		   DEFAULT_STATE_FILE);
+}
+
+static int load_state(json_t **ret)
+{
+	char err[512] = "";
+	int r = state_read(state_file, ret, err, sizeof(err));
+
+	if (r == -ENOENT)
+		fprintf(stderr, "balancerctl: balancerd not running? no state "
+				"at %s\n",
+			state_file);
+	else if (r == -EINVAL)
+		fprintf(stderr, "balancerctl: unreadable state: %s\n", err);
+	else if (r < 0)
+		fprintf(stderr, "balancerctl: cannot read %s: %s\n", state_file,
+			strerror(-r));
+	return r;
+}
+
+static const char *str(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "";
+}
+
+/* Sizes as "1.5G"; null (unknown, or unlimited) as "-". */
+static char *size_of(json_t *o, const char *k, char *buf, size_t len)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!json_is_integer(v))
+		snprintf(buf, len, "-");
+	else
+		format_size((uint64_t)json_integer_value(v), buf, len);
+	return buf;
+}
+
+static void last_action_text(json_t *vm, char *buf, size_t len)
+{
+	json_t *la = json_object_get(vm, "last_action");
+	const char *tag = "";
+	char req[32], done[32];
+
+	if (!json_is_object(la)) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	if (json_is_true(json_object_get(la, "dry_run")))
+		tag = " (dry run)";
+	else if (json_is_string(json_object_get(la, "error")))
+		tag = " (failed)";
+	else if (json_is_true(json_object_get(la, "partial")))
+		tag = " (partial)";
+	size_of(la, "bytes_requested", req, sizeof(req));
+	size_of(la, "bytes_done", done, sizeof(done));
+	/* "HH:MM:SS" of the ISO time is enough in a table. */
+	snprintf(buf, len, "%.8s %s %s, done %s%s",
+		 strlen(str(la, "time_iso")) > 11 ? str(la, "time_iso") + 11
+						  : "",
+		 str(la, "action"), req, done, tag);
+}
+
+static void print_status(json_t *doc, FILE *f)
+{
+	json_t *vms = json_object_get(doc, "vms"), *host, *vm, *tot;
+	char a[32], b[32], c[32], d[32], last[128];
+	size_t i;
+
+	host = json_object_get(doc, "host");
+	tot = json_object_get(doc, "totals");
+	fprintf(f, "mode %s%s  MemAvailable %s of %s  PSI some %.1f%% full "
+		   "%.1f%%  reclaimed %s  prefaulted %s\n",
+		str(doc, "mode"),
+		json_is_true(json_object_get(doc, "dry_run")) ? " (dry run)"
+							      : "",
+		size_of(host, "mem_available", a, sizeof(a)),
+		size_of(host, "mem_total", b, sizeof(b)),
+		json_number_value(json_object_get(host, "psi_some_avg10")),
+		json_number_value(json_object_get(host, "psi_full_avg10")),
+		size_of(tot, "reclaimed", c, sizeof(c)),
+		size_of(tot, "prefaulted", d, sizeof(d)));
+	if (str(doc, "mode_reason")[0])
+		fprintf(f, "  %s\n", str(doc, "mode_reason"));
+	fprintf(f, "\n%-16s %-12s %8s %8s %8s %9s  %s\n", "VM", "CLASS", "SIZE",
+		"CURRENT", "COLD", "PRESSURE", "LAST ACTION");
+	json_array_foreach(vms, i, vm)
+	{
+		const char *cls = json_string_value(
+			json_object_get(vm, "class"));
+		json_t *psi = json_object_get(vm, "pressure");
+
+		last_action_text(vm, last, sizeof(last));
+		fprintf(f, "%-16s %-12s %8s %8s %8s %8.1f%%  %s\n",
+			str(vm, "name"), cls ? cls : "(none)",
+			size_of(vm, "size", a, sizeof(a)),
+			size_of(vm, "current", b, sizeof(b)),
+			size_of(vm, "cold", c, sizeof(c)),
+			json_number_value(json_object_get(psi, "some_avg10")),
+			last);
+	}
+	if (!json_array_size(vms))
+		fprintf(f, "(no VMs)\n");
+}
+
+static int print_json(json_t *v)
+{
+	char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS |
+					JSON_ENCODE_ANY);
+
+	if (!s)
+		return -ENOMEM;
+	puts(s);
+	free(s);
+	return 0;
+}
+
+static int cmd_status(void)
+{
+	json_t *doc;
+	int r = load_state(&doc);
+
+	if (r < 0)
+		return 1;
+	if (json_output)
+		r = print_json(doc);
+	else
+		print_status(doc, stdout);
+	json_decref(doc);
+	return r < 0 ? 1 : 0;
+}
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+static int cmd_top(void)
+{
+	struct termios old, raw;
+	bool tty = isatty(STDIN_FILENO);
+	struct sigaction sa = {.sa_handler = on_sigint};
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (tty && tcgetattr(STDIN_FILENO, &old) == 0) {
+		raw = old;
+		raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+		raw.c_cc[VMIN] = 0;
+		raw.c_cc[VTIME] = 0;
+		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+	} else {
+		tty = false;
+	}
+	while (!quit) {
+		struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+		json_t *doc;
+		char err[512] = "";
+		int r = state_read(state_file, &doc, err, sizeof(err));
+
+		/* Home and clear: redraw in place, no curses needed. */
+		fputs("\033[H\033[2J", stdout);
+		if (r == 0) {
+			print_status(doc, stdout);
+			json_decref(doc);
+		} else if (r == -ENOENT) {
+			printf("balancerd not running? no state at %s\n",
+			       state_file);
+		} else {
+			printf("cannot read %s: %s\n", state_file,
+			       err[0] ? err : strerror(-r));
+		}
+		printf("\n(q to quit)\n");
+		fflush(stdout);
+		if (poll(&p, 1, 1000) > 0 && (p.revents & POLLIN)) {
+			char ch;
+
+			if (read(STDIN_FILENO, &ch, 1) == 1 &&
+			    (ch == 'q' || ch == 'Q'))
+				break;
+			if (!tty && read(STDIN_FILENO, &ch, 0) == 0 &&
+			    (p.revents & POLLHUP))
+				break;
+		}
+	}
+	if (tty)
+		tcsetattr(STDIN_FILENO, TCSANOW, &old);
+	return 0;
+}
+
+static void explain_class(json_t *vm)
+{
+	json_t *ci = json_object_get(vm, "class_info");
+	char a[32], b[32], c[32];
+	usec_t age;
+	char dur[32];
+
+	if (!json_is_object(ci)) {
+		printf("  class:    none: %s\n", str(vm, "match")[0]
+							 ? str(vm, "match")
+							 : "no class matched");
+		printf("            balancerd leaves this VM alone.\n");
+		return;
+	}
+	printf("  class:    %s\n", str(ci, "name"));
+	printf("  why:      %s\n", str(vm, "match"));
+	printf("  defined:  %s:%lld\n", str(ci, "source"),
+	       (long long)json_integer_value(json_object_get(ci,
+							     "source_line")));
+	age = (usec_t)json_integer_value(json_object_get(ci, "cold_age_usec"));
+	format_duration(age, dur, sizeof(dur));
+	printf("  limits:   priority %lld, shares %lld, floor %s, ceiling %s, "
+	       "pressure target %.1f%%,\n"
+	       "            cold age %s, max reclaim rate %s/s, prefault "
+	       "%s\n",
+	       (long long)json_integer_value(json_object_get(ci, "priority")),
+	       (long long)json_integer_value(json_object_get(ci, "shares")),
+	       size_of(ci, "floor", a, sizeof(a)),
+	       size_of(ci, "ceiling", b, sizeof(b)),
+	       json_number_value(json_object_get(ci, "pressure_target")), dur,
+	       size_of(ci, "max_reclaim_rate", c, sizeof(c)),
+	       json_is_true(json_object_get(ci, "prefault")) ? "on" : "off");
+}
+
+static int cmd_explain(const char *name)
+{
+	json_t *doc, *vm, *found = NULL, *psi, *recent, *d;
+	char a[32], b[32], c[32], e[32];
+	size_t i;
+	int r = load_state(&doc);
+
+	if (r < 0)
+		return 1;
+	json_array_foreach(json_object_get(doc, "vms"), i, vm)
+	{
+		if (strcmp(str(vm, "name"), name) == 0 ||
+		    strcmp(str(vm, "cgroup"), name) == 0)
+			found = vm;
+	}
+	if (!found) {
+		fprintf(stderr, "balancerctl: no VM named '%s' in %s (known:",
+			name, state_file);
+		json_array_foreach(json_object_get(doc, "vms"), i, vm)
+			fprintf(stderr, " %s", str(vm, "name"));
+		fprintf(stderr, ")\n");
+		json_decref(doc);
+		return 1;
+	}
+	if (json_output) {
+		print_json(found);
+		json_decref(doc);
+		return 0;
+	}
+	printf("%s (cgroup %s)\n", str(found, "name"), str(found, "cgroup"));
+	explain_class(found);
+	psi = json_object_get(found, "pressure");
+	printf("  now:      size %s, current %s, swap %s, cold %s, pressure "
+	       "some %.1f%% full %.1f%%; host mode %s\n",
+	       size_of(found, "size", a, sizeof(a)),
+	       size_of(found, "current", b, sizeof(b)),
+	       size_of(found, "swap", c, sizeof(c)),
+	       size_of(found, "cold", e, sizeof(e)),
+	       json_number_value(json_object_get(psi, "some_avg10")),
+	       json_number_value(json_object_get(psi, "full_avg10")),
+	       str(doc, "mode"));
+	recent = json_object_get(found, "recent");
+	printf("  decisions (oldest first):\n");
+	if (!json_array_size(recent))
+		printf("    none yet\n");
+	json_array_foreach(recent, i, d)
+	{
+		const char *err = json_string_value(json_object_get(d, "error"));
+
+		printf("    %s %-9s %-8s asked %s, done %s%s%s%s\n      %s\n",
+		       str(d, "time_iso"), str(d, "mode"), str(d, "action"),
+		       size_of(d, "bytes_requested", a, sizeof(a)),
+		       size_of(d, "bytes_done", b, sizeof(b)),
+		       json_is_true(json_object_get(d, "partial"))
+			       ? " (partial)"
+			       : "",
+		       json_is_true(json_object_get(d, "dry_run"))
+			       ? " (dry run)"
+			       : "",
+		       err ? " (failed)" : "", str(d, "reason"));
+		if (err)
+			printf("      error: %s\n", err);
+	}
+	json_decref(doc);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"state-file", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const char *cmd;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+js:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json_output = true;
+			break;
+		case 's':
+			state_file = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[optind++];
+	/* Options may follow the command too: "balancerctl status --json". */
+	while ((c = getopt_long(argc, argv, "+js:h", longopts, NULL)) != -1) {
+		if (c == 'j')
+			json_output = true;
+		else if (c == 's')
+			state_file = optarg;
+		else {
+			usage(c == 'h' ? stdout : stderr);
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	if (!strcmp(cmd, "status") && optind == argc)
+		return cmd_status();
+	if (!strcmp(cmd, "top") && optind == argc)
+		return cmd_top();
+	if (!strcmp(cmd, "explain") && optind + 1 == argc)
+		return cmd_explain(argv[optind]);
+	if (!strcmp(cmd, "check") && optind < argc) {
+		log_open(LOG_TARGET_STDERR);
+		return balancer_check(NULL, NULL, argv + optind,
+				      (size_t)(argc - optind), stdout,
+				      stderr) == 0
+			       ? 0
+			       : 1;
+	}
+	fprintf(stderr, "balancerctl: unknown command or wrong arguments: %s\n",
+		cmd);
+	usage(stderr);
+	return 2;
+}
