@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Coldmap: per-page idle ages from accessed bitmaps. See coldmap.h. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coldmap.h"
+
+int coldmap_init(struct coldmap *m, uint64_t base_gfn, uint64_t npages)
+{
+	if (npages == 0 || base_gfn + npages < base_gfn || npages > SIZE_MAX)
+		return -EINVAL;
+	m->age = calloc((size_t)npages, 1);
+	if (!m->age)
+		return -ENOMEM;
+	m->base_gfn = base_gfn;
+	m->npages = npages;
+	return 0;
+}
+
+void coldmap_free(struct coldmap *m)
+{
+	free(m->age);
+	m->age = NULL;
+	m->npages = 0;
+}
+
+int coldmap_feed(struct coldmap *m, uint64_t gfn, uint64_t npages,
+		 const uint64_t *accessed)
+{
+	uint8_t *a;
+
+	if (gfn < m->base_gfn || npages > m->npages ||
+	    gfn - m->base_gfn > m->npages - npages)
+		return -ERANGE;
+	a = m->age + (gfn - m->base_gfn);
+	for (uint64_t i = 0; i < npages; i++) {
+		if (accessed[i / 64] & (1ULL << (i % 64)))
+			a[i] = 0;
+		else if (a[i] < COLDMAP_AGE_MAX)
+			a[i]++;
+	}
+	return 0;
+}
+
+static unsigned int bucket_of(uint8_t age)
+{
+	for (unsigned int b = 0; b < IDLE_BUCKETS - 1; b++)
+		if (age <= idle_bucket_ticks[b])
+			return b;
+	return IDLE_BUCKETS - 1;
+}
+
+void coldmap_histogram(const struct coldmap *m,
+		       uint64_t idle_pages[IDLE_BUCKETS])
+{
+	for (uint64_t i = 0; i < m->npages; i++)
+		if (m->age[i] != COLDMAP_EVICTED)
+			idle_pages[bucket_of(m->age[i])]++;
+}
+
+static bool is_cold(uint8_t age, unsigned int min_age)
+{
+	return age != COLDMAP_EVICTED && age >= min_age;
+}
+
+uint64_t coldmap_count_older(const struct coldmap *m, unsigned int min_age)
+{
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < m->npages; i++)
+		n += is_cold(m->age[i], min_age);
+	return n;
+}
+
+/*
+ * The age threshold that selects the oldest @max_pages pages of age >=
+ * @min_age: the largest t >= min_age with count(age >= t) >= max_pages
+ * (or min_age when there are fewer). Ties at t may exceed @max_pages;
+ * the caller stops at the limit.
+ */
+static unsigned int oldest_threshold(const struct coldmap *m,
+				     unsigned int min_age, uint64_t max_pages)
+{
+	uint64_t count[COLDMAP_AGE_MAX + 1] = {0}, sum = 0;
+
+	for (uint64_t i = 0; i < m->npages; i++)
+		if (m->age[i] != COLDMAP_EVICTED)
+			count[m->age[i]]++;
+	for (unsigned int t = COLDMAP_AGE_MAX; t > min_age; t--) {
+		sum += count[t];
+		if (sum >= max_pages)
+			return t;
+	}
+	return min_age;
+}
+
+/* Append page @i to the ranges; false when out of room. */
+static bool range_add(const struct coldmap *m, uint64_t i,
+		      struct gfn_range *out, size_t *n, size_t max_ranges)
+{
+	uint64_t gfn = m->base_gfn + i;
+
+	if (*n && out[*n - 1].gfn + out[*n - 1].npages == gfn) {
+		out[*n - 1].npages++;
+		return true;
+	}
+	if (*n == max_ranges)
+		return false;
+	out[*n].gfn = gfn;
+	out[*n].npages = 1;
+	(*n)++;
+	return true;
+}
+
+size_t coldmap_cold_ranges(const struct coldmap *m, unsigned int min_age,
+			   uint64_t max_pages, struct gfn_range *out,
+			   size_t max_ranges)
+{
+	unsigned int t;
+	uint64_t taken = 0;
+	size_t n = 0;
+
+	if (min_age > COLDMAP_AGE_MAX || max_pages == 0 || max_ranges == 0)
+		return 0;
+	t = oldest_threshold(m, min_age, max_pages);
+	for (uint64_t i = 0; i < m->npages && taken < max_pages; i++) {
+		if (!is_cold(m->age[i], t))
+			continue;
+		if (!range_add(m, i, out, &n, max_ranges))
+			break;
+		taken++;
+	}
+	return n;
+}
+
+/* Clip [@gfn, +@npages) to the map: the index range [*lo, *hi). */
+static bool clip(const struct coldmap *m, uint64_t gfn, uint64_t npages,
+		 uint64_t *lo, uint64_t *hi)
+{
+	uint64_t end = gfn + npages < gfn ? UINT64_MAX : gfn + npages;
+	uint64_t mend = m->base_gfn + m->npages;
+
+	if (end <= m->base_gfn || gfn >= mend)
+		return false;
+	*lo = (gfn > m->base_gfn ? gfn : m->base_gfn) - m->base_gfn;
+	*hi = (end < mend ? end : mend) - m->base_gfn;
+	return true;
+}
+
+void coldmap_mark_evicted(struct coldmap *m, uint64_t gfn, uint64_t npages)
+{
+	uint64_t lo, hi;
+
+	if (clip(m, gfn, npages, &lo, &hi))
+		memset(m->age + lo, COLDMAP_EVICTED, (size_t)(hi - lo));
+}
+
+void coldmap_mark_resident(struct coldmap *m, uint64_t gfn, uint64_t npages)
+{
+	uint64_t lo, hi;
+
+	if (clip(m, gfn, npages, &lo, &hi))
+		memset(m->age + lo, 0, (size_t)(hi - lo));
+}
+
+uint64_t coldmap_evicted_pages(const struct coldmap *m)
+{
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < m->npages; i++)
+		n += m->age[i] == COLDMAP_EVICTED;
+	return n;
+}
+
+size_t coldmap_evicted_ranges(const struct coldmap *m, uint64_t max_pages,
+			      struct gfn_range *out, size_t max_ranges)
+{
+	uint64_t taken = 0;
+	size_t n = 0;
+
+	for (uint64_t i = 0; i < m->npages && taken < max_pages; i++) {
+		if (m->age[i] != COLDMAP_EVICTED)
+			continue;
+		if (!range_add(m, i, out, &n, max_ranges))
+			break;
+		taken++;
+	}
+	return n;
+}

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Coldmap: idle ages from accessed bitmaps, histograms, cold ranges. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "coldmap.h"
+
+#define BASE  0x100000ULL /* 4 GiB in gfns: a region above the hole */
+#define PAGES 200
+
+/* Feed one tick in which only the pages in [lo, hi) were touched. */
+static void feed_touching(struct coldmap *m, uint64_t lo, uint64_t hi)
+{
+	uint64_t bits[(PAGES + 63) / 64] = {0};
+
+	for (uint64_t p = lo; p < hi && p < PAGES; p++)
+		bits[p / 64] |= 1ULL << (p % 64);
+	assert_int_equal(coldmap_feed(m, BASE, PAGES, bits), 0);
+}
+
+/* Page p last touched at tick p, T = PAGES ticks: age(p) = 199 - p. */
+static void staircase(struct coldmap *m)
+{
+	assert_int_equal(coldmap_init(m, BASE, PAGES), 0);
+	for (uint64_t t = 0; t < PAGES; t++)
+		feed_touching(m, t, t + 1);
+}
+
+static void test_init(void **state)
+{
+	struct coldmap m;
+
+	(void)state;
+	assert_int_equal(coldmap_init(&m, 0, 0), -EINVAL);
+	assert_int_equal(coldmap_init(&m, UINT64_MAX - 1, 4), -EINVAL);
+	assert_int_equal(coldmap_init(&m, BASE, 10), 0);
+	/* never watched, never cold */
+	assert_int_equal(coldmap_count_older(&m, 0), 10);
+	assert_int_equal(coldmap_count_older(&m, 1), 0);
+	coldmap_free(&m);
+	assert_null(m.age);
+}
+
+static void test_ageing_and_saturation(void **state)
+{
+	struct coldmap m;
+
+	(void)state;
+	assert_int_equal(coldmap_init(&m, BASE, PAGES), 0);
+	for (int t = 0; t < 300; t++)
+		feed_touching(&m, 0, 1); /* page 0 busy, the rest idle */
+	assert_int_equal(m.age[0], 0);
+	assert_int_equal(m.age[1], COLDMAP_AGE_MAX);
+	assert_int_equal(coldmap_count_older(&m, COLDMAP_AGE_MAX), PAGES - 1);
+	feed_touching(&m, 1, 2);
+	assert_int_equal(m.age[1], 0);
+	assert_int_equal(m.age[0], 1);
+	coldmap_free(&m);
+}
+
+static void test_feed_range(void **state)
+{
+	uint64_t bits[1] = {0x1};
+	struct coldmap m;
+
+	(void)state;
+	assert_int_equal(coldmap_init(&m, BASE, PAGES), 0);
+	/* a sub-range ages only itself */
+	assert_int_equal(coldmap_feed(&m, BASE + 64, 64, bits), 0);
+	assert_int_equal(m.age[63], 0);
+	assert_int_equal(m.age[64], 0);
+	assert_int_equal(m.age[65], 1);
+	assert_int_equal(m.age[127], 1);
+	assert_int_equal(m.age[128], 0);
+	assert_int_equal(coldmap_feed(&m, BASE - 1, 2, bits), -ERANGE);
+	assert_int_equal(coldmap_feed(&m, BASE + PAGES - 1, 2, bits), -ERANGE);
+	assert_int_equal(coldmap_feed(&m, BASE, PAGES + 1, bits), -ERANGE);
+	coldmap_free(&m);
+}
+
+static void test_histogram(void **state)
+{
+	uint64_t h[IDLE_BUCKETS] = {0}, want[IDLE_BUCKETS] = {0};
+	struct coldmap m;
+
+	(void)state;
+	staircase(&m);
+	/* count each page into its bucket by the header's definition */
+	for (unsigned int p = 0; p < PAGES; p++) {
+		unsigned int age = PAGES - 1 - p, b = 0;
+
+		while (b < IDLE_BUCKETS - 1 && age > idle_bucket_ticks[b])
+			b++;
+		want[b]++;
+	}
+	/* {0,10,30,60,120}: 1, 10, 20, 30, 60, 79 */
+	assert_int_equal(want[0], 1);
+	assert_int_equal(want[5], 79);
+	coldmap_histogram(&m, h);
+	assert_memory_equal(h, want, sizeof(h));
+	/* it adds: a second region sums in */
+	coldmap_histogram(&m, h);
+	assert_int_equal(h[5], 158);
+	assert_int_equal(coldmap_count_older(&m, 120), 80);
+	coldmap_free(&m);
+}
+
+static void test_cold_ranges_oldest_first(void **state)
+{
+	struct gfn_range r[4];
+	struct coldmap m;
+
+	(void)state;
+	staircase(&m);
+	/* the 10 oldest are pages 0..9 (ages 199..190) */
+	assert_int_equal(coldmap_cold_ranges(&m, 120, 10, r, 4), 1);
+	assert_int_equal(r[0].gfn, BASE);
+	assert_int_equal(r[0].npages, 10);
+	/* everything over 120 ticks: pages 0..79 */
+	assert_int_equal(coldmap_cold_ranges(&m, 120, 1000, r, 4), 1);
+	assert_int_equal(r[0].npages, 80);
+	/* none is that old */
+	assert_int_equal(coldmap_cold_ranges(&m, 254, 1000, r, 4), 0);
+	assert_int_equal(coldmap_cold_ranges(&m, 120, 0, r, 4), 0);
+	coldmap_free(&m);
+}
+
+static void test_evicted(void **state)
+{
+	uint64_t h[IDLE_BUCKETS] = {0};
+	struct gfn_range r[4];
+	struct coldmap m;
+
+	(void)state;
+	staircase(&m);
+	coldmap_mark_evicted(&m, BASE + 5, 5); /* pages 5..9 */
+	assert_int_equal(coldmap_evicted_pages(&m), 5);
+	/* evicted pages are not idle any more */
+	assert_int_equal(coldmap_count_older(&m, 120), 75);
+	coldmap_histogram(&m, h);
+	assert_int_equal(h[5], 74);
+	/* the cold ones around them come in two ranges */
+	assert_int_equal(coldmap_cold_ranges(&m, 120, 1000, r, 4), 2);
+	assert_int_equal(r[0].gfn, BASE);
+	assert_int_equal(r[0].npages, 5);
+	assert_int_equal(r[1].gfn, BASE + 10);
+	assert_int_equal(r[1].npages, 70);
+	/* out of room for ranges: stop at the limit */
+	assert_int_equal(coldmap_cold_ranges(&m, 120, 1000, r, 1), 1);
+	assert_int_equal(r[0].npages, 5);
+
+	assert_int_equal(coldmap_evicted_ranges(&m, 100, r, 4), 1);
+	assert_int_equal(r[0].gfn, BASE + 5);
+	assert_int_equal(r[0].npages, 5);
+	/* the guest touches page 7: it is back, the range splits */
+	feed_touching(&m, 7, 8);
+	assert_int_equal(coldmap_evicted_pages(&m), 4);
+	assert_int_equal(coldmap_evicted_ranges(&m, 100, r, 4), 2);
+	assert_int_equal(r[1].gfn, BASE + 8);
+	assert_int_equal(coldmap_evicted_ranges(&m, 3, r, 4), 2);
+	assert_int_equal(r[1].npages, 1);
+	/* prefault brings them back; clipped to the map */
+	coldmap_mark_resident(&m, BASE - 100, 109);
+	assert_int_equal(coldmap_evicted_pages(&m), 1);
+	coldmap_mark_resident(&m, 0, UINT64_MAX);
+	assert_int_equal(coldmap_evicted_pages(&m), 0);
+	coldmap_mark_evicted(&m, BASE + PAGES, 10); /* outside: no-op */
+	assert_int_equal(coldmap_evicted_pages(&m), 0);
+	coldmap_free(&m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_init),
+		cmocka_unit_test(test_ageing_and_saturation),
+		cmocka_unit_test(test_feed_range),
+		cmocka_unit_test(test_histogram),
+		cmocka_unit_test(test_cold_ranges_oldest_first),
+		cmocka_unit_test(test_evicted),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
