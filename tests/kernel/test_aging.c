@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Host aging sees guest use (issue 3, item 11). A guest touches its memory
+ * through the SLAT, not through the host's page tables, so the host's LRU
+ * would call that memory cold unless the driver answers the mmu notifier's
+ * young queries from the SLAT accessed bits, as KVM does.
+ *
+ * Setup in a cgroup of its own, so that memory.reclaim works on nothing
+ * else:
+ *   hot  region H  2 MiB: written, then read again and again, by the vCPU
+ *   cold region C 16 MiB: written once by the host CPU, never by the guest
+ * H is populated first and both are MADV_COLD'ed in that order, so on the
+ * host's LRU the hot pages are the oldest and their CPU ptes are old: a
+ * driver that did not report guest accesses would see H reclaimed first.
+ * Then rounds of (touch H through the vCPU, memory.reclaim 1 MiB), 8 MiB in
+ * all -- less than C. At least 90% of H must still be mapped in the SLAT,
+ * the reclaim must really have taken cold pages, and the counters must
+ * show that aging consulted H's accessed bits.
+ */
+#include "ovcmem_test.h"
+
+#define H_GFN 0x100000ULL
+#define C_GFN 0x110000ULL
+#define H_BYTES (2ULL << 20)
+#define C_BYTES (16ULL << 20)
+#define ROUNDS 8
+#define RECLAIM_STEP (1ULL << 20)
+#define H_SEED 0x407ULL
+#define C_SEED 0xc01dULL
+
+static char *mem_4k(size_t bytes)
+{
+	char *p = ovt_mmap_aligned(bytes, OVT_2M, 0);
+
+	CHECK(madvise(p, bytes, MADV_NOHUGEPAGE) == 0);
+	return p;
+}
+
+TEST_TIMEOUT(reclaim_spares_the_guest_hot_set, 60)
+{
+	const size_t h_pages = H_BYTES / OVT_PAGE, c_pages = C_BYTES / OVT_PAGE;
+	struct ovcmem_stats h0, h1;
+	size_t i, c_out, h_out;
+	char cg[256], *h, *c;
+	__u64 *w, sum;
+	int pfd, r;
+
+	ovt_cgroup_create_ok("ovt-aging", cg, sizeof(cg));
+	ovt_cgroup_enter_ok(cg, 0);
+	pfd = ovt_partition_ok(0, NULL);
+	h = mem_4k(H_BYTES);
+	c = mem_4k(C_BYTES);
+	CHECK(ovt_map_region(pfd, H_GFN, h, H_BYTES, OVCMEM_REGION_WRITABLE) ==
+	      0);
+	CHECK(ovt_map_region(pfd, C_GFN, c, C_BYTES, OVCMEM_REGION_WRITABLE) ==
+	      0);
+
+	/* Hot first (oldest on the LRU), then cold, both made "old". */
+	CHECK_EQ(ovt_fill(pfd, H_GFN * OVT_PAGE, H_BYTES, H_SEED),
+		 OVCMEM_EXIT_OK);
+	w = (__u64 *)c;
+	for (i = 0; i < C_BYTES / 8; i++)
+		w[i] = ovcmem_pattern(C_SEED, C_GFN * OVT_PAGE + 8 * i);
+	CHECK(madvise(h, H_BYTES, MADV_COLD) == 0);
+	CHECK(madvise(c, C_BYTES, MADV_COLD) == 0);
+	h0 = ovt_stats_ok(pfd, H_GFN);
+	CHECK_EQ(h0.pages_mapped, h_pages);
+
+	for (r = 0; r < ROUNDS; r++) {
+		/* The guest reads its whole hot set. */
+		for (i = 0; i < H_BYTES; i += OVT_2M) {
+			CHECK_EQ(ovt_checksum(pfd, H_GFN * OVT_PAGE + i, OVT_2M,
+					      &sum),
+				 OVCMEM_EXIT_OK);
+			CHECK_EQ(sum, ovt_pattern_checksum(H_GFN * OVT_PAGE + i,
+							   OVT_2M, H_SEED));
+		}
+		if (ovt_cgroup_reclaim(cg, RECLAIM_STEP) != 0)
+			CHECK(errno == EAGAIN);
+		h1 = ovt_stats_ok(pfd, H_GFN);
+		printf("# round %d: hot set %llu/%zu mapped, cold swapped %zu/%zu\n",
+		       r, (unsigned long long)h1.pages_mapped, h_pages,
+		       ovt_count_swapped(c, c_pages), c_pages);
+	}
+
+	h1 = ovt_stats_ok(pfd, H_GFN);
+	c_out = ovt_count_swapped(c, c_pages);
+	h_out = ovt_count_swapped(h, h_pages);
+	printf("# hot set: %llu of %zu pages mapped (%zu swapped), young cleared %llu; cold set: %zu of %zu swapped\n",
+	       (unsigned long long)h1.pages_mapped, h_pages, h_out,
+	       (unsigned long long)h1.young_cleared, c_out, c_pages);
+	/* The reclaim really happened, and took less than the cold set. */
+	CHECK(c_out >= ROUNDS * RECLAIM_STEP / OVT_PAGE / 4);
+	CHECK(c_out < c_pages);
+	/* The hot set stayed (the whole point). */
+	CHECK(h1.pages_mapped * 10 >= h_pages * 9);
+	CHECK(h_out * 10 <= h_pages);
+	/* Host aging asked the SLAT and cleared the hot pages' bits. */
+	CHECK(h1.young_cleared > h0.young_cleared);
+
+	/* Nothing lost on either side. */
+	CHECK(ovt_verify(pfd, H_GFN * OVT_PAGE, H_BYTES, H_SEED, NULL) == 0);
+	CHECK(ovt_verify(pfd, C_GFN * OVT_PAGE, C_BYTES, C_SEED, NULL) == 0);
+	close(pfd);
+	CHECK(ovt_cgroup_remove(cg) == 0);
+}
+
+int main(void)
+{
+	return run_tests();
+}
