@@ -154,6 +154,12 @@ int balancer_new(const struct balancer_options *opts, struct balancer **ret)
 		free(b);
 		return r;
 	}
+	if (!opts->log_target_given && log_get_target() != LOG_TARGET_MEMORY) {
+		enum log_target t;
+
+		if (log_target_from_string(b->cfg.log_target, &t) == 0)
+			log_open(t);
+	}
 	copy_str(b->policy_dir, sizeof(b->policy_dir),
 		 opts->policy_dir ? opts->policy_dir : b->cfg.policy_dir);
 	copy_str(b->state_file, sizeof(b->state_file),

@@ -40,6 +40,8 @@ struct balancer_options {
 	usec_t interval;
 	bool dry_run; /* true forces it; false keeps the config's */
 	uint64_t max_ticks; /* run() returns after this many; 0: forever */
+	/* false: the config's log_target is applied once it is loaded. */
+	bool log_target_given;
 	/* Tests: replace the cgroup writer (see act.h). */
 	act_write_fn write;
 	void *write_userdata;

@@ -115,6 +115,7 @@ int main(int argc, char **argv)
 					optarg);
 				return EXIT_USAGE;
 			}
+			opts.log_target_given = true;
 			break;
 		case 's':
 			opts.state_file = optarg;

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * act_execute() on a fake cgroup tree: what is written where, that a dry
+ * run writes nothing, and how EAGAIN (partial reclaim) is reported.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "act.h"
+#include "fake_tree.h"
+#include "log.h"
+
+#define CG "machine.slice/vm1.scope"
+
+struct fixture {
+	struct fake_tree t;
+	struct act_context ctx;
+	struct vm_signals vm;
+	/* The fake kernel behind the write hook. */
+	int answer;	       /* what the write returns */
+	uint64_t current_after; /* memory.current after the write */
+	int calls;
+	char last_path[4096], last_data[64];
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	log_open(LOG_TARGET_MEMORY);
+	fake_tree_create(&f->t, 16 * GiB, 8 * GiB);
+	fake_vm_add(&f->t, "vm1", 1 * GiB, 2 * GiB);
+	f->ctx.root = f->t.root;
+	f->ctx.cgroup_root = "/sys/fs/cgroup";
+	snprintf(f->vm.name, sizeof(f->vm.name), "vm1");
+	snprintf(f->vm.cgroup, sizeof(f->vm.cgroup), CG);
+	f->vm.memory_current = 1 * GiB;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	fake_tree_destroy(&f->t);
+	log_memory_clear();
+	free(f);
+	return 0;
+}
+
+static struct action reclaim(uint64_t bytes)
+{
+	struct action a = {.kind = ACTION_RECLAIM, .vm = 0, .bytes = bytes};
+
+	snprintf(a.reason, sizeof(a.reason), "test");
+	return a;
+}
+
+/* A kernel that reclaims only part and says EAGAIN, as memory.reclaim
+ * does when it gives up. */
+static int fake_kernel(const char *path, const char *data, void *userdata)
+{
+	struct fixture *f = userdata;
+
+	f->calls++;
+	snprintf(f->last_path, sizeof(f->last_path), "%s", path);
+	snprintf(f->last_data, sizeof(f->last_data), "%s", data);
+	if (f->current_after)
+		fake_vm_current(&f->t, "vm1", f->current_after);
+	return f->answer;
+}
+
+static void test_reclaim_writes_bytes(void **state)
+{
+	struct fixture *f = *state;
+	struct action a = reclaim(64 * MiB);
+	struct act_result res;
+
+	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), 0);
+	assert_string_equal(fake_vm_read(&f->t, "vm1", "memory.reclaim"),
+			    "67108864");
+	assert_int_equal(res.bytes_done, 64 * MiB);
+	assert_false(res.partial);
+	assert_int_equal(res.error, 0);
+}
+
+static void test_dry_run_writes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct action a = reclaim(64 * MiB);
+	struct act_result res;
+
+	f->ctx.dry_run = true;
+	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), 0);
+	assert_true(res.dry_run);
+	assert_int_equal(res.bytes_done, 0);
+	assert_string_equal(fake_vm_read(&f->t, "vm1", "memory.reclaim"), "");
+	a.kind = ACTION_SET_HIGH;
+	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), 0);
+	assert_string_equal(fake_vm_read(&f->t, "vm1", "memory.high"),
+			    "max\n");
+}
+
+static void test_eagain_partial(void **state)
+{
+	struct fixture *f = *state;
+	struct action a = reclaim(64 * MiB);
+	struct act_result res;
+
+	f->ctx.write = fake_kernel;
+	f->ctx.write_userdata = f;
+	f->answer = -EAGAIN;
+	f->current_after = 1 * GiB - 10 * MiB;
+	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), 0);
+	assert_int_equal(f->calls, 1);
+	assert_string_equal(f->last_data, "67108864");
+	assert_non_null(strstr(f->last_path, CG "/memory.reclaim"));
+	assert_true(res.partial);
+	assert_int_equal(res.error, 0);
+	assert_int_equal(res.bytes_done, 10 * MiB);
+}
+
+static void test_eagain_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct action a = reclaim(64 * MiB);
+	struct act_result res;
+
+	f->ctx.write = fake_kernel;
+	f->ctx.write_userdata = f;
+	f->answer = -EAGAIN;
+	/* memory.current grew meanwhile: nothing was reclaimed, and the
+	 * difference must not wrap around. */
+	f->current_after = 1 * GiB + 5 * MiB;
+	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), 0);
+	assert_true(res.partial);
+	assert_int_equal(res.bytes_done, 0);
+}
+
+static void test_eagain_more_than_asked_is_capped(void **state)
+{
+	struct fixture *f = *state;
+	struct action a = reclaim(8 * MiB);
+	struct act_result res;
+
+	f->ctx.write = fake_kernel;
+	f->ctx.write_userdata = f;
+	f->answer = -EAGAIN;
+	f->current_after = 512 * MiB; /* others freed memory too */
+	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), 0);
+	assert_int_equal(res.bytes_done, 8 * MiB);
+}
+
+static void test_write_error_reported(void **state)
+{
+	struct fixture *f = *state;
+	struct action a = reclaim(64 * MiB);
+	struct act_result res;
+
+	f->ctx.write = fake_kernel;
+	f->ctx.write_userdata = f;
+	f->answer = -EBUSY;
+	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), -EBUSY);
+	assert_int_equal(res.error, -EBUSY);
+	assert_int_equal(res.bytes_done, 0);
+}
+
+static void test_vanished_cgroup(void **state)
+{
+	struct fixture *f = *state;
+	struct action a = reclaim(64 * MiB);
+	struct act_result res;
+
+	fake_vm_remove(&f->t, "vm1");
+	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), -ENOENT);
+	assert_int_equal(res.error, -ENOENT);
+}
+
+static void test_set_high_low(void **state)
+{
+	struct fixture *f = *state;
+	struct action a = {.kind = ACTION_SET_HIGH, .bytes = MEMORY_UNLIMITED};
+	struct act_result res;
+
+	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), 0);
+	assert_string_equal(fake_vm_read(&f->t, "vm1", "memory.high"), "max");
+	a.bytes = 768 * MiB;
+	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), 0);
+	assert_string_equal(fake_vm_read(&f->t, "vm1", "memory.high"),
+			    "805306368");
+	a.kind = ACTION_SET_LOW;
+	a.bytes = 256 * MiB;
+	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), 0);
+	assert_string_equal(fake_vm_read(&f->t, "vm1", "memory.low"),
+			    "268435456");
+	assert_int_equal(res.bytes_done, 256 * MiB);
+}
+
+static void test_pageout_needs_ovcmem(void **state)
+{
+	struct fixture *f = *state;
+	struct action a = {.kind = ACTION_PAGEOUT, .bytes = 64 * MiB};
+	struct act_result res;
+
+	f->vm.pid = 1;
+	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), -EOPNOTSUPP);
+	assert_int_equal(res.error, -EOPNOTSUPP);
+}
+
+static void test_prefault_without_pid(void **state)
+{
+	struct fixture *f = *state;
+	struct action a = {.kind = ACTION_PREFAULT, .bytes = 64 * MiB};
+	struct act_result res;
+
+	f->vm.pid = 0;
+	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), -EOPNOTSUPP);
+}
+
+static void test_prefault_vanished_process(void **state)
+{
+	struct fixture *f = *state;
+	struct action a = {.kind = ACTION_PREFAULT, .bytes = 64 * MiB};
+	struct act_result res;
+
+	/* No proc/PID/maps in the fake tree: the process is gone. */
+	f->vm.pid = 4242;
+	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), -ENOENT);
+}
+
+static void test_path_too_long(void **state)
+{
+	struct fixture *f = *state;
+	char buf[32];
+
+	assert_int_equal(act_cgroup_path(&f->ctx, CG, "memory.reclaim", buf,
+					 sizeof(buf)),
+			 -ENAMETOOLONG);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(test_reclaim_writes_bytes),
+		T(test_dry_run_writes_nothing),
+		T(test_eagain_partial),
+		T(test_eagain_nothing),
+		T(test_eagain_more_than_asked_is_capped),
+		T(test_write_error_reported),
+		T(test_vanished_cgroup),
+		T(test_set_high_low),
+		T(test_pageout_needs_ovcmem),
+		T(test_prefault_without_pid),
+		T(test_prefault_vanished_process),
+		T(test_path_too_long),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
