@@ -321,6 +321,10 @@ const char *nearest_key(const char *key, const char *const *known)
 		size_t limit = klen / 3 > 2 ? klen / 3 : 2;
 		size_t d = edit_distance(key, known[i], limit + 1);
 
+		/* "prio" for "priority": a word cut short */
+		if (d > limit && strlen(key) >= 3 &&
+		    strncmp(key, known[i], strlen(key)) == 0)
+			d = limit;
 		if (d <= limit && d < best_d) {
 			best = known[i];
 			best_d = d;

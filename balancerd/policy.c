@@ -547,7 +547,7 @@ static void check_classes(struct builder *b, struct source *srcs)
 			if (g == 0)
 				by = found;
 		}
-		if (!by)
+		if (!by || dup)
 			continue;
 		if (strcmp(by_glob, "*") == 0)
 			class_error(b, srcs, j, "match",
@@ -585,7 +585,7 @@ static int load_sources(struct source *srcs, size_t n, int io_error,
 			parse_source(&b, &srcs[i], i);
 	}
 	check_classes(&b, srcs);
-	if (errs->n == before && b.p.n_classes == 0)
+	if (errs->n == before && !io_error && b.p.n_classes == 0)
 		policy_errors_add(
 			errs, n > 0 ? srcs[0].name : "", 0, 0, "classes",
 			"no classes defined: every VM would be left alone");
