@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Regions: creation, validation, destruction.
+ *
+ * A region has exactly one type (enum ovcmem_region_type), decided at
+ * creation, rather than a pair of booleans, so each path below tests one
+ * thing:
+ *   MMIO         no pages and no SLAT entries; every access exits.
+ *   PINNED RAM   pinned with FOLL_LONGTERM and mapped whole at creation;
+ *                no notifier: the host can neither reclaim nor move it, and
+ *                a munmap of the backing leaves the guest the pinned pages
+ *                until the region is unmapped (as a hardware SLAT would).
+ *   MOVABLE RAM  an mmu_interval_notifier and no SLAT entry at creation;
+ *                entries come from GPA intercepts (ovcmem_fault.c) and go
+ *                with invalidations (ovcmem_notifier.c).
+ */
+#include <linux/mm.h>
+#include <linux/rculist.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "ovcmem.h"
+#include "ovcmem_slat.h"
+
+/* Pages pinned per pin_user_pages_fast() call while mapping a region. */
+#define OVCMEM_PIN_CHUNK	(1U << 16)
+
+/* Caller holds p->layout or the RCU read lock. */
+struct ovcmem_mem_region *ovcmem_region_by_gfn(struct ovcmem_partition *p,
+					   u64 gfn)
+{
+	struct ovcmem_mem_region *r;
+
+	list_for_each_entry_rcu(r, &p->regions, node, true) {
+		if (gfn >= r->gfn && gfn < ovcmem_region_end(r))
+			return r;
+	}
+	return NULL;
+}
+
+struct ovcmem_unmap_ctx {
+	struct ovcmem_mem_region *r;
+	bool invalidation;
+	u64 pages;
+};
+
+static void ovcmem_region_cleared(void *arg, u64 gfn, u64 npages,
+				  bool large)
+{
+	struct ovcmem_unmap_ctx *ctx = arg;
+	struct ovcmem_mem_region *r = ctx->r;
+
+	ctx->pages += npages;
+	atomic64_sub(npages, &r->stats.pages_mapped);
+	if (large)
+		atomic64_dec(&r->stats.large_entries);
+	/* Remember what the host took, to count refaults. */
+	if (ctx->invalidation && r->invalidated)
+		bitmap_set(r->invalidated, gfn - r->gfn, npages);
+}
+
+/**
+ * ovcmem_region_clear - clear the SLAT entries of part of a region
+ * @r: the region; the caller holds @r->mutex
+ * @gfn: first gfn, inside @r
+ * @npages: pages, inside @r
+ * @invalidation: the host is taking the pages back (count refaults later)
+ *
+ * Return: pages whose entries were cleared (a 2 MiB entry partly in the
+ * range is cleared whole and counts 512).
+ */
+static u64 ovcmem_region_clear(struct ovcmem_mem_region *r, u64 gfn, u64 npages,
+			       bool invalidation)
+{
+	struct ovcmem_slat *slat = r->partition->slat;
+	struct ovcmem_unmap_ctx ctx = { .r = r, .invalidation = invalidation };
+
+	lockdep_assert_held(&r->mutex);
+	slat->ops->unmap(slat, gfn, npages, ovcmem_region_cleared, &ctx);
+	return ctx.pages;
+}
+
+/* For the notifier: an invalidation of [gfn, gfn + n) of a region. */
+void ovcmem_region_unmap_gfns(struct ovcmem_mem_region *r, u64 gfn, u64 n)
+{
+	u64 pages = ovcmem_region_clear(r, gfn, n, true);
+
+	atomic64_add(pages, &r->stats.pages_invalidated);
+}
+
+/* Check that the owner's mm maps [start, end) with the access we need. */
+static int ovcmem_check_vmas(struct mm_struct *mm, unsigned long start,
+			     unsigned long end, bool writable)
+{
+	struct vm_area_struct *vma;
+	unsigned long addr = start;
+	int ret = 0;
+
+	mmap_read_lock(mm);
+	while (addr < end) {
+		vma = vma_lookup(mm, addr);
+		if (!vma || (vma->vm_flags & (VM_IO | VM_PFNMAP))) {
+			ret = -EFAULT;
+			break;
+		}
+		if (!(vma->vm_flags & VM_READ) ||
+		    (writable && !(vma->vm_flags & VM_WRITE))) {
+			ret = -EACCES;
+			break;
+		}
+		addr = vma->vm_end;
+	}
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+/* Map one block's worth of a pinned region: a 2 MiB entry if we can. */
+static int ovcmem_pinned_map_block(struct ovcmem_mem_region *r, u64 gfn, u64 n,
+				   unsigned long *pfns, unsigned long *newly)
+{
+	struct ovcmem_slat *slat = r->partition->slat;
+	u64 off = gfn - r->gfn, i;
+	u32 prot = 0;
+	bool large;
+	int delta;
+	long ret;
+
+	if (r->flags & OVCMEM_REGION_WRITABLE)
+		prot |= OVCMEM_SLAT_WRITE;
+	if (r->flags & OVCMEM_REGION_EXECUTABLE)
+		prot |= OVCMEM_SLAT_EXEC;
+	for (i = 0; i < n; i++)
+		pfns[i] = page_to_pfn(r->pages[off + i]);
+	/* Pinned pages never move, so physical contiguity is enough. */
+	large = n == OVCMEM_BLOCK_PAGES && IS_ALIGNED(pfns[0], n);
+	for (i = 1; large && i < n; i++)
+		large = pfns[i] == pfns[0] + i;
+
+	ret = slat->ops->prepare(slat, gfn);
+	if (ret)
+		return ret;
+	bitmap_zero(newly, OVCMEM_BLOCK_PAGES);
+	ret = slat->ops->map(slat, gfn, n, pfns, prot, large, newly, &delta);
+	if (ret < 0)
+		return ret;
+	atomic64_add(ret, &r->stats.pages_mapped);
+	atomic64_add(delta, &r->stats.large_entries);
+	return 0;
+}
+
+static int ovcmem_pinned_map(struct ovcmem_mem_region *r)
+{
+	DECLARE_BITMAP(newly, OVCMEM_BLOCK_PAGES);
+	unsigned long *pfns;
+	u64 gfn, next;
+	int ret = 0;
+
+	pfns = kmalloc_array(OVCMEM_BLOCK_PAGES, sizeof(*pfns), GFP_KERNEL);
+	if (!pfns)
+		return -ENOMEM;
+	mutex_lock(&r->mutex);
+	for (gfn = r->gfn; gfn < ovcmem_region_end(r); gfn = next) {
+		next = min(OVCMEM_BLOCK(gfn) + OVCMEM_BLOCK_PAGES,
+			   ovcmem_region_end(r));
+		/* -EAGAIN: a table shared with a neighbour went; redo it. */
+		do {
+			ret = ovcmem_pinned_map_block(r, gfn, next - gfn, pfns,
+						      newly);
+		} while (ret == -EAGAIN);
+		if (ret)
+			break;
+	}
+	mutex_unlock(&r->mutex);
+	kfree(pfns);
+	return ret;
+}
+
+static int ovcmem_pin(struct ovcmem_mem_region *r)
+{
+	unsigned int gup = FOLL_LONGTERM;
+	u64 done = 0;
+	int n;
+
+	if (r->flags & OVCMEM_REGION_WRITABLE)
+		gup |= FOLL_WRITE;
+	r->pages = kvmalloc_array(r->npages, sizeof(*r->pages), GFP_KERNEL);
+	if (!r->pages)
+		return -ENOMEM;
+	while (done < r->npages) {
+		n = pin_user_pages_fast(r->uaddr + done * PAGE_SIZE,
+					min_t(u64, r->npages - done,
+					      OVCMEM_PIN_CHUNK),
+					gup, r->pages + done);
+		if (n <= 0)
+			break;
+		done += n;
+	}
+	atomic64_add(done, &ovcmem_nr_pinned_pages);
+	if (done < r->npages) {
+		unpin_user_pages(r->pages, done);
+		atomic64_sub(done, &ovcmem_nr_pinned_pages);
+		kvfree(r->pages);
+		r->pages = NULL;
+		return n == -ENOMEM ? -ENOMEM : -EFAULT;
+	}
+	return 0;
+}
+
+static void ovcmem_unpin(struct ovcmem_mem_region *r)
+{
+	/* The guest may have written any of them. */
+	unpin_user_pages_dirty_lock(r->pages, r->npages,
+				    r->flags & OVCMEM_REGION_WRITABLE);
+	atomic64_sub(r->npages, &ovcmem_nr_pinned_pages);
+	kvfree(r->pages);
+	r->pages = NULL;
+}
+
+static enum ovcmem_region_type ovcmem_region_type(struct ovcmem_partition *p,
+						  u32 flags)
+{
+	if (flags & OVCMEM_REGION_MMIO)
+		return OVCMEM_REGION_TYPE_MMIO;
+	if ((flags & OVCMEM_REGION_PINNED) ||
+	    (p->flags & OVCMEM_PARTITION_ENCRYPTED))
+		return OVCMEM_REGION_TYPE_PINNED_RAM;
+	return OVCMEM_REGION_TYPE_MOVABLE_RAM;
+}
+
+/* Argument checks that need no state; see the uapi for each errno. */
+static int ovcmem_region_validate(const struct ovcmem_region *u_r)
+{
+	u64 npages;
+
+	if (u_r->reserved || (u_r->flags & ~OVCMEM_REGION_FLAGS_ALL))
+		return -EINVAL;
+	if ((u_r->flags & OVCMEM_REGION_MMIO) &&
+	    (u_r->flags & OVCMEM_REGION_PINNED))
+		return -EINVAL;
+	if (!u_r->size || !IS_ALIGNED(u_r->size, PAGE_SIZE) ||
+	    !IS_ALIGNED(u_r->userspace_addr, PAGE_SIZE))
+		return -EINVAL;
+	npages = u_r->size >> PAGE_SHIFT;
+	if (npages > OVCMEM_MAX_REGION_PAGES)
+		return -E2BIG;
+	/* The last gpa must be representable: gfn + npages <= 2^52. */
+	if (u_r->guest_pfn > (1ULL << (64 - PAGE_SHIFT)) - npages)
+		return -EINVAL;
+	if (!(u_r->flags & OVCMEM_REGION_MMIO) &&
+	    (u_r->userspace_addr + u_r->size < u_r->userspace_addr ||
+	     u_r->userspace_addr + u_r->size > TASK_SIZE))
+		return -EINVAL;
+	return 0;
+}
+
+/* Caller holds p->layout for write. */
+static int ovcmem_region_overlaps(struct ovcmem_partition *p,
+				  const struct ovcmem_mem_region *n)
+{
+	unsigned long end = n->uaddr + n->npages * PAGE_SIZE;
+	struct ovcmem_mem_region *r;
+
+	list_for_each_entry(r, &p->regions, node) {
+		if (n->gfn < ovcmem_region_end(r) && r->gfn < n->gfn + n->npages)
+			return -EEXIST;
+		if (!ovcmem_region_is_ram(r) || !ovcmem_region_is_ram(n))
+			continue;
+		if (n->uaddr < r->uaddr + r->npages * PAGE_SIZE &&
+		    r->uaddr < end)
+			return -EEXIST;
+	}
+	return 0;
+}
+
+/* Insert @n into the gfn-sorted list; RCU readers see it whole or not. */
+static void ovcmem_region_link(struct ovcmem_partition *p,
+			       struct ovcmem_mem_region *n)
+{
+	struct ovcmem_mem_region *r;
+	struct list_head *pos = &p->regions;
+
+	list_for_each_entry(r, &p->regions, node) {
+		if (r->gfn > n->gfn) {
+			pos = &r->node;
+			break;
+		}
+	}
+	list_add_tail_rcu(&n->node, pos);
+	p->nr_regions++;
+}
+
+static void ovcmem_region_free(struct ovcmem_mem_region *r)
+{
+	kvfree(r->invalidated);
+	kfree(r);
+	atomic_dec(&ovcmem_nr_regions);
+}
+
+static struct ovcmem_mem_region *ovcmem_region_alloc(struct ovcmem_partition *p,
+						 const struct ovcmem_region *u_r)
+{
+	struct ovcmem_mem_region *r;
+
+	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
+	if (!r)
+		return NULL;
+	atomic_inc(&ovcmem_nr_regions);
+	r->partition = p;
+	r->flags = u_r->flags;
+	r->type = ovcmem_region_type(p, u_r->flags);
+	r->gfn = u_r->guest_pfn;
+	r->npages = u_r->size >> PAGE_SHIFT;
+	r->uaddr = u_r->userspace_addr;
+	mutex_init(&r->mutex);
+	if (r->type == OVCMEM_REGION_TYPE_MOVABLE_RAM) {
+		r->invalidated = kvcalloc(BITS_TO_LONGS(r->npages),
+					  sizeof(long), GFP_KERNEL_ACCOUNT);
+		if (!r->invalidated) {
+			ovcmem_region_free(r);
+			return NULL;
+		}
+	}
+	return r;
+}
+
+/* Give @r its memory: pins and entries, or a notifier. */
+static int ovcmem_region_populate(struct ovcmem_mem_region *r)
+{
+	struct mm_struct *mm = r->partition->mm;
+	int ret;
+
+	switch (r->type) {
+	case OVCMEM_REGION_TYPE_MMIO:
+		return 0;
+	case OVCMEM_REGION_TYPE_PINNED_RAM:
+		ret = ovcmem_pin(r);
+		if (ret)
+			return ret;
+		ret = ovcmem_pinned_map(r);
+		if (ret) {
+			mutex_lock(&r->mutex);
+			ovcmem_region_clear(r, r->gfn, r->npages, false);
+			mutex_unlock(&r->mutex);
+			ovcmem_unpin(r);
+		}
+		return ret;
+	case OVCMEM_REGION_TYPE_MOVABLE_RAM:
+		return mmu_interval_notifier_insert(&r->mni, mm, r->uaddr,
+						    r->npages * PAGE_SIZE,
+						    &ovcmem_region_mni_ops);
+	}
+	return -EINVAL;
+}
+
+/**
+ * ovcmem_map_region - OVCMEM_MAP_REGION
+ * @p: the partition (owner fd)
+ * @uarg: struct ovcmem_mem_region
+ *
+ * Return: 0, or a negative errno as the uapi lists; nothing changes on
+ * failure.
+ */
+long ovcmem_map_region(struct ovcmem_partition *p, void __user *uarg)
+{
+	struct ovcmem_region u_r;
+	struct ovcmem_mem_region *r;
+	long ret;
+
+	if (copy_from_user(&u_r, uarg, sizeof(u_r)))
+		return -EFAULT;
+	ret = ovcmem_region_validate(&u_r);
+	if (ret)
+		return ret;
+	if (ovcmem_partition_owner_gone(p))
+		return -ESRCH;
+	/* Regions are memory of the owner's mm, mapped by the owner. */
+	if (current->mm != p->mm)
+		return -EPERM;
+
+	r = ovcmem_region_alloc(p, &u_r);
+	if (!r)
+		return -ENOMEM;
+
+	down_write(&p->layout);
+	ret = -ENOSPC;
+	if (p->nr_regions >= OVCMEM_MAX_REGIONS)
+		goto err;
+	ret = ovcmem_region_overlaps(p, r);
+	if (ret)
+		goto err;
+	if (ovcmem_region_is_ram(r)) {
+		ret = ovcmem_check_vmas(p->mm, r->uaddr,
+					r->uaddr + r->npages * PAGE_SIZE,
+					r->flags & OVCMEM_REGION_WRITABLE);
+		if (ret)
+			goto err;
+	}
+	ret = ovcmem_region_populate(r);
+	if (ret)
+		goto err;
+	ovcmem_region_link(p, r);
+	up_write(&p->layout);
+	return 0;
+err:
+	up_write(&p->layout);
+	ovcmem_region_free(r);
+	return ret;
+}
+
+/*
+ * Take @r out of service; the caller holds p->layout for write and frees
+ * @r after an RCU grace period (the host-aging callbacks walk the list
+ * under RCU only).
+ */
+static void ovcmem_region_destroy(struct ovcmem_mem_region *r)
+{
+	struct ovcmem_partition *p = r->partition;
+
+	list_del_rcu(&r->node);
+	p->nr_regions--;
+	/* After this no invalidation of the region runs or starts. */
+	if (r->type == OVCMEM_REGION_TYPE_MOVABLE_RAM)
+		mmu_interval_notifier_remove(&r->mni);
+	mutex_lock(&r->mutex);
+	ovcmem_region_clear(r, r->gfn, r->npages, false);
+	mutex_unlock(&r->mutex);
+	if (r->type == OVCMEM_REGION_TYPE_PINNED_RAM)
+		ovcmem_unpin(r);
+	ovcmem_counters_add(&p->dead, &r->stats, false);
+}
+
+/**
+ * ovcmem_unmap_region - OVCMEM_UNMAP_REGION
+ * @p: the partition (owner fd)
+ * @uarg: struct ovcmem_mem_region; guest_pfn and size must match a region
+ *
+ * Works after the owner has exited too, so a holder of the owner fd can
+ * always release memory.
+ *
+ * Return: 0, -EFAULT, -EINVAL (reserved set) or -ENOENT.
+ */
+long ovcmem_unmap_region(struct ovcmem_partition *p, void __user *uarg)
+{
+	struct ovcmem_region u_r;
+	struct ovcmem_mem_region *r;
+
+	if (copy_from_user(&u_r, uarg, sizeof(u_r)))
+		return -EFAULT;
+	if (u_r.reserved)
+		return -EINVAL;
+
+	down_write(&p->layout);
+	list_for_each_entry(r, &p->regions, node) {
+		if (r->gfn == u_r.guest_pfn &&
+		    r->npages * PAGE_SIZE == u_r.size) {
+			ovcmem_region_destroy(r);
+			up_write(&p->layout);
+			synchronize_rcu();
+			ovcmem_region_free(r);
+			return 0;
+		}
+	}
+	up_write(&p->layout);
+	return -ENOENT;
+}
+
+/**
+ * ovcmem_destroy_regions - destroy every region of a closing partition
+ * @p: the partition; the caller holds p->layout for write
+ */
+void ovcmem_destroy_regions(struct ovcmem_partition *p)
+{
+	struct ovcmem_mem_region *r, *tmp;
+	LIST_HEAD(dead);
+
+	list_for_each_entry_safe(r, tmp, &p->regions, node) {
+		ovcmem_region_destroy(r);
+		list_add(&r->node, &dead);
+	}
+	if (list_empty(&dead))
+		return;
+	/* One grace period for all of them. */
+	synchronize_rcu();
+	list_for_each_entry_safe(r, tmp, &dead, node)
+		ovcmem_region_free(r);
+}
+
+/**
+ * ovcmem_list_regions - OVCMEM_LIST_REGIONS
+ * @p: the partition (owner or monitor fd)
+ * @uarg: struct ovcmem_list_regions
+ *
+ * Return: 0 or -EFAULT.
+ */
+long ovcmem_list_regions(struct ovcmem_partition *p, void __user *uarg)
+{
+	struct ovcmem_list_regions lr;
+	struct ovcmem_region_info *info;
+	struct ovcmem_mem_region *r;
+	u32 n = 0, count;
+	long ret = 0;
+
+	if (copy_from_user(&lr, uarg, sizeof(lr)))
+		return -EFAULT;
+	info = kcalloc(OVCMEM_MAX_REGIONS, sizeof(*info), GFP_KERNEL);
+	if (!info)
+		return -ENOMEM;
+
+	/* Copy out after dropping the lock: copy_to_user may fault. */
+	down_read(&p->layout);
+	list_for_each_entry(r, &p->regions, node) {
+		info[n].guest_pfn = r->gfn;
+		info[n].userspace_addr = r->uaddr;
+		info[n].size = r->npages * PAGE_SIZE;
+		info[n].flags = r->flags;
+		info[n].type = r->type;
+		n++;
+	}
+	up_read(&p->layout);
+
+	count = min(n, lr.capacity);
+	if (count && copy_to_user(u64_to_user_ptr(lr.regions), info,
+				  count * sizeof(*info)))
+		ret = -EFAULT;
+	lr.count = n;
+	if (!ret && copy_to_user(uarg, &lr, sizeof(lr)))
+		ret = -EFAULT;
+	kfree(info);
+	return ret;
+}

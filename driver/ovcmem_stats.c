@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * For the balancer: counters (GET_STATS) and the accessed/dirty scan
+ * (SCAN), on owner and monitor fds alike.
+ */
+#include <linux/bitmap.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "ovcmem.h"
+#include "ovcmem_slat.h"
+
+#define COUNTERS(X)						\
+	X(intercepts) X(fault_batches) X(fault_retries)		\
+	X(pages_faulted) X(refaults) X(invalidations)		\
+	X(pages_invalidated) X(invalidations_nonblock_failed)	\
+	X(pages_prefaulted) X(young_cleared) X(accesses)
+
+/**
+ * ovcmem_counters_add - add counters into others
+ * @to: the sum
+ * @from: what to add
+ * @gauges: add the gauges (pages_mapped, large_entries) too; false when
+ *	folding a dead region into its partition's totals
+ */
+void ovcmem_counters_add(struct ovcmem_counters *to,
+			 const struct ovcmem_counters *from, bool gauges)
+{
+#define ADD(f) atomic64_add(atomic64_read(&from->f), &to->f);
+	COUNTERS(ADD)
+	if (gauges) {
+		ADD(pages_mapped)
+		ADD(large_entries)
+	}
+#undef ADD
+}
+
+void ovcmem_counters_export(const struct ovcmem_counters *c,
+			    struct ovcmem_stats *out)
+{
+#define EXPORT(f) out->f = atomic64_read(&c->f);
+	COUNTERS(EXPORT)
+	EXPORT(pages_mapped)
+	EXPORT(large_entries)
+#undef EXPORT
+}
+
+/**
+ * ovcmem_partition_stats - sum a partition's counters
+ * @p: the partition; the caller holds p->layout (read)
+ * @out: filled in (reserved fields zeroed)
+ */
+void ovcmem_partition_stats(struct ovcmem_partition *p,
+			    struct ovcmem_stats *out)
+{
+	struct ovcmem_counters sum = {};
+	struct ovcmem_mem_region *r;
+	u64 pages = 0;
+
+	ovcmem_counters_add(&sum, &p->dead, false);
+	list_for_each_entry(r, &p->regions, node) {
+		ovcmem_counters_add(&sum, &r->stats, true);
+		if (ovcmem_region_is_ram(r))
+			pages += r->npages;
+	}
+	memset(out, 0, sizeof(*out));
+	ovcmem_counters_export(&sum, out);
+	out->pages = pages;
+}
+
+/**
+ * ovcmem_get_stats - OVCMEM_GET_STATS
+ * @p: the partition
+ * @uarg: struct ovcmem_get_stats
+ *
+ * Return: 0, -EFAULT, or -ENOENT (no region starts at guest_pfn).
+ */
+long ovcmem_get_stats(struct ovcmem_partition *p, void __user *uarg)
+{
+	struct ovcmem_get_stats gs;
+	struct ovcmem_mem_region *r;
+	long ret = -ENOENT;
+
+	if (copy_from_user(&gs.guest_pfn, uarg, sizeof(gs.guest_pfn)))
+		return -EFAULT;
+
+	down_read(&p->layout);
+	if (gs.guest_pfn == OVCMEM_STATS_PARTITION) {
+		ovcmem_partition_stats(p, &gs.stats);
+		ret = 0;
+	} else {
+		list_for_each_entry(r, &p->regions, node) {
+			if (r->gfn != gs.guest_pfn)
+				continue;
+			memset(&gs.stats, 0, sizeof(gs.stats));
+			ovcmem_counters_export(&r->stats, &gs.stats);
+			gs.stats.pages = ovcmem_region_is_ram(r) ?
+					 r->npages : 0;
+			ret = 0;
+			break;
+		}
+	}
+	up_read(&p->layout);
+
+	if (!ret && copy_to_user(uarg, &gs, sizeof(gs)))
+		ret = -EFAULT;
+	return ret;
+}
+
+/**
+ * ovcmem_scan - OVCMEM_SCAN
+ * @p: the partition
+ * @uarg: struct ovcmem_scan
+ *
+ * The bitmaps are built in kernel memory (at most 128 KiB each) and copied
+ * out after the SLAT lock is dropped.
+ *
+ * Return: 0, -EINVAL, -EFAULT or -ENOMEM.
+ */
+long ovcmem_scan(struct ovcmem_partition *p, void __user *uarg)
+{
+	unsigned long *acc = NULL, *dirty = NULL;
+	struct ovcmem_scan s;
+	size_t words, bytes;
+	long ret = 0;
+
+	if (copy_from_user(&s, uarg, sizeof(s)))
+		return -EFAULT;
+	if (s.reserved || (s.flags & ~OVCMEM_SCAN_FLAGS_ALL) || !s.npages ||
+	    s.npages > OVCMEM_SCAN_MAX_PAGES ||
+	    s.guest_pfn + s.npages < s.guest_pfn)
+		return -EINVAL;
+
+	/* The uapi's bitmaps are __u64 words: size ours the same way. */
+	words = DIV_ROUND_UP(s.npages, 64);
+	bytes = words * sizeof(u64);
+	acc = kvzalloc(bytes, GFP_KERNEL);
+	if (s.dirty_bitmap)
+		dirty = kvzalloc(bytes, GFP_KERNEL);
+	if (!acc || (s.dirty_bitmap && !dirty)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+
+	down_read(&p->layout);
+	p->slat->ops->scan(p->slat, s.guest_pfn, s.npages, acc, dirty,
+			   s.flags);
+	up_read(&p->layout);
+
+	s.accessed = bitmap_weight(acc, s.npages);
+	s.dirty = dirty ? bitmap_weight(dirty, s.npages) : 0;
+	/* unsigned long and __u64 bitmaps agree on 64-bit little endian. */
+	if (copy_to_user(u64_to_user_ptr(s.accessed_bitmap), acc, bytes) ||
+	    (dirty && copy_to_user(u64_to_user_ptr(s.dirty_bitmap), dirty,
+				   bytes)) ||
+	    copy_to_user(uarg, &s, sizeof(s)))
+		ret = -EFAULT;
+out:
+	kvfree(acc);
+	kvfree(dirty);
+	return ret;
+}
