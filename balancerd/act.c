@@ -185,6 +185,9 @@ static int do_pageout(const struct act_context *ctx, const struct action *a,
 	if (r < 0)
 		return r;
 	r = advise(vm->pid, iov, n, MADV_PAGEOUT, &res->bytes_done);
+	if (r == 0)
+		ovcmem_client_mark_evicted(ctx->ovcmem,
+					   vm->ovcmem.partition_id, iov, n);
 	free(iov);
 	return r;
 }

@@ -326,6 +326,8 @@ static int grow_tick_arrays(struct balancer *b, size_t n)
 }
 
 static void psi_trigger_vm(struct balancer *b, struct vm_entry *e);
+static unsigned int cold_ticks(const struct balancer *b,
+			       const struct policy_class *c);
 
 /* Read one VM's signals into vms[n_vms]; a vanished cgroup is skipped. */
 static int acquire_vm(struct balancer *b, const char *cgroup)
@@ -365,7 +367,11 @@ static int acquire_vm(struct balancer *b, const char *cgroup)
 			ovcmem_client_find_cgroup(b->ovc, cgroup);
 
 		if (p) {
-			r = ovcmem_client_collect(b->ovc, p->id, &v->ovcmem);
+			const struct policy_class *c = policy_match(
+				&b->policy, v->name, NULL, 0);
+
+			r = ovcmem_client_collect(b->ovc, p->id,
+						  cold_ticks(b, c), &v->ovcmem);
 			if (r < 0 && r != -ENOENT)
 				log_warning_errno(r, "%s: ovcmem partition "
 						     "%" PRIu64 " unreadable",

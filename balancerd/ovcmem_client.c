@@ -7,16 +7,19 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "coldmap.h"
 #include "ovcmem_client.h"
 
 /* PREFAULT works in 2 MiB steps so that it stops close to what was asked
  * instead of mapping a whole region at once. */
 #define PREFAULT_STEP_PAGES OVCMEM_LARGE_PAGE_PAGES
-#define AGE_MAX 255
+/* Ranges asked of the coldmap per call; more come on the next tick. */
+#define RANGES_MAX 4096
 
 struct region {
 	struct ovcmem_region_info info;
-	uint8_t *age; /* ticks since last accessed, per page, saturating */
+	bool movable;	    /* MOVABLE RAM: scanned, aged, reclaimable */
+	struct coldmap map; /* idle ages, when movable */
 };
 
 struct part {
@@ -24,7 +27,7 @@ struct part {
 	int fd;
 	bool seen; /* listed by the latest refresh */
 	bool have_prev;
-	struct ovcmem_stats prev;
+	struct ovcmem_stats prev; /* for the counter deltas */
 	struct region *regions;
 	size_t n_regions;
 	uint64_t prefault_cursor; /* page index where the next PREFAULT
@@ -70,7 +73,7 @@ static void part_clear(struct part *p)
 	if (p->fd >= 0)
 		close(p->fd);
 	for (size_t i = 0; i < p->n_regions; i++)
-		free(p->regions[i].age);
+		coldmap_free(&p->regions[i].map);
 	free(p->regions);
 	p->regions = NULL;
 	p->n_regions = 0;
@@ -127,30 +130,32 @@ static int load_regions(struct part *p)
 	}
 	for (size_t i = 0; i < lr.count; i++) {
 		regs[i].info = info[i];
+		regs[i].movable =
+			info[i].type == OVCMEM_REGION_TYPE_MOVABLE_RAM;
 		for (size_t j = 0; j < p->n_regions; j++) {
 			struct region *o = &p->regions[j];
 
-			if (o->info.guest_pfn == info[i].guest_pfn &&
+			if (o->movable && o->info.guest_pfn == info[i].guest_pfn &&
 			    o->info.size == info[i].size &&
 			    o->info.userspace_addr == info[i].userspace_addr) {
-				regs[i].age = o->age;
-				o->age = NULL;
+				regs[i].map = o->map;
+				memset(&o->map, 0, sizeof(o->map));
 			}
 		}
-		if (!regs[i].age &&
-		    info[i].type == OVCMEM_REGION_TYPE_MOVABLE_RAM) {
-			regs[i].age = calloc(info[i].size / OVCMEM_PAGE_SIZE, 1);
-			if (!regs[i].age) {
+		if (regs[i].movable && !regs[i].map.age) {
+			r = coldmap_init(&regs[i].map, info[i].guest_pfn,
+					 info[i].size / OVCMEM_PAGE_SIZE);
+			if (r < 0) {
 				for (size_t k = 0; k <= i; k++)
-					free(regs[k].age);
+					coldmap_free(&regs[k].map);
 				free(regs);
 				free(info);
-				return -ENOMEM;
+				return r;
 			}
 		}
 	}
 	for (size_t j = 0; j < p->n_regions; j++)
-		free(p->regions[j].age);
+		coldmap_free(&p->regions[j].map);
 	free(p->regions);
 	free(info);
 	p->regions = regs;
@@ -285,19 +290,12 @@ ovcmem_client_find_cgroup(const struct ovcmem_client *c, const char *cgroup)
 	return NULL;
 }
 
-static unsigned int bucket_of(uint8_t age)
-{
-	for (unsigned int b = 0; b < IDLE_BUCKETS - 1; b++)
-		if (age <= idle_bucket_ticks[b])
-			return b;
-	return IDLE_BUCKETS - 1;
-}
-
-/* Scan one region with clear, age its pages, add to the histogram. */
+/* Scan one region with clear and feed its coldmap. */
 static int scan_region(struct ovcmem_client *c, struct part *p,
-		       struct region *rg, struct ovcmem_signals *ret)
+		       struct region *rg)
 {
 	uint64_t pages = rg->info.size / OVCMEM_PAGE_SIZE;
+	int r;
 
 	if (!c->bitmap) {
 		c->bitmap = malloc(OVCMEM_SCAN_MAX_PAGES / 8);
@@ -317,21 +315,15 @@ static int scan_region(struct ovcmem_client *c, struct part *p,
 
 		if (ioctl(p->fd, OVCMEM_SCAN, &s) < 0)
 			return -errno;
-		for (uint64_t i = 0; i < n; i++) {
-			uint8_t *a = &rg->age[off + i];
-
-			if (c->bitmap[i / 64] & (1ULL << (i % 64)))
-				*a = 0;
-			else if (*a < AGE_MAX)
-				(*a)++;
-			ret->idle_pages[bucket_of(*a)]++;
-		}
+		r = coldmap_feed(&rg->map, s.guest_pfn, n, c->bitmap);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
 
 int ovcmem_client_collect(struct ovcmem_client *c, uint64_t id,
-			  struct ovcmem_signals *ret)
+			  unsigned int cold_ticks, struct ovcmem_signals *ret)
 {
 	struct ovcmem_get_stats gs = {.guest_pfn = OVCMEM_STATS_PARTITION};
 	struct part *p = find(c, id);
@@ -346,7 +338,11 @@ int ovcmem_client_collect(struct ovcmem_client *c, uint64_t id,
 	ret->partition_id = id;
 	ret->pages = gs.stats.pages;
 	ret->pages_mapped = gs.stats.pages_mapped;
-	if (p->have_prev) {
+	/* Counters only grow while the partition lives; one that went back
+	 * means the id was reused: no delta this tick. */
+	if (p->have_prev && gs.stats.intercepts >= p->prev.intercepts &&
+	    gs.stats.refaults >= p->prev.refaults &&
+	    gs.stats.pages_invalidated >= p->prev.pages_invalidated) {
 		ret->d_intercepts = gs.stats.intercepts - p->prev.intercepts;
 		ret->d_refaults = gs.stats.refaults - p->prev.refaults;
 		ret->d_pages_invalidated =
@@ -354,14 +350,68 @@ int ovcmem_client_collect(struct ovcmem_client *c, uint64_t id,
 	}
 	p->prev = gs.stats;
 	p->have_prev = true;
+	if (cold_ticks > COLDMAP_AGE_MAX)
+		cold_ticks = COLDMAP_AGE_MAX;
 	for (size_t i = 0; i < p->n_regions; i++) {
-		if (!p->regions[i].age)
+		struct region *rg = &p->regions[i];
+
+		if (!rg->movable)
 			continue;
-		r = scan_region(c, p, &p->regions[i], ret);
+		r = scan_region(c, p, rg);
 		if (r < 0)
 			return r;
+		coldmap_histogram(&rg->map, ret->idle_pages);
+		ret->cold_pages += coldmap_count_older(&rg->map, cold_ticks);
 	}
+	ret->cold_valid = true;
 	return 0;
+}
+
+static int prefault_range(struct part *p, uint64_t gfn, uint64_t npages,
+			  uint64_t *mapped)
+{
+	struct ovcmem_prefault pf = {.guest_pfn = gfn, .npages = npages};
+
+	if (ioctl(p->fd, OVCMEM_PREFAULT, &pf) < 0)
+		return -errno;
+	*mapped += pf.pages_mapped;
+	return 0;
+}
+
+/* What the balancer paged out itself comes back first. */
+static int prefault_evicted(struct part *p, uint64_t want, uint64_t *got)
+{
+	struct gfn_range *ranges = calloc(RANGES_MAX, sizeof(*ranges));
+	int r = 0;
+
+	if (!ranges)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_regions && *got < want && !r; i++) {
+		struct region *rg = &p->regions[i];
+		size_t n;
+
+		if (!rg->movable)
+			continue;
+		n = coldmap_evicted_ranges(&rg->map, want - *got, ranges,
+					   RANGES_MAX);
+		for (size_t k = 0; k < n && !r; k++) {
+			for (uint64_t off = 0; off < ranges[k].npages && !r;
+			     off += OVCMEM_SCAN_MAX_PAGES) {
+				uint64_t len = ranges[k].npages - off;
+
+				if (len > OVCMEM_SCAN_MAX_PAGES)
+					len = OVCMEM_SCAN_MAX_PAGES;
+				r = prefault_range(p, ranges[k].gfn + off, len,
+						   got);
+				if (!r)
+					coldmap_mark_resident(
+						&rg->map, ranges[k].gfn + off,
+						len);
+			}
+		}
+	}
+	free(ranges);
+	return r;
 }
 
 int ovcmem_client_prefault(struct ovcmem_client *c, uint64_t id,
@@ -369,43 +419,37 @@ int ovcmem_client_prefault(struct ovcmem_client *c, uint64_t id,
 {
 	struct part *p = find(c, id);
 	uint64_t want = (bytes + OVCMEM_PAGE_SIZE - 1) / OVCMEM_PAGE_SIZE;
-	uint64_t total = 0, pos = 0, got = 0;
+	uint64_t total = 0, got = 0;
+	int r;
 
 	*done = 0;
 	if (!p)
 		return -ENOENT;
 	for (size_t i = 0; i < p->n_regions; i++)
-		if (p->regions[i].age)
+		if (p->regions[i].movable)
 			total += p->regions[i].info.size / OVCMEM_PAGE_SIZE;
 	if (!total)
 		return -EOPNOTSUPP; /* no movable RAM: nothing to fault in */
-	/* Walk all RAM pages once at most, from where the last call
-	 * stopped, so that successive restores cover the whole VM. */
-	for (uint64_t walked = 0; walked < total && got < want;) {
-		uint64_t cur = (p->prefault_cursor + walked) % total;
+	r = prefault_evicted(p, want, &got);
+	/* Then what host reclaim took on its own: walk all RAM in 2 MiB
+	 * steps from where the last call stopped, once at most. */
+	for (uint64_t walked = 0; !r && walked < total && got < want;) {
+		uint64_t cur = (p->prefault_cursor + walked) % total, pos = 0;
 
-		pos = 0;
 		for (size_t i = 0; i < p->n_regions; i++) {
 			struct region *rg = &p->regions[i];
 			uint64_t rp = rg->info.size / OVCMEM_PAGE_SIZE;
 
-			if (!rg->age)
+			if (!rg->movable)
 				continue;
 			if (cur < pos + rp) {
 				uint64_t off = cur - pos;
 				uint64_t n = rp - off < PREFAULT_STEP_PAGES
 						     ? rp - off
 						     : PREFAULT_STEP_PAGES;
-				struct ovcmem_prefault pf = {
-					.guest_pfn = rg->info.guest_pfn + off,
-					.npages = n,
-				};
 
-				if (ioctl(p->fd, OVCMEM_PREFAULT, &pf) < 0) {
-					*done = got * OVCMEM_PAGE_SIZE;
-					return -errno;
-				}
-				got += pf.pages_mapped;
+				r = prefault_range(p, rg->info.guest_pfn + off,
+						   n, &got);
 				walked += n;
 				break;
 			}
@@ -414,7 +458,7 @@ int ovcmem_client_prefault(struct ovcmem_client *c, uint64_t id,
 	}
 	p->prefault_cursor = (p->prefault_cursor + got) % total;
 	*done = got * OVCMEM_PAGE_SIZE;
-	return 0;
+	return r;
 }
 
 int ovcmem_client_cold_ranges(struct ovcmem_client *c, uint64_t id,
@@ -422,52 +466,70 @@ int ovcmem_client_cold_ranges(struct ovcmem_client *c, uint64_t id,
 			      struct iovec **ret, size_t *n)
 {
 	struct part *p = find(c, id);
+	struct gfn_range *ranges;
 	struct iovec *iov = NULL;
-	size_t cnt = 0, cap = 0;
-	uint64_t bytes = 0;
+	size_t cnt = 0;
+	uint64_t left = max_bytes / OVCMEM_PAGE_SIZE;
 
 	*ret = NULL;
 	*n = 0;
 	if (!p)
 		return -ENOENT;
-	if (min_idle_ticks > AGE_MAX)
-		min_idle_ticks = AGE_MAX;
-	for (size_t i = 0; i < p->n_regions && bytes < max_bytes; i++) {
+	if (min_idle_ticks > COLDMAP_AGE_MAX)
+		min_idle_ticks = COLDMAP_AGE_MAX;
+	ranges = calloc(RANGES_MAX, sizeof(*ranges));
+	iov = calloc(RANGES_MAX, sizeof(*iov));
+	if (!ranges || !iov) {
+		free(ranges);
+		free(iov);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < p->n_regions && left && cnt < RANGES_MAX; i++) {
 		struct region *rg = &p->regions[i];
-		uint64_t rp = rg->info.size / OVCMEM_PAGE_SIZE;
+		size_t k;
 
-		if (!rg->age)
+		if (!rg->movable)
 			continue;
-		for (uint64_t k = 0; k < rp && bytes < max_bytes; k++) {
+		k = coldmap_cold_ranges(&rg->map, min_idle_ticks, left, ranges,
+					RANGES_MAX - cnt);
+		for (size_t j = 0; j < k; j++) {
 			uint64_t addr = rg->info.userspace_addr +
-					k * OVCMEM_PAGE_SIZE;
+					(ranges[j].gfn - rg->info.guest_pfn) *
+						OVCMEM_PAGE_SIZE;
 
-			if (rg->age[k] < min_idle_ticks)
-				continue;
-			bytes += OVCMEM_PAGE_SIZE;
-			if (cnt && (uint64_t)(uintptr_t)iov[cnt - 1].iov_base +
-						   iov[cnt - 1].iov_len ==
-					   addr) {
-				iov[cnt - 1].iov_len += OVCMEM_PAGE_SIZE;
-				continue;
-			}
-			if (cnt == cap) {
-				size_t nc = cap ? cap * 2 : 64;
-				struct iovec *np =
-					realloc(iov, nc * sizeof(*np));
-
-				if (!np) {
-					free(iov);
-					return -ENOMEM;
-				}
-				iov = np;
-				cap = nc;
-			}
-			iov[cnt++] = (struct iovec){(void *)(uintptr_t)addr,
-						    OVCMEM_PAGE_SIZE};
+			iov[cnt++] = (struct iovec){
+				(void *)(uintptr_t)addr,
+				ranges[j].npages * OVCMEM_PAGE_SIZE};
+			left -= ranges[j].npages < left ? ranges[j].npages
+							: left;
 		}
 	}
+	free(ranges);
 	*ret = iov;
 	*n = cnt;
 	return 0;
+}
+
+void ovcmem_client_mark_evicted(struct ovcmem_client *c, uint64_t id,
+				const struct iovec *iov, size_t n)
+{
+	struct part *p = find(c, id);
+
+	for (size_t i = 0; p && i < n; i++) {
+		uint64_t addr = (uint64_t)(uintptr_t)iov[i].iov_base;
+
+		for (size_t k = 0; k < p->n_regions; k++) {
+			struct region *rg = &p->regions[k];
+
+			if (!rg->movable || addr < rg->info.userspace_addr ||
+			    addr >= rg->info.userspace_addr + rg->info.size)
+				continue;
+			coldmap_mark_evicted(
+				&rg->map,
+				rg->info.guest_pfn +
+					(addr - rg->info.userspace_addr) /
+						OVCMEM_PAGE_SIZE,
+				iov[i].iov_len / OVCMEM_PAGE_SIZE);
+		}
+	}
 }

@@ -57,16 +57,18 @@ ovcmem_client_find_cgroup(const struct ovcmem_client *c, const char *cgroup);
 
 /*
  * Read partition @id's counters (deltas since the last call) and scan its
- * accessed bits with clear, ageing every page that was not touched by one
- * tick. Fills @ret (present, pages, deltas, idle histogram). Returns 0,
- * -ENOENT if the partition is gone, or another negative errno.
+ * accessed bits with clear into each region's coldmap, ageing every page
+ * that was not touched by one tick. Fills @ret: present, pages, deltas,
+ * the idle histogram, and cold_pages (idle >= @cold_ticks, cold_valid).
+ * Returns 0, -ENOENT if the partition is gone, or another negative errno.
  */
 int ovcmem_client_collect(struct ovcmem_client *c, uint64_t id,
-			  struct ovcmem_signals *ret);
+			  unsigned int cold_ticks, struct ovcmem_signals *ret);
 
 /*
- * Fault up to @bytes of partition @id back in, most recently reclaimed
- * ranges first. *@done receives the bytes newly mapped. Returns 0 or a
+ * Fault up to @bytes of partition @id back in: first the ranges the
+ * balancer paged out itself (the coldmap's evicted pages), then the rest
+ * of the RAM regions in 2 MiB steps, resuming where the last call stopped. *@done receives the bytes newly mapped. Returns 0 or a
  * negative errno.
  */
 int ovcmem_client_prefault(struct ovcmem_client *c, uint64_t id,
@@ -81,5 +83,10 @@ int ovcmem_client_prefault(struct ovcmem_client *c, uint64_t id,
 int ovcmem_client_cold_ranges(struct ovcmem_client *c, uint64_t id,
 			      unsigned int min_idle_ticks, uint64_t max_bytes,
 			      struct iovec **ret, size_t *n);
+
+/* Record that @iov (from ovcmem_client_cold_ranges) was paged out, so
+ * those pages are not counted cold again and come back first on restore. */
+void ovcmem_client_mark_evicted(struct ovcmem_client *c, uint64_t id,
+				const struct iovec *iov, size_t n);
 
 #endif /* BALANCERD_OVCMEM_CLIENT_H */
