@@ -566,6 +566,44 @@ static void check_classes(struct builder *b, struct source *srcs)
 	}
 }
 
+static size_t source_index(const struct source *srcs, size_t n,
+			   const char *file)
+{
+	for (size_t i = 0; i < n; i++)
+		if (srcs[i].name &&
+		    strncmp(srcs[i].name, file,
+			    sizeof(((struct policy_error *)0)->file) - 1) == 0)
+			return i;
+	return n;
+}
+
+/*
+ * Errors are found schema part by schema part; an admin reads a file top
+ * to bottom. Order those from @from on by file, line, column (stable, so
+ * errors at one place keep the order in which they were found).
+ */
+static void sort_errors(struct policy_errors *errs, size_t from,
+			const struct source *srcs, size_t n)
+{
+	for (size_t i = from + 1; i < errs->n; i++) {
+		struct policy_error e = errs->items[i];
+		size_t fe = source_index(srcs, n, e.file), j = i;
+
+		while (j > from) {
+			const struct policy_error *d = &errs->items[j - 1];
+			size_t fd = source_index(srcs, n, d->file);
+
+			if (fd < fe || (fd == fe && (d->line < e.line ||
+						     (d->line == e.line &&
+						      d->column <= e.column))))
+				break;
+			errs->items[j] = errs->items[j - 1];
+			j--;
+		}
+		errs->items[j] = e;
+	}
+}
+
 static int load_sources(struct source *srcs, size_t n, int io_error,
 			struct policy *out, struct policy_errors *errs)
 {
@@ -585,6 +623,7 @@ static int load_sources(struct source *srcs, size_t n, int io_error,
 			parse_source(&b, &srcs[i], i);
 	}
 	check_classes(&b, srcs);
+	sort_errors(errs, before, srcs, n);
 	if (errs->n == before && !io_error && b.p.n_classes == 0)
 		policy_errors_add(
 			errs, n > 0 ? srcs[0].name : "", 0, 0, "classes",

@@ -266,6 +266,12 @@ static const struct bad_policy {
 	 "t.json: classes: no classes defined: every VM would be left alone"},
 
 	/* --- several problems: all reported, in document order */
+	{"unknown key after a bad value",
+	 "{\"hysteresis\": 2, \"bakoff\": \"1s\", \"classes\": [" CLASS(
+		 "") "]}",
+	 "t.json:1:16: hysteresis: expected a number from 0 to 0.9, found 2\n"
+	 "t.json:1:19: bakoff: unknown key 'bakoff' (did you mean "
+	 "'backoff'?)"},
 	{"three problems at once",
 	 "{\n"
 	 "  \"interval\": \"fast\",\n"
