@@ -29,11 +29,11 @@ enum host_mode {
 const char *host_mode_name(enum host_mode m);
 
 enum action_kind {
-	ACTION_RECLAIM = 0,  /* write @bytes to memory.reclaim */
-	ACTION_PAGEOUT,	     /* process_madvise(MADV_PAGEOUT) cold ranges */
-	ACTION_PREFAULT,     /* ovcmem PREFAULT, or MADV_WILLNEED */
-	ACTION_SET_HIGH,     /* write @bytes (or "max") to memory.high */
-	ACTION_SET_LOW,	     /* write @bytes to memory.low */
+	ACTION_RECLAIM = 0, /* write @bytes to memory.reclaim */
+	ACTION_PAGEOUT,	    /* process_madvise(MADV_PAGEOUT) cold ranges */
+	ACTION_PREFAULT,    /* ovcmem PREFAULT, or MADV_WILLNEED */
+	ACTION_SET_HIGH,    /* write @bytes (or "max") to memory.high */
+	ACTION_SET_LOW,	    /* write @bytes to memory.low */
 	_ACTION_MAX,
 };
 
@@ -43,8 +43,8 @@ const char *action_kind_name(enum action_kind k);
 
 struct action {
 	enum action_kind kind;
-	size_t vm;		/* index into the tick's vm_signals array */
-	uint64_t bytes;		/* requested; MEMORY_UNLIMITED for "max" */
+	size_t vm;	/* index into the tick's vm_signals array */
+	uint64_t bytes; /* requested; MEMORY_UNLIMITED for "max" */
 	enum host_mode mode;
 	char reason[REASON_MAX]; /* one sentence, with the numbers */
 };
@@ -52,7 +52,7 @@ struct action {
 /* What decide() remembers about one VM between ticks (by name). */
 struct vm_state {
 	char name[VM_NAME_MAX];
-	bool seen;		 /* present in the latest tick */
+	bool seen; /* present in the latest tick */
 	usec_t first_seen;
 	uint64_t size;		 /* reference size for % floors/ceilings:
 				  * ovcmem pages, else memory.max, else the
@@ -70,11 +70,20 @@ struct vm_state {
 	bool has_last_action;
 	char last_reason[REASON_MAX];
 	usec_t last_action_at;
+
+	usec_t last_seen;    /* forgotten VM_STATE_FORGET after this */
+	uint64_t bucket_cap; /* token bucket size, bytes */
+	/* Requested this tick, refunded by decide_account() if not done. */
+	uint64_t pending_reclaim, pending_pageout;
+	/* memory.high / memory.low last asked for ("once" per value). */
+	bool high_requested, low_requested;
+	uint64_t high_value, low_value;
 };
 
 struct balancer_state {
-	enum host_mode mode;	 /* last tick's, for hysteresis */
+	enum host_mode mode; /* last tick's, for hysteresis */
 	usec_t mode_since;
+	usec_t last_tick; /* 0 before the first tick */
 	struct vm_state *vms;
 	size_t n_vms;
 	size_t cap_vms;
