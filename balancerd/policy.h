@@ -32,7 +32,13 @@ struct size_spec {
 uint64_t size_spec_resolve(const struct size_spec *spec, uint64_t reference,
 			   uint64_t fallback);
 
-/* One class of VMs; the first class whose globs match a VM's name wins. */
+/*
+ * One class of VMs; the first class whose globs match a VM's name wins.
+ * Omitted keys take the defaults listed in docs/policies.md; floor,
+ * ceiling, memory_high and memory_low stay !set when omitted (no floor, no
+ * ceiling, not managed). Host watermarks are always set (defaults 15%, 5%,
+ * 30% of MemTotal).
+ */
 struct policy_class {
 	char name[POLICY_NAME_MAX];
 	char **match;		/* fnmatch(3) globs on the VM name */
@@ -98,12 +104,13 @@ void policy_errors_free(struct policy_errors *errs);
  *
  * Returns 0 and fills @out, or -EINVAL with every problem appended to
  * @errs (@out untouched), or another negative errno on I/O failure (also
- * described in @errs).
+ * described in @errs). Errors come in document order, each file's in turn.
  */
 int policy_load_files(const char *const *paths, size_t n_paths,
 		      struct policy *out, struct policy_errors *errs);
 
-/* Same, from every *.json in @dir sorted by name. */
+/* Same, from every *.json in @dir (not hidden ones) sorted by name in
+ * byte order; -ENOENT (described in @errs) when there is none. */
 int policy_load_dir(const char *dir, struct policy *out,
 		    struct policy_errors *errs);
 
@@ -138,7 +145,8 @@ struct daemon_config {
 };
 
 /* Defaults, then the file if it exists (-ENOENT for a missing file is not
- * an error: defaults apply). Errors as for policies. */
+ * an error: defaults apply). Errors as for policies; on error @out is
+ * untouched. On success free @out with daemon_config_free(). */
 int daemon_config_load(const char *path, struct daemon_config *out,
 		       struct policy_errors *errs);
 void daemon_config_free(struct daemon_config *c);

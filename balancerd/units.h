@@ -15,7 +15,8 @@ typedef uint64_t usec_t;
 
 /*
  * Parse a byte size: an integer or decimal number with an optional suffix
- * K, M, G, T (powers of 1024; "KiB"/"MiB"... and "B" accepted too).
+ * K, M, G, T, P, E (powers of 1024; "KiB"/"MiB"... and "B" accepted too;
+ * lower case and "GB" are not). A fraction needs a suffix ("1.5G").
  * Returns 0, or -EINVAL (no number, unknown suffix, trailing junk,
  * negative) or -ERANGE (does not fit in 64 bits).
  */
@@ -29,12 +30,17 @@ int parse_size(const char *s, uint64_t *ret);
 int parse_percent(const char *s, double *ret);
 
 /*
- * Parse a duration: a number with a unit us, ms, s, m, h ("1m30s" too).
+ * Parse a duration: a number with a unit us, ms, s, m (or min), h, d
+ * ("1m30s", "1.5s" too). Returns 0, -EINVAL or -ERANGE.
  * A bare number is an error (-EINVAL): units are never implied.
  */
 int parse_duration(const char *s, usec_t *ret);
 
-/* Format for humans, e.g. "1.5G", "512M", "300ms". Returns @buf. */
+/*
+ * Format for humans, e.g. "1.5G", "512M", "100B", "300ms", "1m30s",
+ * "infinity" (USEC_INFINITY); sizes to one decimal, durations exactly, so
+ * parse_duration() reads back what format_duration() wrote. Returns @buf.
+ */
 char *format_size(uint64_t bytes, char *buf, size_t len);
 char *format_duration(usec_t usec, char *buf, size_t len);
 
