@@ -966,7 +966,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 
 int balancer_run(struct balancer *b)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX + 32];
 	sigset_t mask;
 	int r;
 
