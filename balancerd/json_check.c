@@ -32,6 +32,14 @@ int policy_errors_add(struct policy_errors *errs, const char *file, int line,
 	va_start(ap, fmt);
 	vsnprintf(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
+	/* one error, one line: a key or value with "\n" in it must not
+	 * forge a second message in a log */
+	for (char *m = e->message; *m; m++)
+		if ((unsigned char)*m < 0x20 || *m == 0x7f)
+			*m = '?';
+	for (char *m = e->path; *m; m++)
+		if ((unsigned char)*m < 0x20 || *m == 0x7f)
+			*m = '?';
 	return 0;
 }
 

@@ -93,6 +93,10 @@ static const struct bad_policy {
 	 "pressure_target, cold_age, max_reclaim_rate, prefault, memory_high, "
 	 "memory_low)"},
 
+	{"control characters in a key", "{\"inter\\nval\": \"1s\"}",
+	 "t.json:1:2: inter?val: unknown key 'inter?val' (did you mean "
+	 "'interval'?)"},
+
 	/* --- wrong types */
 	{"duration as a number", "{\"interval\": 1}",
 	 "t.json:1:14: interval: expected a duration such as \"30s\" or "
