@@ -1,0 +1,173 @@
+# shellcheck shell=bash
+# Helpers for the scenarios that run inside the guest (sourced from
+# /e2e/guest-lib.sh): VMs as transient scopes running guestsim, a sampler
+# of per-VM cgroup signals, and waiting helpers. $OUT is the results dir.
+
+CG=/sys/fs/cgroup
+MS=$CG/machine.slice
+
+# start_vm NAME [guestsim args...]: guestsim in machine.slice/NAME.scope, in
+# the background. JSON lines in $OUT/vm-NAME.jsonl, exit code in .rc.
+start_vm() {
+	local n=$1
+	shift
+	start_vm_in machine.slice "$n" "$@"
+}
+
+# start_vm_in SLICE NAME [args...]: the same in another slice.
+start_vm_in() {
+	local slice=$1 n=$2
+	shift 2
+	rm -f "$OUT/vm-$n.rc"
+	(
+		systemd-run --quiet --scope --slice="$slice" --unit="$n" \
+			guestsim --name "$n" "$@" >"$OUT/vm-$n.jsonl" 2>"$OUT/vm-$n.err"
+		echo $? >"$OUT/vm-$n.rc"
+	) &
+	echo "$n $slice $*" >>"$OUT/vms.txt"
+}
+
+vm_cg() {
+	local n=$1 d
+	for d in "$CG"/*.slice/"$n".scope; do
+		[ -d "$d" ] && { echo "$d"; return 0; }
+	done
+	echo "$MS/$n.scope"
+}
+
+# wait_vm_ready NAME TIMEOUT_S: until guestsim has filled its memory.
+wait_vm_ready() {
+	local n=$1 t=${2:-120} i
+	for ((i = 0; i < t * 5; i++)); do
+		grep -q '"event":"ready"' "$OUT/vm-$n.jsonl" 2>/dev/null && return 0
+		[ -f "$OUT/vm-$n.rc" ] && return 1
+		sleep 0.2
+	done
+	return 1
+}
+
+# wait_vm_exit NAME TIMEOUT_S: prints guestsim's exit code.
+wait_vm_exit() {
+	local n=$1 t=${2:-120} i
+	for ((i = 0; i < t * 5; i++)); do
+		if [ -f "$OUT/vm-$n.rc" ]; then
+			cat "$OUT/vm-$n.rc"
+			return 0
+		fi
+		sleep 0.2
+	done
+	echo timeout
+	return 1
+}
+
+stop_vm() {
+	systemctl kill --signal=TERM "$1.scope" 2>/dev/null
+}
+
+mem_current() {
+	local f
+	f=$(vm_cg "$1")/memory.current
+	[ -r "$f" ] && cat "$f" || echo 0
+}
+
+# "some" total (us) of a pressure file.
+psi_total() {
+	local kind=${2:-some} line
+	while read -r line; do
+		case $line in "$kind "*) line=${line##*total=}; echo "$line"; return ;; esac
+	done <"$1" 2>/dev/null
+	echo 0
+}
+
+stat_field() { # FILE FIELD
+	local k v
+	while read -r k v; do
+		[ "$k" = "$2" ] && { echo "$v"; return; }
+	done <"$1" 2>/dev/null
+	echo 0
+}
+
+# sampler_start [PERIOD]: one JSON line per period and VM scope (any slice)
+# in $OUT/samples.jsonl, plus a "host" line. Bash builtins only: cheap.
+sampler_start() {
+	local period=${1:-1}
+	(
+		exec >>"$OUT/samples.jsonl"
+		while :; do
+			local now d n cur swp some full rf mf avail hs hf
+			now=$EPOCHREALTIME
+			for d in "$CG"/*.slice/*.scope; do
+				[ -f "$d/memory.current" ] || continue
+				n=${d##*/}
+				n=${n%.scope}
+				case $n in session-*|init|run-*) continue ;; esac
+				read -r cur <"$d/memory.current" 2>/dev/null || continue
+				read -r swp <"$d/memory.swap.current" 2>/dev/null || swp=0
+				some=$(psi_total "$d/memory.pressure" some)
+				full=$(psi_total "$d/memory.pressure" full)
+				rf=$(stat_field "$d/memory.stat" workingset_refault_anon)
+				mf=$(stat_field "$d/memory.stat" pgmajfault)
+				printf '{"ts":%s,"vm":"%s","current":%s,"swap":%s,"psi_some_us":%s,"psi_full_us":%s,"refault_anon":%s,"pgmajfault":%s}\n' \
+					"$now" "$n" "$cur" "$swp" "$some" "$full" "$rf" "$mf"
+			done
+			avail=$(stat_field /proc/meminfo MemAvailable:)
+			avail=${avail% kB}
+			hs=$(psi_total /proc/pressure/memory some)
+			hf=$(psi_total /proc/pressure/memory full)
+			printf '{"ts":%s,"vm":"_host","mem_available_kb":%s,"psi_some_us":%s,"psi_full_us":%s}\n' \
+				"$now" "$avail" "$hs" "$hf"
+			sleep "$period"
+		done
+	) &
+	SAMPLER_PID=$!
+}
+
+sampler_stop() {
+	[ -n "${SAMPLER_PID:-}" ] && kill "$SAMPLER_PID" 2>/dev/null
+	wait "$SAMPLER_PID" 2>/dev/null
+	SAMPLER_PID=
+}
+
+# Install a policy set: removes every policy in policies.d, copies FILES.
+POLICY_DIR=/etc/balancerd/policies.d
+install_policies() {
+	mkdir -p "$POLICY_DIR"
+	rm -f "$POLICY_DIR"/*.json
+	cp "$@" "$POLICY_DIR/"
+}
+
+# A policy from a shipped one with faster clocks, for bounded tests:
+# fast_policy SRC DST [cold_age] [backoff]
+fast_policy() {
+	jq --arg ca "${3:-10s}" --arg bo "${4:-10s}" \
+		'.backoff = $bo | .interval = "1s" | .classes |= map(.cold_age = $ca)' \
+		"$1" >"$2"
+}
+
+# The shipped policies: where make install put them, else /e2e/policies.
+shipped_policy() {
+	local n=$1 d
+	for d in /usr/local/share/balancerd/policies /usr/share/balancerd/policies \
+		/usr/local/share/doc/balancerd/policies /e2e/policies; do
+		[ -f "$d/$n.json" ] && { echo "$d/$n.json"; return 0; }
+	done
+	return 1
+}
+
+unit_prop() { systemctl show -p "$2" --value "$1" 2>/dev/null; }
+
+# Wait until COMMAND succeeds, up to T seconds (polling every 0.5 s).
+wait_until() {
+	local t=$1 i
+	shift
+	for ((i = 0; i < t * 2; i++)); do
+		"$@" && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
+# Journal of balancerd as JSON lines (optionally since a time).
+bjournal() {
+	journalctl -u balancerd -o json --no-pager "$@" 2>/dev/null
+}

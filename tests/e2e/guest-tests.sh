@@ -1,0 +1,211 @@
+#!/bin/bash
+# The end-to-end checks, inside the Debian guest (run by tests/e2e/run.sh).
+# One line per check in $OUT/results.txt: "ok NAME" or "not ok NAME: why".
+set -u
+. /e2e/guest-lib.sh
+RES=$OUT/results.txt
+: >"$RES"
+ok() { echo "ok $1" | tee -a "$RES"; }
+notok() { echo "not ok $1: $2" | tee -a "$RES"; }
+check() { # NAME WHY-IF-FAILED COMMAND...
+	local n=$1 why=$2
+	shift 2
+	if "$@"; then ok "$n"; else notok "$n" "$why"; fi
+}
+note() { echo "[$(date +%T)] $*"; }
+
+U=balancerd
+SPIKE_AT=${SPIKE_AT:-75}
+
+# ---- installed by make install -------------------------------------------
+unit_file=$(systemctl show -p FragmentPath --value $U 2>/dev/null)
+check install "balancerd, balancerctl or balancerd.service missing after make install" \
+	test -x /usr/local/sbin/balancerd -a -x /usr/local/bin/balancerctl -a -n "$unit_file"
+[ -n "$unit_file" ] && cp "$unit_file" "$OUT/balancerd.service"
+
+src=$(shipped_policy default) || src=""
+if [ -n "$src" ]; then
+	fast_policy "$src" /tmp/50-e2e.json 10s 15s
+	install_policies /tmp/50-e2e.json
+fi
+check policy-check "balancerd --check rejects the installed config/policy" \
+	/usr/local/sbin/balancerd --check
+
+# ---- VMs -----------------------------------------------------------------
+sampler_start 1
+note "starting VMs"
+start_vm batch-idle --size 192M --hot 5% --rate 1000 --verify-cold-interval 0 --verify-all-at-exit
+start_vm web-spike --size 192M --hot 20% --rate 2000 --phase "${SPIKE_AT}s:hot=85%" --verify-cold-interval 0
+start_vm plain-1 --mode plain --size 64M --hot 25% --rate 1000
+for v in batch-idle web-spike plain-1; do
+	wait_vm_ready $v 120 || notok "vm-start-$v" "$(tail -c 300 "$OUT/vm-$v.err")"
+done
+sleep 2
+idle0=$(mem_current batch-idle)
+note "batch-idle memory.current $idle0"
+
+# ---- the unit reaches READY ----------------------------------------------
+t_start=$(date +%s)
+systemctl start $U &
+start_pid=$!
+is_active() { [ "$(unit_prop $U ActiveState)" = active ]; }
+if wait_until 60 is_active; then
+	ok unit-ready
+else
+	notok unit-ready "ActiveState=$(unit_prop $U ActiveState) SubState=$(unit_prop $U SubState) after 60 s"
+	journalctl -u $U --no-pager | tail -20
+fi
+wait $start_pid 2>/dev/null
+check unit-type-notify "Type=$(unit_prop $U Type), expected notify" \
+	test "$(unit_prop $U Type)" = notify
+status_nonempty() { [ -n "$(unit_prop $U StatusText)" ]; }
+if wait_until 20 status_nonempty; then
+	ok "status-text ($(unit_prop $U StatusText))"
+else
+	notok status-text "StatusText empty 20 s after start"
+fi
+check watchdog-configured "WatchdogUSec=$(unit_prop $U WatchdogUSec)" \
+	test "$(unit_prop $U WatchdogUSec)" != 0 -a -n "$(unit_prop $U WatchdogUSec)"
+main_pid=$(unit_prop $U MainPID)
+ss=$(unit_prop $U NRestarts)
+
+# ---- cold memory of an idle VM is reclaimed --------------------------------
+reclaimed_enough() {
+	local cur
+	cur=$(mem_current batch-idle)
+	[ "$cur" -gt 0 ] && [ "$cur" -lt $((idle0 / 2)) ]
+}
+if wait_until 90 reclaimed_enough; then
+	ok "cold-reclaim (batch-idle $((idle0 >> 20)) MiB -> $(($(mem_current batch-idle) >> 20)) MiB in $(($(date +%s) - t_start)) s)"
+else
+	notok cold-reclaim "batch-idle memory.current $((idle0 >> 20)) MiB -> $(($(mem_current batch-idle) >> 20)) MiB after 90 s"
+fi
+
+# ---- journal fields --------------------------------------------------------
+has_action() { bjournal | jq -e -s 'map(select(.ACTION != null)) | length > 0' >/dev/null; }
+wait_until 20 has_action
+bjournal >"$OUT/journal-balancerd.json"
+missing=$(jq -r -s '
+	map(select(.ACTION != null)) as $a
+	| if ($a | length) == 0 then "no action entries"
+	  else [$a[] | . as $e
+		| ["VM","POLICY","ACTION","BYTES_REQUESTED","BYTES_DONE","REASON","MODE","MESSAGE_ID"][]
+		| select($e[.] == null or $e[.] == "")] | unique | join(",") end' \
+	"$OUT/journal-balancerd.json")
+if [ -z "$missing" ]; then
+	ok "journal-fields ($(jq -s 'map(select(.ACTION != null)) | length' "$OUT/journal-balancerd.json") action entries)"
+else
+	notok journal-fields "missing: $missing"
+fi
+
+# ---- a VM whose pressure rises is backed off, then prefaulted --------------
+spike_ts=$(jq -r 'select(.event == "ready") | .ts' "$OUT/vm-web-spike.jsonl")
+spike_ts=$(awk -v a="$spike_ts" -v b="$SPIKE_AT" 'BEGIN{printf "%.0f", a + b}')
+note "web-spike spikes at $(date -d @"$spike_ts" +%T)"
+prefaulted() {
+	bjournal | jq -e -s --argjson t "$spike_ts" 'map(select(.VM == "web-spike" and .ACTION == "prefault"
+		and ((.__REALTIME_TIMESTAMP | tonumber) / 1e6) >= $t)) | length > 0' >/dev/null
+}
+if wait_until $((SPIKE_AT + 120 - ($(date +%s) - t_start))) prefaulted; then
+	first=$(bjournal | jq -r -s --argjson t "$spike_ts" '[.[] | select(.VM == "web-spike" and .ACTION == "prefault"
+		and ((.__REALTIME_TIMESTAMP | tonumber) / 1e6) >= $t)][0] | ((.__REALTIME_TIMESTAMP | tonumber) / 1e6)')
+	ok "prefault-after-spike ($(awk -v a="$first" -v b="$spike_ts" 'BEGIN{printf "%.1f", a - b}') s after the spike)"
+	sleep 10
+	# Backed off: no reclaim of web-spike from its first prefault on.
+	n=$(bjournal | jq -s --argjson t "$first" 'map(select(.VM == "web-spike" and (.ACTION == "reclaim" or .ACTION == "pageout")
+		and ((.__REALTIME_TIMESTAMP | tonumber) / 1e6) >= $t)) | length')
+	check backoff "web-spike was reclaimed $n times after its restore began" test "$n" = 0
+else
+	notok prefault-after-spike "no prefault of web-spike in 120 s after the spike"
+	notok backoff "no restore, so no backoff to observe"
+fi
+had_reclaim=$(bjournal | jq -s 'map(select(.VM == "web-spike" and (.ACTION == "reclaim" or .ACTION == "pageout"))) | length')
+note "web-spike reclaim actions before the spike: $had_reclaim"
+
+# ---- reload: a bad policy keeps the old one, a good one applies ------------
+cursor=$(journalctl -u $U -n 0 --show-cursor --no-pager 2>/dev/null | sed -n 's/^-- cursor: //p')
+echo '{ "classes": [ { "name": "broken", "match": ["*"], "floor": "lots" } ] ' >"$POLICY_DIR/60-bad.json"
+systemctl reload $U
+sleep 3
+logged_error() { journalctl -u $U --after-cursor="$cursor" --no-pager -o cat 2>/dev/null | grep -qi '60-bad.json'; }
+if wait_until 15 logged_error; then
+	ok "reload-bad-logged ($(journalctl -u $U --after-cursor="$cursor" --no-pager -o cat | grep -i -m1 '60-bad.json' | cut -c1-120))"
+else
+	notok reload-bad-logged "no journal entry naming 60-bad.json after reload"
+fi
+check reload-bad-keeps-running "ActiveState=$(unit_prop $U ActiveState) MainPID $(unit_prop $U MainPID) (was $main_pid)" \
+	test "$(unit_prop $U ActiveState)" = active -a "$(unit_prop $U MainPID)" = "$main_pid"
+kept_old() { journalctl -u $U --after-cursor="$cursor" --no-pager -o cat | grep -qiE 'keep'; }
+check reload-bad-keeps-old "no 'keeping' message in the journal" kept_old
+rm -f "$POLICY_DIR/60-bad.json"
+jq '.classes |= [{"name":"e2e-probe","description":"added by the e2e test","match":["probe-*"],"priority":10,"shares":100,"floor":"20%","pressure_target":1.0,"cold_age":"10s","max_reclaim_rate":"64M","prefault":false}] + .' \
+	/tmp/50-e2e.json >"$POLICY_DIR/50-e2e.json"
+ncls=$(jq '.classes | length' "$POLICY_DIR/50-e2e.json")
+cursor=$(journalctl -u $U -n 0 --show-cursor --no-pager 2>/dev/null | sed -n 's/^-- cursor: //p')
+systemctl reload $U
+applied() { journalctl -u $U --after-cursor="$cursor" --no-pager -o cat | grep -qiE "reloaded.*$ncls class"; }
+if wait_until 15 applied; then
+	ok "reload-good-applied ($(journalctl -u $U --after-cursor="$cursor" --no-pager -o cat | grep -iE -m1 'reloaded' | cut -c1-120))"
+else
+	notok reload-good-applied "no 'reloaded ... $ncls classes' in the journal"
+fi
+start_vm probe-1 --size 32M --hot 50% --rate 500
+wait_vm_ready probe-1 60
+explain_ok() { balancerctl explain probe-1 2>&1 | grep -q e2e-probe; }
+check reload-good-class-used "balancerctl explain probe-1: $(balancerctl explain probe-1 2>&1 | head -3 | tr '\n' ' ')" \
+	wait_until 20 explain_ok
+
+# ---- a VM exiting mid-tick is handled -------------------------------------
+for i in 1 2 3; do
+	start_vm "batch-short$i" --size 32M --duration $((i + 1))s
+done
+start_vm batch-kill --size 48M --rate 500
+wait_vm_ready batch-kill 60
+sleep 2
+systemctl kill --signal=KILL batch-kill.scope
+for i in 1 2 3; do wait_vm_exit "batch-short$i" 60 >/dev/null; done
+sleep 4
+check vm-exit-mid-tick "daemon ActiveState=$(unit_prop $U ActiveState) MainPID $(unit_prop $U MainPID) (was $main_pid)" \
+	test "$(unit_prop $U ActiveState)" = active -a "$(unit_prop $U MainPID)" = "$main_pid"
+gone_logged() { bjournal | jq -e -s 'map(select(.VM == "batch-kill" and ((.MESSAGE // "") | test("vanish|gone|exit|disappear"; "i")))) | length > 0' >/dev/null; }
+check vm-exit-logged "no journal entry about batch-kill going away" wait_until 10 gone_logged
+
+# ---- a hung daemon is restarted by the watchdog ---------------------------
+wd_us=$(unit_prop $U WatchdogUSec)
+wd_s=$(systemctl show -p WatchdogUSec $U | sed 's/.*=//')
+nr0=$(unit_prop $U NRestarts)
+pid0=$(unit_prop $U MainPID)
+note "SIGSTOP $pid0 (WatchdogSec $wd_s)"
+t_stop=$(date +%s)
+kill -STOP "$pid0"
+restarted() { local p; p=$(unit_prop $U MainPID); [ "$p" != "$pid0" ] && [ "$p" != 0 ] && is_active; }
+if wait_until 90 restarted; then
+	ok "watchdog-restart (new MainPID $(unit_prop $U MainPID) after $(($(date +%s) - t_stop)) s, NRestarts $nr0 -> $(unit_prop $U NRestarts))"
+else
+	notok watchdog-restart "MainPID $(unit_prop $U MainPID) ActiveState $(unit_prop $U ActiveState) 90 s after SIGSTOP (WatchdogUSec $wd_us)"
+	kill -CONT "$pid0" 2>/dev/null
+fi
+wd_logged() { journalctl -u $U --no-pager -o cat | grep -qi 'watchdog'; }
+check watchdog-logged "systemd logged no watchdog timeout" wd_logged
+
+# ---- no guestsim access ever read wrong data -------------------------------
+for v in batch-idle web-spike plain-1 probe-1; do stop_vm $v; done
+bad=""
+for f in "$OUT"/vm-*.jsonl; do
+	v=${f##*/vm-}
+	v=${v%.jsonl}
+	rc=$(wait_vm_exit "$v" 120)
+	e=$(jq -s '[.[] | .errors // 0] | max' "$f" 2>/dev/null)
+	case $v in batch-kill) continue ;; esac
+	if [ "$rc" != 0 ] || [ "${e:-x}" != 0 ]; then
+		bad="$bad $v(rc=$rc,errors=$e)"
+	fi
+done
+check guestsim-no-errors "${bad# }" test -z "$bad"
+vall=$(jq -r 'select(.event == "exit") | "\(.verify_all_bad_chunks) bad of all, \(.verify_all_s) s"' "$OUT/vm-batch-idle.jsonl" 2>/dev/null)
+note "batch-idle verify-all-at-exit: $vall"
+
+sampler_stop
+bjournal >"$OUT/journal-balancerd.json"
+systemctl stop $U
+echo "guest-tests: done"
