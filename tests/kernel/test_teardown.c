@@ -134,10 +134,18 @@ TEST_TIMEOUT(munmap_part_of_backing, 60)
 	const size_t bytes = 4 << 20, hole = 1 << 20, hole_off = 1 << 20;
 	char *mem = mem_4k(bytes);
 	int pfd = vm_filled(mem, bytes, SEED_A);
-	__u64 v;
+	__u64 v, mapped;
 
 	CHECK(munmap(mem + hole_off, hole) == 0);
-	CHECK_EQ(ovt_stats_ok(pfd, GFN).pages_mapped, (bytes - hole) / OVT_PAGE);
+	/*
+	 * The hole is unmapped. Splitting the VMA at an address that is not
+	 * 2 MiB aligned also sends an invalidation of the whole 2 MiB block
+	 * around it (the kernel's split_huge_pmd path notifies before it
+	 * looks for a huge pmd), so [0, 2M) may be gone too; [2M, 4M) not.
+	 */
+	mapped = ovt_stats_ok(pfd, GFN).pages_mapped;
+	CHECK(mapped <= (bytes - hole) / OVT_PAGE);
+	CHECK(mapped >= (bytes - OVT_2M) / OVT_PAGE);
 	CHECK_EQ(ovt_read64(pfd, GPA + hole_off, &v), OVCMEM_EXIT_FAULT_FAILED);
 	CHECK_EQ(ovt_read64(pfd, GPA + hole_off + hole - 8, &v),
 		 OVCMEM_EXIT_FAULT_FAILED);
@@ -222,7 +230,8 @@ TEST_TIMEOUT(mremap_shrink_backing, 60)
 	__u64 v;
 
 	CHECK(mremap(mem, bytes, keep, 0) == mem);
-	CHECK_EQ(ovt_stats_ok(pfd, GFN).pages_mapped, keep / OVT_PAGE);
+	/* At most what is kept (the split may take its 2 MiB block too). */
+	CHECK(ovt_stats_ok(pfd, GFN).pages_mapped <= keep / OVT_PAGE);
 	CHECK_EQ(ovt_read64(pfd, GPA + keep, &v), OVCMEM_EXIT_FAULT_FAILED);
 	CHECK_EQ(ovt_read64(pfd, GPA + bytes - 8, &v), OVCMEM_EXIT_FAULT_FAILED);
 	CHECK(ovt_verify(pfd, GPA, keep, SEED_A, NULL) == 0);
