@@ -45,16 +45,17 @@ struct cls {
 };
 
 struct vmr {
-	int cls;	  /* index into the case's classes, NO_CLASS */
-	uint64_t cur;	  /* memory.current */
-	uint64_t max;	  /* memory.max, 0: "max" */
-	double some;	  /* memory.pressure some avg10 */
-	uint64_t refault; /* d_refault_anon, pages */
-	bool ovc;	  /* ovcmem present, with... */
-	uint64_t cold;	  /* ...these bytes idle > cold age */
-	bool gone;	  /* vanished mid-read */
-	uint64_t high;	  /* memory.high, 0: "max" */
-	uint64_t low;	  /* memory.low */
+	int cls;	      /* index into the case's classes, NO_CLASS */
+	uint64_t cur;	      /* memory.current */
+	uint64_t max;	      /* memory.max, 0: "max" */
+	double some;	      /* memory.pressure some avg10 */
+	uint64_t refault;     /* d_refault_anon, pages */
+	uint64_t ovc_refault; /* ovcmem d_refaults, pages */
+	bool ovc;	      /* ovcmem present, with... */
+	uint64_t cold;	      /* ...these bytes idle > cold age */
+	bool gone;	      /* vanished mid-read */
+	uint64_t high;	      /* memory.high, 0: "max" */
+	uint64_t low;	      /* memory.low */
 };
 
 struct exp {
@@ -268,23 +269,21 @@ static const struct tcase cases[] = {
 
 	/* ---- restore -------------------------------------------------------
 	 */
-	{
-		"restore: a refaulting VM gets back what was taken", .n_vms = 2,
-		.n_steps = 2,
-		.steps =
-			{
-				/* reclaim 64M from vm0 and 48M from vm1, all of
-				   it done */
-				{.avail = 3 * G,
-				 .vms = {CALM(0, 4 * G), PSI(0, 4 * G, 0.25)},
-				 .mode = MODE_PROACTIVE,
-				 .done_pct = 100,
-				 .acts = {A(RECLAIM, 0, 64 * M), A(RECLAIM, 1, 48 * M)}},
-				/* 1s later, 6G free; vm0 refaults 1024 pages =
-				 * 4M/s > 1M/s: prefault min(64M restorable, 64M
-				 * rate, 2G headroom); vm1, calm, still gets its
-				 * proactive step */
-				{.at = 1 * SEC, .avail = 6 * G, .vms = {{.cls = 0, .cur = 4 * G, .refault = 1024}, PSI(0, 4 * G, 0.25)}, .mode = MODE_RESTORE, .mode_has = "MemAvailable 6G > high", .acts = {A(PREFAULT, 0, 64 * M), A(RECLAIM, 1, 48 * M)}, .reason_has = "refaulting 4M/s: prefault 64M of 64M"}}},
+	{"restore: a refaulting VM gets back what was taken", .n_vms = 2,
+	 .n_steps = 2,
+	 .steps =
+		 {/* reclaim 64M from vm0 and 48M from vm1, all of
+		     it done */
+		  {.avail = 3 * G,
+		   .vms = {CALM(0, 4 * G), PSI(0, 4 * G, 0.25)},
+		   .mode = MODE_PROACTIVE,
+		   .done_pct = 100,
+		   .acts = {A(RECLAIM, 0, 64 * M), A(RECLAIM, 1, 48 * M)}},
+		  /* 1s later, 6G free; vm0 refaults 1024 pages =
+		   * 4M/s > 1M/s: prefault min(64M restorable, 64M
+		   * rate, 2G headroom); vm1, calm, still gets its
+		   * proactive step */
+		  {.at = 1 * SEC, .avail = 6 * G, .vms = {{.cls = 0, .cur = 4 * G, .refault = 1024}, PSI(0, 4 * G, 0.25)}, .mode = MODE_RESTORE, .mode_has = "MemAvailable 6G > high", .acts = {A(PREFAULT, 0, 64 * M), A(RECLAIM, 1, 48 * M)}, .reason_has = "refaulting 4M/s: prefault 64M of 64M"}}},
 	{"restore without prefault: no reclaim, no prefault",
 	 .classes = {{.no_prefault = true}}, .n_vms = 1, .n_steps = 2,
 	 .steps = {{.avail = 3 * G,
@@ -320,6 +319,69 @@ static const struct tcase cases[] = {
 		    .vms = {PSI(0, 4 * G, 0.5)},
 		    .mode = MODE_RESTORE,
 		    .acts = {A(RECLAIM, 0, 32 * M)}}}},
+
+	{"restore: prefault limited by the headroom above high (16M)",
+	 .n_vms = 1, .n_steps = 2,
+	 .steps = {{.avail = 3 * G,
+		    .vms = {CALM(0, 4 * G)},
+		    .mode = MODE_PROACTIVE,
+		    .done_pct = 100,
+		    .acts = {A(RECLAIM, 0, 64 * M)}},
+		   {.at = 1 * SEC,
+		    .avail = 4 * G + 16 * M,
+		    .vms = {PSI(0, 4 * G, 1.5)},
+		    .mode = MODE_RESTORE,
+		    .acts = {A(PREFAULT, 0, 16 * M)},
+		    .reason_has = "pressure 1.50% >= target 1.00%"}}},
+	{"restore: prefault never goes above the ceiling (8M below it)",
+	 .classes = {{.ceiling = 4 * G + 8 * M}}, .n_vms = 1, .n_steps = 2,
+	 .steps = {{.avail = 3 * G,
+		    .vms = {CALM(0, 4 * G)},
+		    .mode = MODE_PROACTIVE,
+		    .done_pct = 100,
+		    .acts = {A(RECLAIM, 0, 64 * M)}},
+		   {.at = 1 * SEC,
+		    .avail = 6 * G,
+		    .vms = {PSI(0, 4 * G, 1.5)},
+		    .mode = MODE_RESTORE,
+		    .acts = {A(PREFAULT, 0, 8 * M)}}}},
+	{"restore: ovcmem refaults count too (512 pages/s = 2M/s)", .n_vms = 1,
+	 .n_steps = 2,
+	 .steps = {{.avail = 3 * G,
+		    .vms = {CALM(0, 4 * G)},
+		    .mode = MODE_PROACTIVE,
+		    .done_pct = 100,
+		    .acts = {A(RECLAIM, 0, 64 * M)}},
+		   {.at = 1 * SEC,
+		    .avail = 6 * G,
+		    .vms = {{.cls = 0, .cur = 4 * G, .ovc_refault = 512}},
+		    .mode = MODE_RESTORE,
+		    .acts = {A(PREFAULT, 0, 64 * M)}}}},
+	{"restore: 128 refaults/s (512K/s) is noise: the VM is trimmed",
+	 .n_vms = 1, .n_steps = 2,
+	 .steps = {{.avail = 3 * G,
+		    .vms = {CALM(0, 4 * G)},
+		    .mode = MODE_PROACTIVE,
+		    .done_pct = 100,
+		    .acts = {A(RECLAIM, 0, 64 * M)}},
+		   {.at = 1 * SEC,
+		    .avail = 6 * G,
+		    .vms = {{.cls = 0, .cur = 4 * G, .refault = 128}},
+		    .mode = MODE_RESTORE,
+		    .acts = {A(RECLAIM, 0, 64 * M)}}}},
+	{"restore: scarce headroom goes to the most important VM first",
+	 .classes = {{.priority = 0}, {.priority = 5}}, .n_vms = 2,
+	 .n_steps = 2,
+	 .steps = {{.avail = 3 * G,
+		    .vms = {CALM(0, 4 * G), CALM(1, 4 * G)},
+		    .mode = MODE_PROACTIVE,
+		    .done_pct = 100,
+		    .acts = {A(RECLAIM, 0, 64 * M), A(RECLAIM, 1, 64 * M)}},
+		   {.at = 1 * SEC,
+		    .avail = 4 * G + 64 * M,
+		    .vms = {PSI(0, 4 * G, 2.0), PSI(1, 4 * G, 2.0)},
+		    .mode = MODE_RESTORE,
+		    .acts = {A(PREFAULT, 1, 64 * M)}}}},
 
 	/* ---- memory.high / memory.low --------------------------------------
 	 */
@@ -405,6 +467,37 @@ static const struct tcase cases[] = {
 		    .vms = {CALM(0, 4 * G)},
 		    .mode = MODE_TIGHT,
 		    .acts = {A(RECLAIM, 0, 64 * M)}}}},
+
+	{"hysteresis: critical by PSI is left only under 75% of the limit",
+	 .n_vms = 1, .n_steps = 3,
+	 .steps = {{.avail = 3 * G,
+		    .full = 12.0,
+		    .vms = {CALM(0, 4 * G)},
+		    .mode = MODE_CRITICAL,
+		    .acts = {A(RECLAIM, 0, 64 * M)}},
+		   {.at = 1 * SEC,
+		    .avail = 3 * G,
+		    .full = 9.0,
+		    .vms = {CALM(0, 4 * G)},
+		    .mode = MODE_CRITICAL,
+		    .mode_has = "limit - hysteresis",
+		    .acts = {A(RECLAIM, 0, 64 * M)}},
+		   {.at = 2 * SEC,
+		    .avail = 3 * G,
+		    .full = 7.0,
+		    .vms = {CALM(0, 4 * G)},
+		    .mode = MODE_PROACTIVE,
+		    .acts = {A(RECLAIM, 0, 64 * M)}}}},
+	{"tight: what a ceiling takes counts against the shortfall",
+	 /* need 1G; vm0 is 900M over its ceiling (rate 2G: all of it),
+	  * leaving 124M short, split evenly: vm0 900M + 62M, vm1 62M */
+	 .classes = {{.ceiling = 3 * G + 124 * M, .rate = 2 * G},
+		     {.rate = 2 * G}},
+	 .n_vms = 2, .n_steps = 1,
+	 .steps = {{.avail = 3 * G / 2,
+		    .vms = {CALM(0, 4 * G), CALM(1, 4 * G)},
+		    .mode = MODE_TIGHT,
+		    .acts = {A(RECLAIM, 0, 962 * M), A(RECLAIM, 1, 62 * M)}}}},
 
 	/* ---- backoff and rate limits ---------------------------------------
 	 */
@@ -507,6 +600,7 @@ static void make_vm(const struct vmr *r, int i, struct vm_signals *v)
 	v->psi.some.avg10 = r->some;
 	v->d_refault_anon = r->refault;
 	v->ovcmem.present = r->ovc;
+	v->ovcmem.d_refaults = r->ovc_refault;
 	v->ovcmem.cold_valid = r->ovc;
 	v->ovcmem.cold_pages = r->cold / 4096;
 }
