@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 #include <linux/ovcmem.h>
 
@@ -501,6 +502,49 @@ static inline int ovt_cgroup_reclaim(const char *cg, unsigned long long bytes)
 
 	snprintf(v, sizeof(v), "%llu", bytes);
 	return ovt_cgroup_write(cg, "memory.reclaim", v);
+}
+
+/* ---- passing fds between processes (SCM_RIGHTS) ------------------------ */
+
+/* Send @fd over the unix socket @sock; returns 0 or -1. */
+static inline int ovt_send_fd(int sock, int fd)
+{
+	char byte = 0, buf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = buf, .msg_controllen = sizeof(buf),
+	};
+	struct cmsghdr *c;
+
+	memset(buf, 0, sizeof(buf));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+/* Receive an fd sent with ovt_send_fd(); returns it or -1. */
+static inline int ovt_recv_fd(int sock)
+{
+	char byte, buf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = buf, .msg_controllen = sizeof(buf),
+	};
+	struct cmsghdr *c;
+	int fd;
+
+	if (recvmsg(sock, &msg, 0) != 1)
+		return -1;
+	c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
 }
 
 #endif /* OVCMEM_TEST_H */
