@@ -413,26 +413,35 @@ static void parse_source(struct builder *b, struct source *s, size_t index)
 	const json_t *root = s->root;
 	char desc[1024];
 	size_t first_new = b->p.n_classes;
+	const char *key;
 	json_t *v;
 
 	if (!jcheck_object(c, root, "an object at the top level", top_keys))
 		return;
 	jcheck_string(c, root, "description", desc, sizeof(desc));
 
-	for (size_t i = 0; global_keys[i]; i++) {
-		if (!json_object_get(root, global_keys[i]))
+	/* One error per file, on the first global key it sets. */
+	json_object_foreach((json_t *)root, key, v)
+	{
+		size_t i;
+
+		for (i = 0; global_keys[i]; i++)
+			if (strcmp(key, global_keys[i]) == 0)
+				break;
+		if (!global_keys[i])
 			continue;
-		if (b->globals_from && b->globals_from != s) {
-			jcheck_push_key(c, global_keys[i]);
+		if (!b->globals_from) {
+			b->globals_from = s;
+		} else if (b->globals_from != s) {
+			jcheck_push_key(c, key);
 			jcheck_error(c, true,
 				     "global settings are already given by %s; "
 				     "only one policy file may set interval, "
 				     "backoff, hysteresis and host",
 				     b->globals_from->name);
 			jcheck_pop(c);
-			continue;
 		}
-		b->globals_from = s;
+		break;
 	}
 	if (b->globals_from == s) {
 		jcheck_duration(c, root, "interval", INTERVAL_MIN, INTERVAL_MAX,
