@@ -19,10 +19,10 @@
 
 /* A size that may be given in bytes ("512M") or relative ("10%"). */
 struct size_spec {
-	bool set;	  /* false: not given, the default applies */
-	bool is_percent;  /* true: percent of the reference size */
-	uint64_t bytes;	  /* when !is_percent */
-	double percent;	  /* when is_percent, 0..100 */
+	bool set;	 /* false: not given, the default applies */
+	bool is_percent; /* true: percent of the reference size */
+	uint64_t bytes;	 /* when !is_percent */
+	double percent;	 /* when is_percent, 0..100 */
 };
 
 /*
@@ -41,17 +41,17 @@ uint64_t size_spec_resolve(const struct size_spec *spec, uint64_t reference,
  */
 struct policy_class {
 	char name[POLICY_NAME_MAX];
-	char **match;		/* fnmatch(3) globs on the VM name */
+	char **match; /* fnmatch(3) globs on the VM name */
 	size_t n_match;
-	int priority;		/* higher = more important = reclaimed last */
-	unsigned int shares;	/* reclaim weight inside one priority: a VM
-				 * gives up memory in inverse proportion */
+	int priority;		  /* higher = more important = reclaimed last */
+	unsigned int shares;	  /* reclaim weight inside one priority: a VM
+				   * gives up memory in inverse proportion */
 	struct size_spec floor;	  /* never reclaim below (of VM size) */
 	struct size_spec ceiling; /* reclaim above this even when calm */
 	double pressure_target;	  /* memory.pressure some avg10, percent */
 	usec_t cold_age;	  /* idle this long counts as cold */
-	uint64_t max_reclaim_rate; /* bytes per second, per VM */
-	bool prefault;		  /* restore: fault memory back in */
+	uint64_t max_reclaim_rate;    /* bytes per second, per VM */
+	bool prefault;		      /* restore: fault memory back in */
 	struct size_spec memory_high; /* manage memory.high if set */
 	struct size_spec memory_low;  /* manage memory.low if set */
 	/* Where the class was defined, for `balancerctl explain`. */
@@ -69,12 +69,12 @@ struct host_policy {
 /* The merged policy of all files in the policy directory. */
 struct policy {
 	struct host_policy host;
-	usec_t interval;	/* steady tick */
-	usec_t backoff;		/* no reclaim after a VM's pressure crossed
-				 * its target, for this long */
-	double hysteresis;	/* fraction, e.g. 0.1: a mode is left only
-				 * when the signal is this far past the
-				 * threshold that entered it */
+	usec_t interval;   /* steady tick */
+	usec_t backoff;	   /* no reclaim after a VM's pressure crossed
+			    * its target, for this long */
+	double hysteresis; /* fraction, e.g. 0.1: a mode is left only
+			    * when the signal is this far past the
+			    * threshold that entered it */
 	struct policy_class *classes;
 	size_t n_classes;
 };
@@ -82,9 +82,9 @@ struct policy {
 /* One problem found while loading; a load collects all of them. */
 struct policy_error {
 	char file[256];
-	int line;	/* 0 when unknown */
-	int column;	/* 0 when unknown */
-	char path[128]; /* JSON path, e.g. "classes[1].floor" */
+	int line;	   /* 0 when unknown */
+	int column;	   /* 0 when unknown */
+	char path[128];	   /* JSON path, e.g. "classes[1].floor" */
 	char message[256]; /* what was expected and what was found */
 };
 
@@ -115,8 +115,8 @@ int policy_load_dir(const char *dir, struct policy *out,
 		    struct policy_errors *errs);
 
 /* Same, from a string (tests); @name stands in for the file name. */
-int policy_load_string(const char *json, const char *name,
-		       struct policy *out, struct policy_errors *errs);
+int policy_load_string(const char *json, const char *name, struct policy *out,
+		       struct policy_errors *errs);
 
 void policy_free(struct policy *p);
 
@@ -132,16 +132,16 @@ const struct policy_class *policy_match(const struct policy *p,
 
 /* Daemon settings, /etc/balancerd/balancerd.json. */
 struct daemon_config {
-	char cgroup_root[256];	 /* "/sys/fs/cgroup" */
-	char **vm_globs;	 /* cgroup paths relative to cgroup_root,
-				  * default "machine.slice/\*.scope" */
+	char cgroup_root[256]; /* "/sys/fs/cgroup" */
+	char **vm_globs;       /* cgroup paths relative to cgroup_root,
+				* default "machine.slice/\*.scope" */
 	size_t n_vm_globs;
-	char policy_dir[256];	 /* "/etc/balancerd/policies.d" */
-	char driver_path[256];	 /* "/dev/ovcmem"; "" disables */
-	char state_file[256];	 /* "/run/balancerd/state.json" */
-	usec_t interval;	 /* 0: take the policy's */
+	char policy_dir[256];  /* "/etc/balancerd/policies.d" */
+	char driver_path[256]; /* "/dev/ovcmem"; "" disables */
+	char state_file[256];  /* "/run/balancerd/state.json" */
+	usec_t interval;       /* 0: take the policy's */
 	bool dry_run;
-	char log_target[16];	 /* "auto", "journal", "stderr" */
+	char log_target[16]; /* "auto", "journal", "stderr" */
 };
 
 /* Defaults, then the file if it exists (-ENOENT for a missing file is not

@@ -10,7 +10,7 @@
 typedef uint64_t usec_t;
 
 #define USEC_PER_MSEC 1000ULL
-#define USEC_PER_SEC 1000000ULL
+#define USEC_PER_SEC  1000000ULL
 #define USEC_INFINITY UINT64_MAX
 
 /*
