@@ -97,13 +97,40 @@ static usec_t policy_interval(const struct policy *p)
 
 /* ---- state ------------------------------------------------------------- */
 
+/*
+ * state->vms is kept sorted by name, so that a tick over 1000 VMs finds
+ * each in log time; VMs first seen this tick are appended, then sorted in.
+ */
+static int cmp_state(const void *a, const void *b)
+{
+	const struct vm_state *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+static int cmp_name_state(const void *name, const void *b)
+{
+	const struct vm_state *y = b;
+
+	return strcmp(name, y->name);
+}
+
+static struct vm_state *find_in(struct vm_state *vms, size_t sorted, size_t n,
+				const char *name)
+{
+	struct vm_state *vs;
+
+	vs = bsearch(name, vms, sorted, sizeof(*vms), cmp_name_state);
+	for (size_t i = sorted; !vs && i < n; i++)
+		if (!strcmp(vms[i].name, name))
+			vs = &vms[i];
+	return vs;
+}
+
 struct vm_state *balancer_state_find(struct balancer_state *state,
 				     const char *vm_name)
 {
-	for (size_t i = 0; i < state->n_vms; i++)
-		if (!strcmp(state->vms[i].name, vm_name))
-			return &state->vms[i];
-	return NULL;
+	return find_in(state->vms, state->n_vms, state->n_vms, vm_name);
 }
 
 static struct vm_state *state_add(struct balancer_state *state,
@@ -128,9 +155,28 @@ static struct vm_state *state_add(struct balancer_state *state,
 	return vs;
 }
 
+/* Drop the VMs unseen for VM_STATE_FORGET, keeping the order. */
+static void state_forget(struct balancer_state *state, usec_t now)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < state->n_vms; i++) {
+		struct vm_state *vs = &state->vms[i];
+
+		if (!vs->seen && now - vs->last_seen > VM_STATE_FORGET)
+			continue;
+		if (k != i)
+			state->vms[k] = *vs;
+		k++;
+	}
+	state->n_vms = k;
+}
+
 /* Add VMs first seen, mark who is here, forget the long gone. */
 static int state_sync(struct balancer_state *state, const struct tick_input *in)
 {
+	size_t sorted = state->n_vms;
+
 	for (size_t i = 0; i < state->n_vms; i++)
 		state->vms[i].seen = false;
 	for (size_t i = 0; i < in->n_vms; i++) {
@@ -139,7 +185,7 @@ static int state_sync(struct balancer_state *state, const struct tick_input *in)
 
 		if (v->vanished)
 			continue;
-		vs = balancer_state_find(state, v->name);
+		vs = find_in(state->vms, sorted, state->n_vms, v->name);
 		if (!vs)
 			vs = state_add(state, v->name, in->now);
 		if (!vs)
@@ -147,14 +193,9 @@ static int state_sync(struct balancer_state *state, const struct tick_input *in)
 		vs->seen = true;
 		vs->last_seen = in->now;
 	}
-	for (size_t i = 0; i < state->n_vms;) {
-		struct vm_state *vs = &state->vms[i];
-
-		if (!vs->seen && in->now - vs->last_seen > VM_STATE_FORGET)
-			*vs = state->vms[--state->n_vms];
-		else
-			i++;
-	}
+	if (state->n_vms > sorted)
+		qsort(state->vms, state->n_vms, sizeof(*state->vms), cmp_state);
+	state_forget(state, in->now);
 	return 0;
 }
 
