@@ -394,6 +394,35 @@ static void test_default_policy_classes(void **state)
 	policy_free(&p);
 }
 
+/* The example in docs/policies.md is a valid policy. */
+static void test_doc_example(void **state)
+{
+	struct policy p;
+	struct policy_errors errs = {0};
+	char buf[16384], *start, *end;
+	FILE *f = fopen(SRCDIR "/docs/policies.md", "r");
+	size_t n;
+
+	(void)state;
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	start = strstr(buf, "```json\n");
+	assert_non_null(start);
+	start += strlen("```json\n");
+	end = strstr(start, "```");
+	assert_non_null(end);
+	*end = 0;
+	if (policy_load_string(start, "policies.md", &p, &errs) != 0) {
+		char *got = errors_text(&errs);
+
+		fail_msg("%s", got);
+	}
+	assert_int_equal(p.n_classes, 2);
+	policy_free(&p);
+}
+
 static void test_defaults(void **state)
 {
 	struct policy p;
@@ -761,6 +790,7 @@ int main(void)
 		cmocka_unit_test(test_bad_policies),
 		cmocka_unit_test(test_shipped_policies),
 		cmocka_unit_test(test_default_policy_classes),
+		cmocka_unit_test(test_doc_example),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_match),
