@@ -118,9 +118,10 @@ static int cmp_name_state(const void *name, const void *b)
 static struct vm_state *find_in(struct vm_state *vms, size_t sorted, size_t n,
 				const char *name)
 {
-	struct vm_state *vs;
+	struct vm_state *vs = NULL;
 
-	vs = bsearch(name, vms, sorted, sizeof(*vms), cmp_name_state);
+	if (sorted)
+		vs = bsearch(name, vms, sorted, sizeof(*vms), cmp_name_state);
 	for (size_t i = sorted; !vs && i < n; i++)
 		if (!strcmp(vms[i].name, name))
 			vs = &vms[i];
