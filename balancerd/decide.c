@@ -333,9 +333,8 @@ static enum host_mode choose_mode(const struct host_view *hv,
 			   "MemAvailable %s > %s (high - hysteresis)", a,
 			   sz(high_out, b));
 	return say(why, MODE_PROACTIVE,
-		   "MemAvailable %s between low %s and "
-		   "high %s",
-		   a, sz(hv->low, b), sz(hv->high, c));
+		   "MemAvailable %s between low %s and high %s", a,
+		   sz(hv->low, b), sz(hv->high, c));
 }
 
 /* ---- one VM's view and plan -------------------------------------------- */

@@ -324,6 +324,44 @@ static void test_memory_value(void **state)
 	}
 }
 
+/*
+ * Every prefix of every fixture (a read cut short anywhere) parses to 0
+ * or -EINVAL, never a crash or an out-of-bounds read (run under ASan).
+ */
+static void test_every_truncation(void **state)
+{
+	static const char *const files[] = {
+		"pressure-some-full", "meminfo",       "memory.stat-6.1",
+		"memory.stat-6.12",   "memory.events",
+	};
+
+	(void)state;
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		char *text = strdup(fixture(files[f]));
+		size_t n = strlen(text);
+
+		for (size_t len = 0; len <= n; len++) {
+			char *cut = strndup(text, len);
+			struct host_signals h = {0};
+			struct vm_signals v = {0};
+			struct psi p;
+			int r[4];
+
+			r[0] = parse_psi(cut, &p);
+			r[1] = parse_meminfo(cut, &h);
+			r[2] = parse_memory_stat(cut, &v);
+			r[3] = parse_memory_events(cut, &v);
+			for (int i = 0; i < 4; i++)
+				if (r[i] != 0 && r[i] != -EINVAL)
+					fail_msg("%s cut at %zu: parser %d "
+						 "returned %d",
+						 files[f], len, i, r[i]);
+			free(cut);
+		}
+		free(text);
+	}
+}
+
 /* ---- acquire over a fake tree ----------------------------------------- */
 
 static void test_host_acquire(void **state)
@@ -481,6 +519,7 @@ int main(void)
 		cmocka_unit_test(test_memory_stat_bad),
 		cmocka_unit_test(test_memory_events),
 		cmocka_unit_test(test_memory_value),
+		cmocka_unit_test(test_every_truncation),
 		cmocka_unit_test(test_host_acquire),
 		cmocka_unit_test(test_vm_acquire),
 		cmocka_unit_test(test_vm_acquire_optional_files),
