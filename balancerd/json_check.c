@@ -198,6 +198,19 @@ void jcheck_pop(struct jcheck *c)
 		c->depth--;
 }
 
+/* May one more error be recorded? */
+static bool budget(struct jcheck *c)
+{
+	if (++c->n_errors <= JCHECK_MAX_ERRORS)
+		return true;
+	if (c->n_errors == JCHECK_MAX_ERRORS + 1 &&
+	    policy_errors_add(c->errs, c->file, 0, 0, "",
+			      "too many errors; only the first %d are shown",
+			      JCHECK_MAX_ERRORS) < 0)
+		c->enomem = -ENOMEM;
+	return false;
+}
+
 static void vrecord(struct jcheck *c, bool at_key, const char *fmt, va_list ap)
 {
 	size_t depth =
@@ -205,6 +218,8 @@ static void vrecord(struct jcheck *c, bool at_key, const char *fmt, va_list ap)
 	struct json_pos kpos = {0, 0}, vpos = {0, 0}, p;
 	char path[128], msg[256];
 
+	if (!budget(c))
+		return;
 	json_path_format(c->steps, depth, path, sizeof(path));
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (c->text &&
@@ -233,6 +248,8 @@ void jcheck_error_missing(struct jcheck *c, const char *key)
 	struct json_pos vpos = {0, 0};
 	char path[128];
 
+	if (!budget(c))
+		return;
 	jcheck_push_key(c, key);
 	json_path_format(c->steps,
 			 depth + 1 <= JCHECK_MAX_DEPTH ? depth + 1 : depth,

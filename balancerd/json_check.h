@@ -34,7 +34,12 @@ struct jcheck {
 	struct json_step steps[JCHECK_MAX_DEPTH];
 	size_t depth;
 	int enomem; /* -ENOMEM once an allocation failed */
+	size_t n_errors;
 };
+
+/* A file with more errors than this is not worth reading further: the
+ * rest are dropped, and one last error says so. */
+#define JCHECK_MAX_ERRORS 50
 
 /*
  * Append an error. @line 0 means "position unknown". Returns 0 or

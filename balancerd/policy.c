@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -586,6 +587,18 @@ static size_t source_index(const struct source *srcs, size_t n,
 	return n;
 }
 
+/* Unplaced errors (line 0: "too many errors") close their file's list. */
+static bool error_before(const struct policy_error *a, size_t fa,
+			 const struct policy_error *b, size_t fb)
+{
+	int la = a->line > 0 ? a->line : INT_MAX;
+	int lb = b->line > 0 ? b->line : INT_MAX;
+
+	if (fa != fb)
+		return fa < fb;
+	return la < lb || (la == lb && a->column <= b->column);
+}
+
 /*
  * Errors are found schema part by schema part; an admin reads a file top
  * to bottom. Order those from @from on by file, line, column (stable, so
@@ -600,11 +613,9 @@ static void sort_errors(struct policy_errors *errs, size_t from,
 
 		while (j > from) {
 			const struct policy_error *d = &errs->items[j - 1];
-			size_t fd = source_index(srcs, n, d->file);
 
-			if (fd < fe || (fd == fe && (d->line < e.line ||
-						     (d->line == e.line &&
-						      d->column <= e.column))))
+			if (error_before(d, source_index(srcs, n, d->file), &e,
+					 fe))
 				break;
 			errs->items[j] = errs->items[j - 1];
 			j--;

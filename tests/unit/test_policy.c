@@ -394,6 +394,31 @@ static void test_default_policy_classes(void **state)
 	policy_free(&p);
 }
 
+/* A file of nonsense gets a bounded list, not one error per key. */
+static void test_too_many_errors(void **state)
+{
+	char json[4096] = "{";
+	struct policy p;
+	struct policy_errors errs = {0};
+	char last[512];
+	size_t off = 1;
+
+	(void)state;
+	for (int i = 0; i < 80; i++)
+		off += (size_t)snprintf(json + off, sizeof(json) - off,
+					"%s\"k%d\": 1", i ? ", " : "", i);
+	snprintf(json + off, sizeof(json) - off, "}");
+	assert_int_equal(policy_load_string(json, "t.json", &p, &errs),
+			 -EINVAL);
+	assert_int_equal(errs.n, 51);
+	policy_error_format(&errs.items[0], last, sizeof(last));
+	assert_non_null(strstr(last, "t.json:1:2: k0: unknown key 'k0'"));
+	policy_error_format(&errs.items[50], last, sizeof(last));
+	assert_string_equal(
+		last, "t.json: too many errors; only the first 50 are shown");
+	policy_errors_free(&errs);
+}
+
 /* The example in docs/policies.md is a valid policy. */
 static void test_doc_example(void **state)
 {
@@ -790,6 +815,7 @@ int main(void)
 		cmocka_unit_test(test_bad_policies),
 		cmocka_unit_test(test_shipped_policies),
 		cmocka_unit_test(test_default_policy_classes),
+		cmocka_unit_test(test_too_many_errors),
 		cmocka_unit_test(test_doc_example),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_every_key),
