@@ -28,8 +28,8 @@
 #define DEFAULT_PSI_FULL_LIMIT 5.0
 #define DEFAULT_PRIORITY       0
 #define DEFAULT_SHARES	       100
-/* memory.pressure some avg10 of 1%: the guest barely notices (Meta's TMO
- * runs its fleet at targets of this order). */
+/* memory.pressure some avg10 of 1%: a stall a guest barely notices, yet
+ * enough to let proactive reclaim find the cold memory. */
 #define DEFAULT_PRESSURE_TARGET	 1.0
 #define DEFAULT_COLD_AGE	 (120 * USEC_PER_SEC)
 #define DEFAULT_MAX_RECLAIM_RATE (32ULL << 20)
