@@ -411,17 +411,17 @@ static void bucket_refill(struct vm_state *vs, const struct policy_class *c,
 	vs->budget_at = now;
 }
 
-/*
- * Bytes idle at least the class's cold age: exact when the ovcmem client
- * counted them, else the whole histogram buckets that are surely older.
- */
-static bool cold_bytes(const struct vm_signals *v, const struct policy_class *c,
+/* Exact from the client, else the buckets that are surely older. */
+bool decide_cold_bytes(const struct vm_signals *v, const struct policy_class *c,
 		       usec_t interval, uint64_t *ret)
 {
 	const struct ovcmem_signals *o = &v->ovcmem;
 	uint64_t total = 0, pages = 0;
-	usec_t ticks = (c->cold_age + interval - 1) / interval;
+	usec_t ticks;
 
+	if (!interval)
+		interval = FALLBACK_INTERVAL;
+	ticks = (c->cold_age + interval - 1) / interval;
 	if (!o->present)
 		return false;
 	if (o->cold_valid) {
@@ -474,7 +474,7 @@ static void plan_init(struct plan *pl, const struct tick_ctx *t)
 	bucket_refill(vs, c, t);
 	pl->capacity = pages_down(min_u64(
 		vs->reclaim_budget, sub_sat(v->memory_current, pl->floor)));
-	pl->cold_known = cold_bytes(v, c, t->interval, &pl->cold);
+	pl->cold_known = decide_cold_bytes(v, c, t->interval, &pl->cold);
 }
 
 /* ---- reclaim steps ------------------------------------------------------ */

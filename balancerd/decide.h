@@ -122,6 +122,16 @@ int decide(struct balancer_state *state, const struct policy *policy,
 void decide_account(struct balancer_state *state, const char *vm_name,
 		    enum action_kind kind, uint64_t bytes_done, usec_t now);
 
+/*
+ * Bytes of @v idle at least @c->cold_age, as decide() counts them: the
+ * ovcmem client's exact cold_pages when cold_valid, else the idle-age
+ * buckets wholly older than cold_age (@interval converts it to ticks; an
+ * underestimate on purpose). Returns false when unknown (no ovcmem, or
+ * not scanned yet).
+ */
+bool decide_cold_bytes(const struct vm_signals *v, const struct policy_class *c,
+		       usec_t interval, uint64_t *ret);
+
 struct vm_state *balancer_state_find(struct balancer_state *state,
 				     const char *vm_name);
 void balancer_state_free(struct balancer_state *state);

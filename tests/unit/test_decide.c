@@ -799,6 +799,38 @@ static void test_account(void **state)
 	balancer_state_free(&bs);
 }
 
+/* The cold estimate from idle-age buckets: only buckets surely older. */
+static void test_cold_estimate(void **state)
+{
+	struct policy_class c = {.cold_age = 120 * SEC};
+	struct vm_signals v = {0};
+	uint64_t cold = 7;
+
+	(void)state;
+	assert_false(decide_cold_bytes(&v, &c, SEC, &cold)); /* no ovcmem */
+	v.ovcmem.present = true;
+	assert_false(decide_cold_bytes(&v, &c, SEC, &cold)); /* no scan yet */
+	/* ages: 0 | 1-10 | 11-30 | 31-60 | 61-120 | over 120 (ticks) */
+	for (int b = 0; b < IDLE_BUCKETS; b++)
+		v.ovcmem.idle_pages[b] = 1u << b;
+	assert_true(decide_cold_bytes(&v, &c, SEC, &cold));
+	assert_int_equal(cold, 32 * 4096); /* 2m: only "over 120" */
+	c.cold_age = 30 * SEC;		   /* 31-60, 61-120, over 120 */
+	assert_true(decide_cold_bytes(&v, &c, SEC, &cold));
+	assert_int_equal(cold, (8 + 16 + 32) * 4096);
+	/* at a 10s interval 30s is 3 ticks: 11-30 and older */
+	assert_true(decide_cold_bytes(&v, &c, 10 * SEC, &cold));
+	assert_int_equal(cold, (4 + 8 + 16 + 32) * 4096);
+	c.cold_age = 0; /* everything is cold */
+	assert_true(decide_cold_bytes(&v, &c, SEC, &cold));
+	assert_int_equal(cold, 63 * 4096);
+	/* an exact count wins */
+	v.ovcmem.cold_valid = true;
+	v.ovcmem.cold_pages = 5;
+	assert_true(decide_cold_bytes(&v, &c, SEC, &cold));
+	assert_int_equal(cold, 5 * 4096);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -816,6 +848,7 @@ int main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_vanished_state),
 		cmocka_unit_test(test_account),
+		cmocka_unit_test(test_cold_estimate),
 		cmocka_unit_test(test_names),
 	};
 
