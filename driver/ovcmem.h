@@ -200,7 +200,8 @@ static inline bool ovcmem_region_is_ram(const struct ovcmem_mem_region *r)
 }
 
 /* ovcmem_fault.c */
-int ovcmem_fault_gfn(struct ovcmem_mem_region *r, u64 gfn, u64 *mapped);
+int ovcmem_fault_gfn(struct ovcmem_mem_region *r, u64 gfn, bool write,
+		     u64 *mapped);
 long ovcmem_prefault(struct ovcmem_partition *p, void __user *uarg);
 
 /* ovcmem_notifier.c */

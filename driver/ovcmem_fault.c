@@ -33,6 +33,9 @@
  * ovcmem_fault_and_lock - fault a range in and lock its region
  * @r: a MOVABLE RAM region
  * @range: the range, with notifier, start, end, pfns and flags set
+ * @write_idx: with a per-page request (@range->pfn_flags_mask set), the
+ *	page to fault for write, or -1; the inputs are rebuilt before each
+ *	try because hmm_range_fault() overwrites them with its outputs
  *
  * The retry loop lives here, not in the callers, so that "locked and
  * current" is the one way out on success. It gives up after
@@ -43,18 +46,25 @@
  * the owner; PREFAULT takes mmget_not_zero()).
  *
  * Return: 0 with @r->mutex held and every pfn of @range valid and current,
- * -EBUSY on timeout, or the error of hmm_range_fault() (-EFAULT: no
- * usable mapping at that address any more, e.g. after munmap).
+ * -EBUSY on timeout, or the error of hmm_range_fault() (-EFAULT: nothing
+ * mapped there any more, e.g. after munmap; -EPERM: no write access).
  */
 static int ovcmem_fault_and_lock(struct ovcmem_mem_region *r,
-				 struct hmm_range *range)
+				 struct hmm_range *range, long write_idx)
 {
 	unsigned long timeout = jiffies +
 				msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	unsigned long npages = (range->end - range->start) >> PAGE_SHIFT;
 	struct mm_struct *mm = r->partition->mm;
 	int ret;
 
 	for (;;) {
+		if (range->pfn_flags_mask) {
+			memset(range->hmm_pfns, 0,
+			       npages * sizeof(*range->hmm_pfns));
+			if (write_idx >= 0)
+				range->hmm_pfns[write_idx] = HMM_PFN_REQ_WRITE;
+		}
 		range->notifier_seq = mmu_interval_read_begin(range->notifier);
 		mmap_read_lock(mm);
 		ret = hmm_range_fault(range);
@@ -111,9 +121,10 @@ static long ovcmem_fault_install(struct ovcmem_mem_region *r, u64 gfn,
 {
 	struct ovcmem_slat *slat = r->partition->slat;
 	DECLARE_BITMAP(newly, OVCMEM_BLOCK_PAGES);
+	DECLARE_BITMAP(wp, OVCMEM_BLOCK_PAGES);
 	u64 i, refaults = 0;
+	bool large, any_wp;
 	u32 prot = 0;
-	bool large;
 	int delta;
 	long n;
 
@@ -121,26 +132,35 @@ static long ovcmem_fault_install(struct ovcmem_mem_region *r, u64 gfn,
 	 * hmm_pfn_to_page() is only defined for valid pfns. With
 	 * HMM_PFN_REQ_FAULT a successful hmm_range_fault() promises them,
 	 * but we check rather than map garbage if that ever changes.
+	 * Write permission is per page: what the host's PTE allows.
 	 */
+	bitmap_zero(wp, OVCMEM_BLOCK_PAGES);
 	for (i = 0; i < npages; i++) {
 		if (!(pfns[i] & HMM_PFN_VALID))
 			return -EFAULT;
-		if (!(pfns[i] & HMM_PFN_WRITE) &&
-		    (r->flags & OVCMEM_REGION_WRITABLE))
-			return -EFAULT;
+		if (!(pfns[i] & HMM_PFN_WRITE))
+			__set_bit(i, wp);
 	}
+	any_wp = !bitmap_empty(wp, npages);
 	if (r->flags & OVCMEM_REGION_WRITABLE)
 		prot |= OVCMEM_SLAT_WRITE;
 	if (r->flags & OVCMEM_REGION_EXECUTABLE)
 		prot |= OVCMEM_SLAT_EXEC;
 
 	large = ovcmem_fault_large(gfn, npages, uaddr, pfns);
+	if (large && any_wp) {
+		/* One entry, one permission: all read-only or all 4 KiB. */
+		if (bitmap_full(wp, npages))
+			prot &= ~OVCMEM_SLAT_WRITE;
+		else
+			large = false;
+	}
 	for (i = 0; i < npages; i++)
 		pfns[i] = page_to_pfn(hmm_pfn_to_page(pfns[i]));
 
 	bitmap_zero(newly, OVCMEM_BLOCK_PAGES);
-	n = slat->ops->map(slat, gfn, npages, pfns, prot, large, newly,
-			   &delta);
+	n = slat->ops->map(slat, gfn, npages, pfns, prot,
+			   large || !any_wp ? NULL : wp, large, newly, &delta);
 	if (n < 0)
 		return n;
 
@@ -157,53 +177,81 @@ static long ovcmem_fault_install(struct ovcmem_mem_region *r, u64 gfn,
 	return n;
 }
 
+/* One try at faulting and installing a range, with the given request. */
+static int ovcmem_fault_try(struct ovcmem_mem_region *r, u64 gfn,
+			    struct hmm_range *range, long write_idx,
+			    u64 *mapped)
+{
+	struct ovcmem_slat *slat = r->partition->slat;
+	u64 npages = (range->end - range->start) >> PAGE_SHIFT;
+	long n;
+	int ret;
+
+	do {
+		ret = slat->ops->prepare(slat, gfn);
+		if (ret)
+			return ret;
+		ret = ovcmem_fault_and_lock(r, range, write_idx);
+		if (ret)
+			return ret;
+		n = ovcmem_fault_install(r, gfn, npages, range->hmm_pfns,
+					 range->start);
+		mutex_unlock(&r->mutex);
+		/* -EAGAIN: the table ->prepare made went away meanwhile. */
+	} while (n == -EAGAIN);
+	if (n < 0)
+		return n;
+	if (mapped)
+		*mapped = n;
+	return 0;
+}
+
 /**
  * ovcmem_fault_range - map [@gfn, @gfn + @npages) of a MOVABLE region
  * @r: the region; the caller holds the partition's layout lock (read) and
  *	a reference on the owner mm's users
  * @gfn: first gfn
  * @npages: 1..512 pages, inside @r and inside one 2 MiB block
+ * @write_gfn: the gfn the guest writes, or U64_MAX
  * @mapped: pages that had no entry and have one now (may be NULL)
  *
+ * A WRITABLE region is faulted for write as a whole batch first, like the
+ * seed, so one intercept makes 512 writable entries (or one 2 MiB entry).
+ * If the host will not give write access to some page of the batch (say
+ * userspace mprotect()ed it), the batch is faulted again for read, with
+ * write requested only for the page the guest writes, if any.
+ *
  * Return: 0, -EBUSY (timed out racing invalidations: try again), -ENOMEM,
- * or -EFAULT (no usable host memory behind the range).
+ * -EFAULT or -EPERM (no usable host memory behind the range).
  */
 static int ovcmem_fault_range(struct ovcmem_mem_region *r, u64 gfn,
-			      u64 npages, u64 *mapped)
+			      u64 npages, u64 write_gfn, u64 *mapped)
 {
-	struct ovcmem_slat *slat = r->partition->slat;
 	struct hmm_range range = {
 		.notifier = &r->mni,
 		.start = r->uaddr + (gfn - r->gfn) * PAGE_SIZE,
 		.end = r->uaddr + (gfn - r->gfn + npages) * PAGE_SIZE,
 		.default_flags = HMM_PFN_REQ_FAULT,
 	};
-	unsigned long *pfns;
-	long n;
+	bool writable = r->flags & OVCMEM_REGION_WRITABLE;
+	long write_idx = -1;
 	int ret;
 
-	if (r->flags & OVCMEM_REGION_WRITABLE)
-		range.default_flags |= HMM_PFN_REQ_WRITE;
-	pfns = kmalloc_array(npages, sizeof(*pfns), GFP_KERNEL);
-	if (!pfns)
+	range.hmm_pfns = kmalloc_array(npages, sizeof(*range.hmm_pfns),
+				       GFP_KERNEL);
+	if (!range.hmm_pfns)
 		return -ENOMEM;
-	range.hmm_pfns = pfns;
-
-	do {
-		ret = slat->ops->prepare(slat, gfn);
-		if (ret)
-			break;
-		ret = ovcmem_fault_and_lock(r, &range);
-		if (ret)
-			break;
-		n = ovcmem_fault_install(r, gfn, npages, pfns, range.start);
-		mutex_unlock(&r->mutex);
-		ret = n < 0 ? n : 0;
-		if (!ret && mapped)
-			*mapped = n;
-		/* -EAGAIN: the table ->prepare made went away meanwhile. */
-	} while (ret == -EAGAIN);
-	kfree(pfns);
+	if (writable)
+		range.default_flags |= HMM_PFN_REQ_WRITE;
+	ret = ovcmem_fault_try(r, gfn, &range, -1, mapped);
+	if (writable && (ret == -EPERM || ret == -EFAULT)) {
+		if (write_gfn >= gfn && write_gfn < gfn + npages)
+			write_idx = write_gfn - gfn;
+		range.default_flags = HMM_PFN_REQ_FAULT;
+		range.pfn_flags_mask = HMM_PFN_REQ_WRITE;
+		ret = ovcmem_fault_try(r, gfn, &range, write_idx, mapped);
+	}
+	kfree(range.hmm_pfns);
 	return ret;
 }
 
@@ -211,6 +259,7 @@ static int ovcmem_fault_range(struct ovcmem_mem_region *r, u64 gfn,
  * ovcmem_fault_gfn - serve a GPA intercept
  * @r: the MOVABLE region holding @gfn (same locking as ovcmem_fault_range)
  * @gfn: the gfn the guest touched
+ * @write: the guest writes it
  * @mapped: pages newly mapped (may be NULL)
  *
  * Maps the 2 MiB block around @gfn, aligned in GFN space (not relative to
@@ -219,13 +268,15 @@ static int ovcmem_fault_range(struct ovcmem_mem_region *r, u64 gfn,
  *
  * Return: as ovcmem_fault_range().
  */
-int ovcmem_fault_gfn(struct ovcmem_mem_region *r, u64 gfn, u64 *mapped)
+int ovcmem_fault_gfn(struct ovcmem_mem_region *r, u64 gfn, bool write,
+		     u64 *mapped)
 {
 	u64 start = max(OVCMEM_BLOCK(gfn), r->gfn);
 	u64 end = min(OVCMEM_BLOCK(gfn) + OVCMEM_BLOCK_PAGES,
 		      ovcmem_region_end(r));
 
-	return ovcmem_fault_range(r, start, end - start, mapped);
+	return ovcmem_fault_range(r, start, end - start, write ? gfn : U64_MAX,
+				  mapped);
 }
 
 static int ovcmem_prefault_range(struct ovcmem_mem_region *r, u64 gfn,
@@ -243,7 +294,8 @@ static int ovcmem_prefault_range(struct ovcmem_mem_region *r, u64 gfn,
 			return -EINTR;
 		do {
 			mapped = 0;
-			ret = ovcmem_fault_range(r, gfn, next - gfn, &mapped);
+			ret = ovcmem_fault_range(r, gfn, next - gfn, U64_MAX,
+						 &mapped);
 		} while (ret == -EBUSY && !signal_pending(current));
 		if (ret)
 			return ret == -EBUSY ? -EINTR : ret;

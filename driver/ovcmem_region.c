@@ -141,7 +141,8 @@ static int ovcmem_pinned_map_block(struct ovcmem_mem_region *r, u64 gfn, u64 n,
 	if (ret)
 		return ret;
 	bitmap_zero(newly, OVCMEM_BLOCK_PAGES);
-	ret = slat->ops->map(slat, gfn, n, pfns, prot, large, newly, &delta);
+	ret = slat->ops->map(slat, gfn, n, pfns, prot, NULL, large, newly,
+			     &delta);
 	if (ret < 0)
 		return ret;
 	atomic64_add(ret, &r->stats.pages_mapped);

@@ -139,7 +139,8 @@ static long map_large(struct soft_table *t, unsigned long pfn, u64 prot,
 }
 
 static long soft_map(struct ovcmem_slat *slat, u64 gfn, u64 npages,
-		     const unsigned long *pfns, u32 prot, bool large,
+		     const unsigned long *pfns, u32 prot,
+		     const unsigned long *wp, bool large,
 		     unsigned long *newly, int *large_delta)
 {
 	struct soft_slat *s = to_soft(slat);
@@ -164,13 +165,16 @@ static long soft_map(struct ovcmem_slat *slat, u64 gfn, u64 npages,
 	} else {
 		for (i = 0; i < npages; i++) {
 			u64 *e = &t->e[off + i];
+			u64 pi = p;
 
+			if (wp && test_bit(i, wp))
+				pi &= ~ENT_WRITE;
 			if (*e & ENT_PRESENT) {
-				/* Upgrade permissions; the pfn is current. */
-				*e = mk_ent(pfns[i], (*e & ENT_USE) | p);
+				/* Update permissions; the pfn is current. */
+				*e = mk_ent(pfns[i], (*e & ENT_USE) | pi);
 				continue;
 			}
-			*e = mk_ent(pfns[i], p);
+			*e = mk_ent(pfns[i], pi);
 			__set_bit(i, newly);
 			n++;
 		}

@@ -49,9 +49,10 @@ typedef void (*ovcmem_slat_access_fn)(void *arg, struct page *page);
  * @destroy: free a table; every entry must already be unmapped
  * @prepare: make room for entries in the 2 MiB block holding @gfn
  * @map: install entries for [@gfn, @gfn + @npages), inside one 2 MiB block,
- *	from host pfns @pfns with permissions @prot; with @large, one 2 MiB
- *	entry (then @gfn is block-aligned, @npages is 512 and the pfns are
- *	contiguous and aligned). Bit i of @newly is set for every page that
+ *	from host pfns @pfns with permissions @prot, minus write for page i
+ *	if bit i of @wp is set (@wp may be NULL); with @large, one 2 MiB
+ *	entry (then @gfn is block-aligned, @npages is 512, the pfns are
+ *	contiguous and aligned, @wp is NULL). Bit i of @newly is set for every page that
  *	had no entry. Returns the number of such pages, or -EAGAIN if the
  *	room made by @prepare is gone (the caller retries). *@large_delta
  *	gets the change in the number of 2 MiB entries.
@@ -74,7 +75,8 @@ struct ovcmem_slat_ops {
 	void (*destroy)(struct ovcmem_slat *slat);
 	int (*prepare)(struct ovcmem_slat *slat, u64 gfn);
 	long (*map)(struct ovcmem_slat *slat, u64 gfn, u64 npages,
-		    const unsigned long *pfns, u32 prot, bool large,
+		    const unsigned long *pfns, u32 prot,
+		    const unsigned long *wp, bool large,
 		    unsigned long *newly, int *large_delta);
 	void (*unmap)(struct ovcmem_slat *slat, u64 gfn, u64 npages,
 		      ovcmem_slat_cleared_fn cleared, void *arg);

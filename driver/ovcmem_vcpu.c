@@ -110,7 +110,7 @@ static int ovcmem_vcpu_page(struct ovcmem_mem_region *r,
 			return 0;
 		}
 		atomic64_inc(&r->stats.intercepts);
-		ret = ovcmem_fault_gfn(r, gfn, NULL);
+		ret = ovcmem_fault_gfn(r, gfn, write, NULL);
 		if (ret == -EBUSY || ret == -EAGAIN) {
 			if (signal_pending(current))
 				return -EINTR;
