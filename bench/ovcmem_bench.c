@@ -84,7 +84,7 @@ static double map_seconds(size_t bytes, int pinned, int warm, int thp)
 	return t;
 }
 
-/* Best of two runs each, alternating, so that neither gets the fresher
+/* Best of three runs each, alternating, so that neither gets the fresher
  * memory state. */
 static void bench_mapping_one(size_t mib, int warm, int thp)
 {
@@ -92,7 +92,7 @@ static void bench_mapping_one(size_t mib, int warm, int thp)
 	double mov = 1e9, pin = 1e9, t;
 	int rep;
 
-	for (rep = 0; rep < 2; rep++) {
+	for (rep = 0; rep < 3; rep++) {
 		t = map_seconds(bytes, 0, warm, thp);
 		mov = t < mov ? t : mov;
 		t = map_seconds(bytes, 1, warm, thp);
@@ -236,7 +236,7 @@ static double advise_seconds(int advice, int in_region, __u64 *inval)
 	return t;
 }
 
-/* Best of two runs each, alternating with and without a region. */
+/* Best of three runs each, alternating with and without a region. */
 static void bench_advice(int advice, const char *name)
 {
 	const size_t pages = INVAL_BYTES / OVT_PAGE;
@@ -244,7 +244,7 @@ static void bench_advice(int advice, const char *name)
 	__u64 inval = 0, none, n;
 	int rep;
 
-	for (rep = 0; rep < 2; rep++) {
+	for (rep = 0; rep < 3; rep++) {
 		t = advise_seconds(advice, 0, &none);
 		without = t < without ? t : without;
 		t = advise_seconds(advice, 1, &n);
