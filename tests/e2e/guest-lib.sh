@@ -70,29 +70,31 @@ mem_current() {
 	[ -r "$f" ] && cat "$f" || echo 0
 }
 
-# "some" total (us) of a pressure file.
+# psi_total FILE [some|full]: the total (us) of a pressure file, in $REPLY
+# (no subshell: the sampler runs these many times a second under TCG).
 psi_total() {
 	local kind=${2:-some} line
+	REPLY=0
 	while read -r line; do
-		case $line in "$kind "*) line=${line##*total=}; echo "$line"; return ;; esac
+		case $line in "$kind "*) REPLY=${line##*total=}; return ;; esac
 	done <"$1" 2>/dev/null
-	echo 0
 }
 
-stat_field() { # FILE FIELD
+# stat_field FILE KEY: the value after KEY in a "key value" file, in $REPLY.
+stat_field() {
 	local k v
+	REPLY=0
 	while read -r k v; do
-		[ "$k" = "$2" ] && { echo "$v"; return; }
+		[ "$k" = "$2" ] && { REPLY=$v; return; }
 	done <"$1" 2>/dev/null
-	echo 0
 }
 
 # sampler_start [PERIOD]: one JSON line per period and VM scope (any slice)
-# in $OUT/samples.jsonl, plus a "host" line. Bash builtins only: cheap.
+# in $OUT/samples.jsonl, plus a "_host" line. Bash builtins only: cheap.
 sampler_start() {
 	local period=${1:-1}
 	(
-		exec >>"$OUT/samples.jsonl"
+		exec >>"$OUT/samples.jsonl" 2>/dev/null
 		while :; do
 			local now d n cur swp some full rf mf avail hs hf
 			now=$EPOCHREALTIME
@@ -101,19 +103,18 @@ sampler_start() {
 				n=${d##*/}
 				n=${n%.scope}
 				case $n in session-*|init|run-*) continue ;; esac
-				read -r cur <"$d/memory.current" 2>/dev/null || continue
-				read -r swp <"$d/memory.swap.current" 2>/dev/null || swp=0
-				some=$(psi_total "$d/memory.pressure" some)
-				full=$(psi_total "$d/memory.pressure" full)
-				rf=$(stat_field "$d/memory.stat" workingset_refault_anon)
-				mf=$(stat_field "$d/memory.stat" pgmajfault)
+				read -r cur <"$d/memory.current" || continue
+				read -r swp <"$d/memory.swap.current" || swp=0
+				psi_total "$d/memory.pressure" some; some=$REPLY
+				psi_total "$d/memory.pressure" full; full=$REPLY
+				stat_field "$d/memory.stat" workingset_refault_anon; rf=$REPLY
+				stat_field "$d/memory.stat" pgmajfault; mf=$REPLY
 				printf '{"ts":%s,"vm":"%s","current":%s,"swap":%s,"psi_some_us":%s,"psi_full_us":%s,"refault_anon":%s,"pgmajfault":%s}\n' \
-					"$now" "$n" "$cur" "$swp" "$some" "$full" "$rf" "$mf"
+					"$now" "$n" "${cur:-0}" "${swp:-0}" "$some" "$full" "$rf" "$mf"
 			done
-			avail=$(stat_field /proc/meminfo MemAvailable:)
-			avail=${avail% kB}
-			hs=$(psi_total /proc/pressure/memory some)
-			hf=$(psi_total /proc/pressure/memory full)
+			stat_field /proc/meminfo MemAvailable:; avail=${REPLY% kB}
+			psi_total /proc/pressure/memory some; hs=$REPLY
+			psi_total /proc/pressure/memory full; hf=$REPLY
 			printf '{"ts":%s,"vm":"_host","mem_available_kb":%s,"psi_some_us":%s,"psi_full_us":%s}\n' \
 				"$now" "$avail" "$hs" "$hf"
 			sleep "$period"
