@@ -133,9 +133,6 @@ static int vm_list_add(struct vm_list *l, size_t *cap, const char *cgroup)
 {
 	if (strlen(cgroup) >= CGROUP_PATH_MAX)
 		return 0; /* cannot be a VM we could name; skip */
-	for (size_t i = 0; i < l->n; i++)
-		if (!strcmp(l->cgroups[i], cgroup))
-			return 0;
 	if (l->n == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 16;
 		char(*p)[CGROUP_PATH_MAX] =
@@ -153,6 +150,21 @@ static int vm_list_add(struct vm_list *l, size_t *cap, const char *cgroup)
 static int cmp_cgroup(const void *a, const void *b)
 {
 	return strcmp(a, b);
+}
+
+/* Drop adjacent duplicates of a sorted list. */
+static void dedup(struct vm_list *l)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		if (k && !strcmp(l->cgroups[k - 1], l->cgroups[i]))
+			continue;
+		if (k != i)
+			memcpy(l->cgroups[k], l->cgroups[i], CGROUP_PATH_MAX);
+		k++;
+	}
+	l->n = k;
 }
 
 void vm_list_free(struct vm_list *l)
@@ -197,6 +209,17 @@ static bool path_join(char *buf, size_t len, const char *a, const char *b)
 	return n >= 0 && (size_t)n < len;
 }
 
+/* d_type when the filesystem gives it (cgroupfs does), else stat(2). */
+static bool entry_is_dir(const struct walk *w, const struct dirent *de,
+			 const char *rel)
+{
+	char path[PATH_MAX];
+
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type == DT_DIR;
+	return path_join(path, sizeof(path), w->abs, rel) && is_dir(path);
+}
+
 /*
  * Match the components of @pattern (from @comp on) below @rel, a path
  * relative to the cgroup root ("" at the top).
@@ -232,7 +255,7 @@ static int walk_match(struct walk *w, const char *rel, const char *pattern)
 			     de->d_name);
 		if (n < 0 || (size_t)n >= sizeof(sub))
 			continue;
-		if (!path_join(dir, sizeof(dir), w->abs, sub) || !is_dir(dir))
+		if (!entry_is_dir(w, de, sub))
 			continue;
 		r = slash && slash[1] ? walk_match(w, sub, slash + 1)
 				      : vm_list_add(w->list, &w->cap, sub);
@@ -265,6 +288,7 @@ int discover_vms(const char *root, const char *cgroup_root, char *const *globs,
 	}
 	if (l.n)
 		qsort(l.cgroups, l.n, sizeof(*l.cgroups), cmp_cgroup);
+	dedup(&l); /* overlapping globs */
 	*ret = l;
 	return 0;
 }
