@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -90,11 +91,22 @@ static char *size_of(json_t *o, const char *k, char *buf, size_t len)
 	return buf;
 }
 
+/* The record's "time" (seconds since the epoch) as local time. */
+static const char *time_of(json_t *o, const char *fmt, char *buf, size_t len)
+{
+	time_t t = (time_t)json_integer_value(json_object_get(o, "time"));
+	struct tm tm;
+
+	if (!t || !localtime_r(&t, &tm) || !strftime(buf, len, fmt, &tm))
+		snprintf(buf, len, "-");
+	return buf;
+}
+
 static void last_action_text(json_t *vm, char *buf, size_t len)
 {
 	json_t *la = json_object_get(vm, "last_action");
 	const char *tag = "";
-	char req[32], done[32];
+	char req[32], done[32], when[32];
 
 	if (!json_is_object(la)) {
 		snprintf(buf, len, "-");
@@ -108,11 +120,9 @@ static void last_action_text(json_t *vm, char *buf, size_t len)
 		tag = " (partial)";
 	size_of(la, "bytes_requested", req, sizeof(req));
 	size_of(la, "bytes_done", done, sizeof(done));
-	/* "HH:MM:SS" of the ISO time is enough in a table. */
-	snprintf(buf, len, "%.8s %s %s, done %s%s",
-		 strlen(str(la, "time_iso")) > 11 ? str(la, "time_iso") + 11
-						  : "",
-		 str(la, "action"), req, done, tag);
+	snprintf(buf, len, "%s %s %s, done %s%s",
+		 time_of(la, "%H:%M:%S", when, sizeof(when)), str(la, "action"),
+		 req, done, tag);
 }
 
 static void print_status(json_t *doc, FILE *f)
@@ -280,7 +290,7 @@ static void explain_class(json_t *vm)
 static int cmd_explain(const char *name)
 {
 	json_t *doc, *vm, *found = NULL, *psi, *recent, *d;
-	char a[32], b[32], c[32], e[32];
+	char a[32], b[32], c[32], e[32], when[32];
 	size_t i;
 	int r = load_state(&doc);
 
@@ -327,7 +337,8 @@ static int cmd_explain(const char *name)
 		const char *err = json_string_value(json_object_get(d, "error"));
 
 		printf("    %s %-9s %-8s asked %s, done %s%s%s%s\n      %s\n",
-		       str(d, "time_iso"), str(d, "mode"), str(d, "action"),
+		       time_of(d, "%Y-%m-%d %H:%M:%S", when, sizeof(when)),
+		       str(d, "mode"), str(d, "action"),
 		       size_of(d, "bytes_requested", a, sizeof(a)),
 		       size_of(d, "bytes_done", b, sizeof(b)),
 		       json_is_true(json_object_get(d, "partial"))

@@ -273,18 +273,48 @@ int balancer_reload(struct balancer *b)
 
 /* ---- per-VM bookkeeping ---------------------------------------------- */
 
-static struct vm_entry *entry_find(struct balancer *b, const char *cgroup)
+/*
+ * entries[] is kept sorted by cgroup, so that finding a VM's entry is a
+ * binary search: with 1000 VMs a linear one is half a million strcmp()s
+ * per tick.
+ */
+static size_t entry_pos(const struct balancer *b, const char *cgroup,
+			bool *found)
 {
-	for (size_t i = 0; i < b->n_entries; i++)
-		if (strcmp(b->entries[i].cgroup, cgroup) == 0)
-			return &b->entries[i];
-	return NULL;
+	size_t lo = 0, hi = b->n_entries;
+
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(b->entries[mid].cgroup, cgroup);
+
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
+static struct vm_entry *entry_find(struct balancer *b, const char *cgroup)
+{
+	bool found;
+	size_t i = entry_pos(b, cgroup, &found);
+
+	return found ? &b->entries[i] : NULL;
+}
+
+/* Insert in order. Moves entries: pointers to them are stale after. */
 static struct vm_entry *entry_add(struct balancer *b, const char *cgroup,
 				  const char *name)
 {
 	struct vm_entry *e;
+	bool found;
+	size_t i;
 
 	if (b->n_entries == b->cap_entries) {
 		size_t cap = b->cap_entries ? b->cap_entries * 2 : 16;
@@ -295,7 +325,11 @@ static struct vm_entry *entry_add(struct balancer *b, const char *cgroup,
 		b->entries = p;
 		b->cap_entries = cap;
 	}
-	e = &b->entries[b->n_entries++];
+	i = entry_pos(b, cgroup, &found);
+	memmove(&b->entries[i + 1], &b->entries[i],
+		(b->n_entries - i) * sizeof(*b->entries));
+	b->n_entries++;
+	e = &b->entries[i];
 	memset(e, 0, sizeof(*e));
 	copy_str(e->cgroup, sizeof(e->cgroup), cgroup);
 	copy_str(e->name, sizeof(e->name), name);
@@ -387,15 +421,19 @@ static int acquire_vm(struct balancer *b, const char *cgroup)
 	return 0;
 }
 
-/* Entries not seen this tick: log once and forget. */
+/* Entries not seen this tick: log once and forget, keeping the order. */
 static void sweep_vanished(struct balancer *b)
 {
-	for (size_t i = 0; i < b->n_entries;) {
+	size_t k = 0;
+
+	for (size_t i = 0; i < b->n_entries; i++) {
 		struct vm_entry *e = &b->entries[i];
 		struct log_field f[2];
 
 		if (e->present) {
-			i++;
+			if (k != i)
+				b->entries[k] = *e;
+			k++;
 			continue;
 		}
 		log_field_set(&f[0], "VM", "%s", e->name);
@@ -403,8 +441,8 @@ static void sweep_vanished(struct balancer *b)
 		log_send(LOG_INFO, MSGID_VM_VANISHED, f, 2,
 			 "%s vanished (cgroup %s)", e->name, e->cgroup);
 		entry_drop_psi(e);
-		b->entries[i] = b->entries[--b->n_entries];
 	}
+	b->n_entries = k;
 }
 
 static int discover(struct balancer *b)
@@ -683,6 +721,38 @@ static uint64_t cold_estimate(const struct balancer *b, size_t i)
 	return pages * OVCMEM_PAGE_SIZE;
 }
 
+static int cmp_vm_state(const void *a, const void *b)
+{
+	const struct vm_state *const *x = a, *const *y = b;
+
+	return strcmp((*x)->name, (*y)->name);
+}
+
+/* decide()'s state of each VM of this tick, by a sorted index: a linear
+ * balancer_state_find() per VM is quadratic in the number of VMs. */
+static int find_states(struct balancer *b, const struct vm_state **ret)
+{
+	const struct vm_state **idx;
+	size_t n = b->state.n_vms;
+
+	idx = calloc(n ? n : 1, sizeof(*idx));
+	if (!idx)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		idx[i] = &b->state.vms[i];
+	qsort(idx, n, sizeof(*idx), cmp_vm_state);
+	for (size_t i = 0; i < b->n_vms; i++) {
+		struct vm_state key, *kp = &key;
+		const struct vm_state **hit;
+
+		copy_str(key.name, sizeof(key.name), b->vms[i].name);
+		hit = bsearch(&kp, idx, n, sizeof(*idx), cmp_vm_state);
+		ret[i] = hit ? *hit : NULL;
+	}
+	free(idx);
+	return 0;
+}
+
 static int publish(struct balancer *b)
 {
 	const struct vm_state **vs = NULL;
@@ -690,7 +760,6 @@ static int publish(struct balancer *b)
 	const char **why = NULL;
 	uint64_t *cold = NULL;
 	struct state_snapshot s = {0};
-	json_t *doc = NULL;
 	int r = -ENOMEM;
 
 	if (!b->state_file[0])
@@ -703,8 +772,9 @@ static int publish(struct balancer *b)
 		if (!vs || !rings || !why || !cold)
 			goto out;
 	}
+	if (b->n_vms && find_states(b, vs) < 0)
+		goto out;
 	for (size_t i = 0; i < b->n_vms; i++) {
-		vs[i] = balancer_state_find(&b->state, b->vms[i].name);
 		rings[i] = &b->entry_of[i]->recent;
 		why[i] = b->entry_of[i]->why;
 		cold[i] = cold_estimate(b, i);
@@ -724,17 +794,11 @@ static int publish(struct balancer *b)
 	s.cold_bytes = cold;
 	s.totals = b->totals;
 	s.driver_present = b->ovc != NULL;
-	doc = state_build(&s);
-	if (!doc)
-		goto out;
-	r = state_publish(b->state_file, doc);
+	r = state_publish_snapshot(b->state_file, &s);
+out:
 	if (r < 0)
 		log_warning_errno(r, "cannot publish state to %s",
 				  b->state_file);
-out:
-	if (r == -ENOMEM)
-		log_warning("cannot build state: out of memory");
-	json_decref(doc);
 	free(vs);
 	free(rings);
 	free(why);

@@ -58,16 +58,19 @@ static json_t *build_record(const struct decision_record *d)
 
 	if (!o)
 		return NULL;
+	/* Eight of these per VM: flags only when set, to keep the file
+	 * small with a thousand VMs. */
 	set(o, "time", json_integer(d->when));
-	set(o, "time_iso", jtime(d->when));
 	set(o, "action", json_string(action_kind_name(d->kind)));
 	set(o, "mode", json_string(host_mode_name(d->mode)));
 	set(o, "bytes_requested", jbytes(d->bytes_requested));
 	set(o, "bytes_done", jbytes(d->bytes_done));
-	set(o, "error", d->error ? json_string(strerror(-d->error))
-				 : json_null());
-	set(o, "partial", json_boolean(d->partial));
-	set(o, "dry_run", json_boolean(d->dry_run));
+	if (d->error)
+		set(o, "error", json_string(strerror(-d->error)));
+	if (d->partial)
+		set(o, "partial", json_true());
+	if (d->dry_run)
+		set(o, "dry_run", json_true());
 	set(o, "reason", json_string(d->reason));
 	return o;
 }
@@ -147,9 +150,10 @@ static json_t *build_vm(const struct state_snapshot *s, size_t i)
 	return o;
 }
 
-json_t *state_build(const struct state_snapshot *s)
+/* Everything but "vms": small, whatever the number of VMs. */
+static json_t *build_top(const struct state_snapshot *s)
 {
-	json_t *doc = json_object(), *host, *tot, *vms;
+	json_t *doc = json_object(), *host, *tot;
 
 	if (!doc)
 		return NULL;
@@ -165,7 +169,7 @@ json_t *state_build(const struct state_snapshot *s)
 							 : ""));
 	set(doc, "driver", json_boolean(s->driver_present));
 	host = json_object();
-	if (s->host) {
+	if (host && s->host) {
 		set(host, "mem_total", jbytes(s->host->mem_total));
 		set(host, "mem_available", jbytes(s->host->mem_available));
 		set(host, "swap_total", jbytes(s->host->swap_total));
@@ -175,15 +179,27 @@ json_t *state_build(const struct state_snapshot *s)
 	}
 	set(doc, "host", host);
 	tot = json_object();
-	set(tot, "ticks", jbytes(s->totals.ticks));
-	set(tot, "actions", jbytes(s->totals.actions));
-	set(tot, "errors", jbytes(s->totals.errors));
-	set(tot, "reclaimed", jbytes(s->totals.reclaimed));
-	set(tot, "prefaulted", jbytes(s->totals.prefaulted));
-	set(tot, "paged_out", jbytes(s->totals.paged_out));
+	if (tot) {
+		set(tot, "ticks", jbytes(s->totals.ticks));
+		set(tot, "actions", jbytes(s->totals.actions));
+		set(tot, "errors", jbytes(s->totals.errors));
+		set(tot, "reclaimed", jbytes(s->totals.reclaimed));
+		set(tot, "prefaulted", jbytes(s->totals.prefaulted));
+		set(tot, "paged_out", jbytes(s->totals.paged_out));
+	}
 	set(doc, "totals", tot);
-	vms = json_array();
-	for (size_t i = 0; vms && i < s->n_vms; i++) {
+	if (!host || !tot) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+json_t *state_build(const struct state_snapshot *s)
+{
+	json_t *doc = build_top(s), *vms = json_array();
+
+	for (size_t i = 0; doc && vms && i < s->n_vms; i++) {
 		json_t *v = build_vm(s, i);
 
 		if (!v || json_array_append_new(vms, v) < 0) {
@@ -191,63 +207,114 @@ json_t *state_build(const struct state_snapshot *s)
 			vms = NULL;
 		}
 	}
-	if (!vms || !host || !tot) {
+	if (!doc || !vms || json_object_set_new(doc, "vms", vms) < 0) {
 		json_decref(doc);
 		return NULL;
 	}
-	set(doc, "vms", vms);
 	return doc;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, buf, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-int state_publish(const char *path, const json_t *doc)
+/* Write a temp file in @path's directory with @fn, fsync, rename. */
+static int publish_with(const char *path, int (*fn)(FILE *, const void *),
+			const void *arg)
 {
 	char tmp[PATH_MAX];
-	char *text;
-	int fd, r;
+	FILE *f;
+	int fd, r = 0;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
-	if (!text)
-		return -ENOMEM;
 	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
 		r = -errno;
-		free(text);
+		close(fd);
+		unlink(tmp);
 		return r;
 	}
 	/* mkostemp makes it 0600; the state is for any local reader. */
-	r = fchmod(fd, 0644) < 0 ? -errno : 0;
+	if (fchmod(fd, 0644) < 0)
+		r = -errno;
 	if (!r)
-		r = write_all(fd, text, strlen(text));
-	if (!r)
-		r = write_all(fd, "\n", 1);
+		r = fn(f, arg);
+	if (!r && fflush(f) != 0)
+		r = -errno;
 	if (!r && fsync(fd) < 0)
 		r = -errno;
-	if (close(fd) < 0 && !r)
+	if (fclose(f) != 0 && !r)
 		r = -errno;
 	if (!r && rename(tmp, path) < 0)
 		r = -errno;
 	if (r)
 		unlink(tmp);
-	free(text);
 	return r;
+}
+
+static int dump_error(FILE *f)
+{
+	return ferror(f) && errno ? -errno : -EIO;
+}
+
+/* Compact JSON through stdio: with 1000 VMs, indenting and sorting keys
+ * cost more than building the document. `balancerctl --json`
+ * pretty-prints. */
+static int write_doc(FILE *f, const void *arg)
+{
+	if (json_dumpf(arg, f, JSON_COMPACT) < 0 || fputc('\n', f) == EOF)
+		return dump_error(f);
+	return 0;
+}
+
+int state_publish(const char *path, const json_t *doc)
+{
+	return publish_with(path, write_doc, doc);
+}
+
+/*
+ * The document of state_build(), written one VM at a time so that only
+ * one VM's JSON is in memory at once: the daemon's peak RSS then does not
+ * grow with the state file.
+ */
+static int write_snapshot(FILE *f, const void *arg)
+{
+	const struct state_snapshot *s = arg;
+	json_t *top = build_top(s);
+	char *text;
+	size_t len;
+	int r = 0;
+
+	if (!top)
+		return -ENOMEM;
+	text = json_dumps(top, JSON_COMPACT);
+	json_decref(top);
+	if (!text)
+		return -ENOMEM;
+	/* "{...}" without its closing brace, then the VMs. */
+	len = strlen(text);
+	if (fwrite(text, 1, len - 1, f) != len - 1 ||
+	    fputs(len > 2 ? ",\"vms\":[" : "\"vms\":[", f) == EOF)
+		r = dump_error(f);
+	free(text);
+	for (size_t i = 0; !r && i < s->n_vms; i++) {
+		json_t *v = build_vm(s, i);
+
+		if (!v)
+			return -ENOMEM;
+		if ((i && fputc(',', f) == EOF) ||
+		    json_dumpf(v, f, JSON_COMPACT) < 0)
+			r = dump_error(f);
+		json_decref(v);
+	}
+	if (!r && fputs("]}\n", f) == EOF)
+		r = dump_error(f);
+	return r;
+}
+
+int state_publish_snapshot(const char *path, const struct state_snapshot *s)
+{
+	return publish_with(path, write_snapshot, s);
 }
 
 int state_read(const char *path, json_t **ret, char *err, size_t err_len)

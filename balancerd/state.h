@@ -79,6 +79,13 @@ json_t *state_build(const struct state_snapshot *s);
 int state_publish(const char *path, const json_t *doc);
 
 /*
+ * The same for state_build(@s), without building the whole document:
+ * each VM's object is built, written and freed in turn, so memory does not
+ * grow with the number of VMs. Returns 0 or a negative errno.
+ */
+int state_publish_snapshot(const char *path, const struct state_snapshot *s);
+
+/*
  * Read the state file (balancerctl). Returns 0 and a new reference in
  * *@ret, -ENOENT when it does not exist, -EINVAL when it is not JSON (the
  * jansson message goes to @err), or another negative errno.

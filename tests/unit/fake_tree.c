@@ -82,7 +82,12 @@ void fake_tree_create(struct fake_tree *t, uint64_t total, uint64_t avail)
 {
 	char text[4096];
 
-	snprintf(t->root, sizeof(t->root), "/tmp/balancerd-test.XXXXXX");
+	const char *tmp = getenv("TMPDIR");
+
+	/* $TMPDIR: the benchmark puts the tree on tmpfs, closer to cgroupfs
+	 * and procfs than a disk file system. */
+	snprintf(t->root, sizeof(t->root), "%s/balancerd-test.XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp");
 	assert(mkdtemp(t->root));
 	snprintf(t->config, sizeof(t->config), "%s/etc/balancerd.json",
 		 t->root);

@@ -238,6 +238,28 @@ static void test_publish_is_atomic(void **state)
 	json_decref(doc);
 }
 
+static void test_snapshot_streamed_equals_built(void **state)
+{
+	struct fixture *f = *state;
+	json_t *doc = state_build(&f->snap), *back = NULL;
+	char err[256];
+
+	assert_int_equal(state_publish_snapshot(f->t.state_file, &f->snap), 0);
+	assert_int_equal(state_read(f->t.state_file, &back, err, sizeof(err)),
+			 0);
+	assert_true(json_equal(doc, back));
+	json_decref(back);
+	/* No VMs: still a document with an empty list. */
+	f->snap.n_vms = 0;
+	assert_int_equal(state_publish_snapshot(f->t.state_file, &f->snap), 0);
+	assert_int_equal(state_read(f->t.state_file, &back, err, sizeof(err)),
+			 0);
+	assert_int_equal(json_array_size(json_object_get(back, "vms")), 0);
+	assert_true(json_is_array(json_object_get(back, "vms")));
+	json_decref(back);
+	json_decref(doc);
+}
+
 static void test_publish_errors(void **state)
 {
 	struct fixture *f = *state;
@@ -275,6 +297,7 @@ int main(void)
 		T(test_build),
 		T(test_publish_roundtrip),
 		T(test_publish_is_atomic),
+		T(test_snapshot_streamed_equals_built),
 		T(test_publish_errors),
 		T(test_read_errors),
 #undef T

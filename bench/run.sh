@@ -1,0 +1,21 @@
+#!/bin/sh
+# Userspace benchmarks: build them against build/libbalancer.a and print
+# the figures. Run from anywhere; `make bench` calls it after `make
+# userspace`. docs/benchmarks.md records the results.
+set -eu
+cd "$(dirname "$0")/.."
+
+CC=${CC:-cc}
+PKGS="jansson libsystemd libcgroup"
+CFLAGS="-std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude/uapi -Ibalancerd"
+
+make -s build/libbalancer.a build/balancerd
+mkdir -p build/bench
+# shellcheck disable=SC2046 # pkg-config output is a list of flags
+$CC $CFLAGS $(pkg-config --cflags $PKGS) -o build/bench/tick_bench \
+	bench/tick_bench.c tests/unit/fake_tree.c build/libbalancer.a \
+	$(pkg-config --libs $PKGS) -lm
+
+echo "== balancerd: one tick over a fake tree (goals: < 5 ms/tick with 1000 VMs, RSS < 8 MiB, < 0.5% CPU with 100 VMs)"
+build/bench/tick_bench --vms 1000 --ticks 20 --daemon build/balancerd
+build/bench/tick_bench --vms 100 --ticks 100 --daemon build/balancerd

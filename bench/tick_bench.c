@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * balancerd tick benchmark: one tick over a fake tree of N VMs (discover,
+ * read every VM's cgroup files, decide, act, log, publish the state file).
+ *
+ *   tick_bench [--vms N] [--ticks T] [--daemon PATH]
+ *
+ * Prints CPU time per tick (getrusage, user + system), wall time per tick,
+ * the benchmark's peak RSS, the CPU share at a 1 s interval, and with
+ * --daemon the peak RSS of the real daemon running T ticks on the same
+ * tree. Logs go to /dev/null: the journal's cost is journald's, not ours.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../tests/unit/fake_tree.h"
+#include "log.h"
+#include "loop.h"
+
+#define SEC 1000000ULL
+
+static double tv_sec(struct timeval tv)
+{
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static double cpu_now(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return tv_sec(ru.ru_utime) + tv_sec(ru.ru_stime);
+}
+
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long rss_kib(const char *key)
+{
+	char line[256];
+	long v = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)))
+			v = strtol(line + strlen(key), NULL, 10);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static void build_tree(struct fake_tree *t, unsigned int n)
+{
+	char name[32], pol[65536];
+	FILE *f = fopen("policies/default.json", "re");
+	size_t len;
+
+	if (!f) {
+		fprintf(stderr, "run from the repository root: %s\n",
+			strerror(errno));
+		exit(1);
+	}
+	len = fread(pol, 1, sizeof(pol) - 1, f);
+	fclose(f);
+	pol[len] = 0;
+	/* 256 GiB host with 64 GiB available: proactive, every VM trims. */
+	fake_tree_create(t, 256 * GiB, 64 * GiB);
+	fake_policy(t, "50-default.json", pol);
+	for (unsigned int i = 0; i < n; i++) {
+		static const char *const prefix[] = {"web", "batch", "vm"};
+
+		snprintf(name, sizeof(name), "%s-%u", prefix[i % 3], i);
+		fake_vm_add(t, name, 2 * GiB, 4 * GiB);
+	}
+}
+
+/* Peak RSS of the real daemon running @ticks ticks on @t, in KiB. */
+static long daemon_rss(const char *path, struct fake_tree *t,
+		       unsigned int ticks, double *cpu)
+{
+	char nticks[16];
+	struct rusage ru;
+	int status;
+	pid_t pid;
+
+	snprintf(nticks, sizeof(nticks), "%u", ticks);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (!freopen("/dev/null", "w", stderr))
+			_exit(127);
+		execl(path, path, "--root", t->root, "--config", t->config,
+		      "--ticks", nticks, "--interval", "10ms", "--log-target",
+		      "stderr", (char *)NULL);
+		_exit(127);
+	}
+	if (wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		return -1;
+	*cpu = tv_sec(ru.ru_utime) + tv_sec(ru.ru_stime);
+	return ru.ru_maxrss;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"vms", required_argument, NULL, 'n'},
+		{"ticks", required_argument, NULL, 't'},
+		{"daemon", required_argument, NULL, 'd'},
+		{0},
+	};
+	unsigned int n = 1000, ticks = 20;
+	const char *daemon = NULL;
+	struct balancer_options o = {0};
+	struct fake_tree t;
+	struct balancer *b;
+	double c0, w0, cpu, wall;
+	usec_t now = 1000 * SEC;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "n:t:d:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			n = (unsigned int)strtoul(optarg, NULL, 10);
+			break;
+		case 't':
+			ticks = (unsigned int)strtoul(optarg, NULL, 10);
+			break;
+		case 'd':
+			daemon = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: %s [--vms N] [--ticks T] "
+					"[--daemon PATH]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	if (!ticks)
+		ticks = 1;
+	build_tree(&t, n);
+	if (!freopen("/dev/null", "w", stderr))
+		return 1;
+	log_open(LOG_TARGET_STDERR);
+	o.root = t.root;
+	o.config_path = t.config;
+	r = balancer_new(&o, &b);
+	if (r < 0) {
+		printf("balancer_new: %s\n", strerror(-r));
+		return 1;
+	}
+	/* Warm the page cache and the VM table: the steady state is what
+	 * runs every second for months. */
+	for (int i = 0; i < 2; i++, now += SEC)
+		balancer_tick_at(b, now);
+	c0 = cpu_now();
+	w0 = wall_now();
+	for (unsigned int i = 0; i < ticks; i++, now += SEC)
+		if (balancer_tick_at(b, now) < 0)
+			return 1;
+	cpu = (cpu_now() - c0) / ticks;
+	wall = (wall_now() - w0) / ticks;
+	printf("vms %u ticks %u: cpu/tick %.3f ms, wall/tick %.3f ms, "
+	       "cpu share at 1 s interval %.3f%% of a core\n",
+	       n, ticks, cpu * 1e3, wall * 1e3, cpu * 100.0);
+	printf("vms %u: benchmark process rss %ld KiB (peak %ld KiB), actions "
+	       "%" PRIu64 "\n",
+	       n, rss_kib("VmRSS:"), rss_kib("VmHWM:"),
+	       balancer_totals(b)->actions);
+	balancer_free(b);
+	if (daemon) {
+		double dcpu = 0;
+		long kib = daemon_rss(daemon, &t, ticks, &dcpu);
+
+		if (kib < 0)
+			printf("vms %u: %s did not run cleanly\n", n, daemon);
+		else
+			printf("vms %u: balancerd peak rss %ld KiB (%.1f MiB), "
+			       "cpu %.3f ms/tick over %u ticks incl. start\n",
+			       n, kib, kib / 1024.0, dcpu * 1e3 / ticks, ticks);
+	}
+	fake_tree_destroy(&t);
+	return 0;
+}
