@@ -455,7 +455,7 @@ static pid_t cg_first_pid(struct cg_reader *cg)
 	return 0;
 }
 
-static int vm_read_values(struct cg_reader *cg, struct vm_signals *v)
+static int vm_read_current(struct cg_reader *cg, struct vm_signals *v)
 {
 	int r;
 
@@ -463,11 +463,15 @@ static int vm_read_values(struct cg_reader *cg, struct vm_signals *v)
 	r = cg_read(cg, "memory.current");
 	if (r == -ENODATA)
 		return -EOPNOTSUPP;
-	if (r == 0)
-		r = parse_memory_value(cg->buf, &v->memory_current);
-	if (r == 0)
-		r = cg_read_value(cg, "memory.max", MEMORY_UNLIMITED,
-				  &v->memory_max);
+	return r < 0 ? r : parse_memory_value(cg->buf, &v->memory_current);
+}
+
+/* The files that change only when someone writes them, or rarely. */
+static int vm_read_cold_files(struct cg_reader *cg, struct vm_signals *v)
+{
+	int r;
+
+	r = cg_read_value(cg, "memory.max", MEMORY_UNLIMITED, &v->memory_max);
 	if (r == 0)
 		r = cg_read_value(cg, "memory.high", MEMORY_UNLIMITED,
 				  &v->memory_high);
@@ -476,10 +480,34 @@ static int vm_read_values(struct cg_reader *cg, struct vm_signals *v)
 	if (r == 0)
 		r = cg_read_value(cg, "memory.swap.current", 0,
 				  &v->swap_current);
+	if (r == 0)
+		r = cg_read(cg, "memory.events");
+	if (r == 0)
+		r = parse_memory_events(cg->buf, v);
+	if (r == -ENODATA)
+		r = 0;
+	if (r == 0)
+		v->pid = cg_first_pid(cg);
 	return r;
 }
 
-/* memory.stat, memory.pressure and memory.events; the last two optional. */
+/* Keep @prev's values of the files vm_read_cold_files() reads. */
+static void vm_copy_cold_files(const struct vm_signals *prev,
+			       struct vm_signals *v)
+{
+	v->memory_max = prev->memory_max;
+	v->memory_high = prev->memory_high;
+	v->memory_low = prev->memory_low;
+	v->swap_current = prev->swap_current;
+	v->events_low = prev->events_low;
+	v->events_high = prev->events_high;
+	v->events_max = prev->events_max;
+	v->events_oom = prev->events_oom;
+	v->events_oom_kill = prev->events_oom_kill;
+	v->pid = prev->pid;
+}
+
+/* memory.stat, and memory.pressure if PSI is on. */
 static int vm_read_tables(struct cg_reader *cg, struct vm_signals *v)
 {
 	int r;
@@ -493,12 +521,7 @@ static int vm_read_tables(struct cg_reader *cg, struct vm_signals *v)
 	r = cg_read(cg, "memory.pressure");
 	if (r == 0)
 		r = parse_psi(cg->buf, &v->psi);
-	if (r < 0 && r != -ENODATA && r != -EOPNOTSUPP)
-		return r;
-	r = cg_read(cg, "memory.events");
-	if (r == 0)
-		r = parse_memory_events(cg->buf, v);
-	return r == -ENODATA ? 0 : r;
+	return r == -ENODATA || r == -EOPNOTSUPP ? 0 : r;
 }
 
 static void vm_deltas(const struct vm_signals *prev, struct vm_signals *v)
@@ -518,9 +541,25 @@ static void vm_deltas(const struct vm_signals *prev, struct vm_signals *v)
 						 prev->psi.full.total_us);
 }
 
-int vm_signals_acquire(const char *root, const char *cgroup_root,
-		       const char *cgroup, const struct vm_signals *prev,
-		       struct vm_signals *ret)
+static int vm_read_all(struct cg_reader *cg, const struct vm_signals *prev,
+		       unsigned int flags, struct vm_signals *v)
+{
+	bool hot = (flags & VM_ACQUIRE_HOT_ONLY) && prev && !prev->vanished;
+	int r;
+
+	r = vm_read_current(cg, v);
+	if (r == 0)
+		r = vm_read_tables(cg, v);
+	if (r == 0 && hot)
+		vm_copy_cold_files(prev, v);
+	else if (r == 0)
+		r = vm_read_cold_files(cg, v);
+	return r;
+}
+
+int vm_signals_acquire_flags(const char *root, const char *cgroup_root,
+			     const char *cgroup, const struct vm_signals *prev,
+			     unsigned int flags, struct vm_signals *ret)
 {
 	struct cg_reader *cg;
 	struct vm_signals v = {0};
@@ -541,11 +580,7 @@ int vm_signals_acquire(const char *root, const char *cgroup_root,
 	if (r == 0 && cg->dfd < 0)
 		r = errno == ENODEV || errno == ENOTDIR ? -ENOENT : -errno;
 	if (r == 0)
-		r = vm_read_values(cg, &v);
-	if (r == 0)
-		r = vm_read_tables(cg, &v);
-	if (r == 0)
-		v.pid = cg_first_pid(cg);
+		r = vm_read_all(cg, prev, flags, &v);
 	if (cg->dfd >= 0)
 		close(cg->dfd);
 	free(cg);
@@ -556,4 +591,12 @@ int vm_signals_acquire(const char *root, const char *cgroup_root,
 	vm_deltas(prev, &v);
 	*ret = v;
 	return r;
+}
+
+int vm_signals_acquire(const char *root, const char *cgroup_root,
+		       const char *cgroup, const struct vm_signals *prev,
+		       struct vm_signals *ret)
+{
+	return vm_signals_acquire_flags(root, cgroup_root, cgroup, prev, 0,
+					ret);
 }

@@ -124,6 +124,19 @@ int vm_signals_acquire(const char *root, const char *cgroup_root,
 		       struct vm_signals *ret);
 
 /*
+ * Read only what moves every tick (memory.current, memory.stat,
+ * memory.pressure) and keep @prev's memory.max/high/low, swap.current,
+ * memory.events and pid: a third of the system calls, for daemons that
+ * refresh those every few ticks. Without @prev it reads everything.
+ */
+#define VM_ACQUIRE_HOT_ONLY (1U << 0)
+
+/* vm_signals_acquire() with VM_ACQUIRE_* @flags (0: the same). */
+int vm_signals_acquire_flags(const char *root, const char *cgroup_root,
+			     const char *cgroup, const struct vm_signals *prev,
+			     unsigned int flags, struct vm_signals *ret);
+
+/*
  * Decode a VM's name from its cgroup's last component, undoing systemd's
  * \xNN escaping and libvirt's machine-qemu-<id>-<name>.scope layout:
  * "machine-qemu\x2d1\x2dvm1.scope" -> "vm1"; "vm7.scope" -> "vm7".

@@ -432,6 +432,39 @@ static void test_vm_acquire(void **state)
 	rm_rel("sys");
 }
 
+/* HOT_ONLY re-reads what moves each tick and keeps the rest from prev. */
+static void test_vm_acquire_hot_only(void **state)
+{
+	struct vm_signals prev, v;
+
+	(void)state;
+	put_vm(CG, "1000\n");
+	/* without prev it reads everything */
+	assert_int_equal(vm_signals_acquire_flags(tree, NULL, CG, NULL,
+						  VM_ACQUIRE_HOT_ONLY, &prev),
+			 0);
+	assert_int_equal(prev.memory_max, 8589934592ULL);
+	assert_int_equal(prev.pid, 4242);
+	assert_int_equal(prev.events_high, 17);
+
+	put(CG_FILE("memory.current"), "2000\n");
+	put(CG_FILE("memory.max"), "4096\n");
+	put(CG_FILE("memory.events"), "high 99\n");
+	assert_int_equal(vm_signals_acquire_flags(tree, NULL, CG, &prev,
+						  VM_ACQUIRE_HOT_ONLY, &v),
+			 0);
+	assert_int_equal(v.memory_current, 2000);
+	assert_int_equal(v.memory_max, 8589934592ULL);
+	assert_int_equal(v.events_high, 17);
+	assert_int_equal(v.pid, 4242);
+	assert_true(v.psi.some.present);
+	/* a full read sees the new values */
+	assert_int_equal(vm_signals_acquire(tree, NULL, CG, &prev, &v), 0);
+	assert_int_equal(v.memory_max, 4096);
+	assert_int_equal(v.events_high, 99);
+	rm_rel("sys");
+}
+
 static void test_vm_acquire_optional_files(void **state)
 {
 	struct vm_signals v;
@@ -522,6 +555,7 @@ int main(void)
 		cmocka_unit_test(test_every_truncation),
 		cmocka_unit_test(test_host_acquire),
 		cmocka_unit_test(test_vm_acquire),
+		cmocka_unit_test(test_vm_acquire_hot_only),
 		cmocka_unit_test(test_vm_acquire_optional_files),
 		cmocka_unit_test(test_vm_acquire_garbage),
 		cmocka_unit_test(test_vm_acquire_vanished),
