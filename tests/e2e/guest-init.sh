@@ -44,6 +44,7 @@ if modprobe zram num_devices=1 2>/dev/null && [ -e /sys/block/zram0 ]; then
 fi
 echo "guest-init: swap: $(swapon --show --noheadings 2>/dev/null | tr '\n' ' ')"
 
+journalctl --update-catalog 2>/dev/null
 systemctl daemon-reload
 dmesg >"$OUT/dmesg-boot.txt"
 echo "guest-init: running scenario"

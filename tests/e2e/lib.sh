@@ -30,19 +30,26 @@ e2e_default_kver() {
 	fi
 }
 
-# The module for KVER (built if missing or older than its sources).
+# The module for KVER, in $E2E_KO. Built privately in build/e2e/kmod/KVER
+# (others may be building build/kmod/KVER at the same moment: a shared
+# object directory races), unless build/kmod/KVER holds one newer than
+# the sources.
 e2e_kmod() {
-	local v=$1 ko=$E2E_TOP/build/kmod/$1/driver/ovcmem.ko
-	if [ ! -f "$ko" ] || [ -n "$(find "$E2E_TOP/driver" "$E2E_TOP/include" -newer "$ko" -print -quit 2>/dev/null)" ]; then
-		if [ -x "$E2E_TOP/tools/build-kmod.sh" ]; then
-			"$E2E_TOP/tools/build-kmod.sh" --kver "$v" >&2 || return 1
-		else
-			mkdir -p "$E2E_TOP/build/kmod/$v"
-			cp -a "$E2E_TOP/driver" "$E2E_TOP/include" "$E2E_TOP/build/kmod/$v/"
-			make -s -C "/lib/modules/$v/build" M="$E2E_TOP/build/kmod/$v/driver" modules >&2 || return 1
-		fi
+	local v=$1 shared=$E2E_TOP/build/kmod/$1/driver/ovcmem.ko
+	local own=$E2E_TOP/build/e2e/kmod/$1
+	E2E_KO=""
+	if [ -f "$shared" ] && [ -z "$(find "$E2E_TOP/driver" "$E2E_TOP/include" -newer "$shared" -print -quit 2>/dev/null)" ]; then
+		E2E_KO=$shared
+		return 0
 	fi
-	[ -f "$ko" ]
+	mkdir -p "$own"
+	(
+		flock 9
+		rm -rf "$own/driver" "$own/include"
+		cp -a "$E2E_TOP/driver" "$E2E_TOP/include" "$own/"
+		make -s -C "/lib/modules/$v/build" M="$own/driver" modules >&2
+	) 9>"$own.lock" || return 1
+	[ -f "$own/driver/ovcmem.ko" ] && E2E_KO=$own/driver/ovcmem.ko
 }
 
 # guestsim: `make build/guestsim` (links libbalancer.a); if the library
@@ -72,11 +79,18 @@ e2e_prepare() {
 	rm -rf "$p" "$w/out"
 	mkdir -p "$p/bin" "$p/modules/$v/extra" "$p/out"
 	# The project, installed the way a user installs it.
-	make -s -C "$E2E_TOP" install DESTDIR="$p/root" >"$w/install.log" 2>&1 ||
-		{ e2e_log "make install failed (see $w/install.log)"; tail -5 "$w/install.log" >&2; }
+	# The tree may be mid-edit by someone else: retry a few times.
+	local try
+	for try in 1 2 3 4; do
+		rm -rf "$p/root"
+		make -s -C "$E2E_TOP" install DESTDIR="$p/root" >"$w/install.log" 2>&1 && break
+		e2e_log "make install failed (try $try; see $w/install.log): $(grep -m1 -E 'error|Error' "$w/install.log")"
+		[ $try = 4 ] && return 1
+		sleep 20
+	done
 	e2e_guestsim "$p/bin/guestsim" || e2e_log "no guestsim"
 	if e2e_kmod "$v"; then
-		cp "$E2E_TOP/build/kmod/$v/driver/ovcmem.ko" "$p/modules/$v/extra/"
+		cp "$E2E_KO" "$p/modules/$v/extra/"
 	else
 		e2e_log "no ovcmem.ko for $v: the guest runs without it"
 	fi

@@ -40,7 +40,7 @@ done
 t0=$(date +%s)
 "$here/build-image.sh" >/dev/null || fail_all "guest image build failed"
 e2e_prepare "$kver" "$w" "$here/guest-tests.sh" "$here/guest-lib.sh" "$E2E_TOP/policies" ||
-	fail_all "payload preparation failed"
+	fail_all "payload preparation failed (make install: $(grep -m1 -E "error|Error" "$w/install.log" 2>/dev/null))"
 e2e_boot "$kver" "$w" "$tmo" 2048
 boot_rc=$?
 
