@@ -33,9 +33,10 @@
  * ovcmem_fault_and_lock - fault a range in and lock its region
  * @r: a MOVABLE RAM region
  * @range: the range, with notifier, start, end, pfns and flags set
- * @write_idx: with a per-page request (@range->pfn_flags_mask set), the
- *	page to fault for write, or -1; the inputs are rebuilt before each
- *	try because hmm_range_fault() overwrites them with its outputs
+ * @req_idx: with a per-page request (@range->pfn_flags_mask set), the
+ *	only page to fault in, or -1 for none; the inputs are rebuilt
+ *	before each try because hmm_range_fault() overwrites them
+ * @req: the request flags for that page
  *
  * The retry loop lives here, not in the callers, so that "locked and
  * current" is the one way out on success. It gives up after
@@ -45,12 +46,13 @@
  * The caller holds a reference on the owner mm's users (the vCPU runs in
  * the owner; PREFAULT takes mmget_not_zero()).
  *
- * Return: 0 with @r->mutex held and every pfn of @range valid and current,
- * -EBUSY on timeout, or the error of hmm_range_fault() (-EFAULT: nothing
+ * Return: 0 with @r->mutex held and the pfns of @range current (every pfn
+ * valid unless a per-page request asked for less), -EBUSY on timeout, or the error of hmm_range_fault() (-EFAULT: nothing
  * mapped there any more, e.g. after munmap; -EPERM: no write access).
  */
 static int ovcmem_fault_and_lock(struct ovcmem_mem_region *r,
-				 struct hmm_range *range, long write_idx)
+				 struct hmm_range *range, long req_idx,
+				 unsigned long req)
 {
 	unsigned long timeout = jiffies +
 				msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
@@ -62,8 +64,8 @@ static int ovcmem_fault_and_lock(struct ovcmem_mem_region *r,
 		if (range->pfn_flags_mask) {
 			memset(range->hmm_pfns, 0,
 			       npages * sizeof(*range->hmm_pfns));
-			if (write_idx >= 0)
-				range->hmm_pfns[write_idx] = HMM_PFN_REQ_WRITE;
+			if (req_idx >= 0)
+				range->hmm_pfns[req_idx] = req;
 		}
 		range->notifier_seq = mmu_interval_read_begin(range->notifier);
 		mmap_read_lock(mm);
@@ -102,6 +104,10 @@ static bool ovcmem_fault_large(u64 gfn, u64 npages, unsigned long uaddr,
 	if (npages != OVCMEM_BLOCK_PAGES || !IS_ALIGNED(gfn, npages) ||
 	    !IS_ALIGNED(uaddr, PMD_SIZE))
 		return false;
+	for (i = 0; i < npages; i++) {
+		if (!(hmm_pfns[i] & HMM_PFN_VALID))
+			return false;
+	}
 	if (hmm_pfn_to_map_order(hmm_pfns[0]) < PMD_SHIFT - PAGE_SHIFT)
 		return false;
 	pfn0 = page_to_pfn(hmm_pfn_to_page(hmm_pfns[0]));
@@ -114,64 +120,69 @@ static bool ovcmem_fault_large(u64 gfn, u64 npages, unsigned long uaddr,
 	return true;
 }
 
-/* Install the faulted pfns; @r->mutex held. Returns pages newly mapped. */
+/*
+ * Install the faulted pfns; @r->mutex held. Pages without HMM_PFN_VALID
+ * (only possible in a snapshot, see ovcmem_fault_range()) are left alone:
+ * hmm_pfn_to_page() is undefined for them. Write permission is per page,
+ * what the host's PTE allows. Returns pages newly mapped.
+ */
 static long ovcmem_fault_install(struct ovcmem_mem_region *r, u64 gfn,
 				 u64 npages, unsigned long *pfns,
 				 unsigned long uaddr)
 {
 	struct ovcmem_slat *slat = r->partition->slat;
-	DECLARE_BITMAP(newly, OVCMEM_BLOCK_PAGES);
+	DECLARE_BITMAP(skip, OVCMEM_BLOCK_PAGES);
 	DECLARE_BITMAP(wp, OVCMEM_BLOCK_PAGES);
-	u64 i, refaults = 0;
-	bool large, any_wp;
-	u32 prot = 0;
-	int delta;
+	struct ovcmem_slat_map m = {
+		.gfn = gfn,
+		.npages = npages,
+		.pfns = pfns,
+	};
+	unsigned long i;
+	u64 refaults = 0;
 	long n;
 
-	/*
-	 * hmm_pfn_to_page() is only defined for valid pfns. With
-	 * HMM_PFN_REQ_FAULT a successful hmm_range_fault() promises them,
-	 * but we check rather than map garbage if that ever changes.
-	 * Write permission is per page: what the host's PTE allows.
-	 */
+	bitmap_zero(skip, OVCMEM_BLOCK_PAGES);
 	bitmap_zero(wp, OVCMEM_BLOCK_PAGES);
 	for (i = 0; i < npages; i++) {
 		if (!(pfns[i] & HMM_PFN_VALID))
-			return -EFAULT;
-		if (!(pfns[i] & HMM_PFN_WRITE))
+			__set_bit(i, skip);
+		else if (!(pfns[i] & HMM_PFN_WRITE))
 			__set_bit(i, wp);
 	}
-	any_wp = !bitmap_empty(wp, npages);
 	if (r->flags & OVCMEM_REGION_WRITABLE)
-		prot |= OVCMEM_SLAT_WRITE;
+		m.prot |= OVCMEM_SLAT_WRITE;
 	if (r->flags & OVCMEM_REGION_EXECUTABLE)
-		prot |= OVCMEM_SLAT_EXEC;
+		m.prot |= OVCMEM_SLAT_EXEC;
 
-	large = ovcmem_fault_large(gfn, npages, uaddr, pfns);
-	if (large && any_wp) {
-		/* One entry, one permission: all read-only or all 4 KiB. */
+	m.large = ovcmem_fault_large(gfn, npages, uaddr, pfns);
+	if (m.large && !bitmap_empty(wp, npages)) {
+		/* One entry, one permission: all read-only, or 4 KiB. */
 		if (bitmap_full(wp, npages))
-			prot &= ~OVCMEM_SLAT_WRITE;
+			m.prot &= ~OVCMEM_SLAT_WRITE;
 		else
-			large = false;
+			m.large = false;
+	}
+	if (!m.large) {
+		m.wp = bitmap_empty(wp, npages) ? NULL : wp;
+		m.skip = bitmap_empty(skip, npages) ? NULL : skip;
 	}
 	for (i = 0; i < npages; i++)
-		pfns[i] = page_to_pfn(hmm_pfn_to_page(pfns[i]));
+		pfns[i] = test_bit(i, skip) ? 0 :
+			  page_to_pfn(hmm_pfn_to_page(pfns[i]));
 
-	bitmap_zero(newly, OVCMEM_BLOCK_PAGES);
-	n = slat->ops->map(slat, gfn, npages, pfns, prot,
-			   large || !any_wp ? NULL : wp, large, newly, &delta);
+	n = slat->ops->map(slat, &m);
 	if (n < 0)
 		return n;
 
 	/* newly is relative to gfn (block-aligned when large). */
-	for_each_set_bit(i, newly, OVCMEM_BLOCK_PAGES) {
+	for_each_set_bit(i, m.newly, OVCMEM_BLOCK_PAGES) {
 		if (__test_and_clear_bit(gfn - r->gfn + i, r->invalidated))
 			refaults++;
 	}
 	atomic64_add(n, &r->stats.pages_mapped);
 	atomic64_add(n, &r->stats.pages_faulted);
-	atomic64_add(delta, &r->stats.large_entries);
+	atomic64_add(m.large_delta, &r->stats.large_entries);
 	atomic64_add(refaults, &r->stats.refaults);
 	atomic64_inc(&r->stats.fault_batches);
 	return n;
@@ -179,8 +190,8 @@ static long ovcmem_fault_install(struct ovcmem_mem_region *r, u64 gfn,
 
 /* One try at faulting and installing a range, with the given request. */
 static int ovcmem_fault_try(struct ovcmem_mem_region *r, u64 gfn,
-			    struct hmm_range *range, long write_idx,
-			    u64 *mapped)
+			    struct hmm_range *range, long req_idx,
+			    unsigned long req, u64 *mapped)
 {
 	struct ovcmem_slat *slat = r->partition->slat;
 	u64 npages = (range->end - range->start) >> PAGE_SHIFT;
@@ -191,7 +202,7 @@ static int ovcmem_fault_try(struct ovcmem_mem_region *r, u64 gfn,
 		ret = slat->ops->prepare(slat, gfn);
 		if (ret)
 			return ret;
-		ret = ovcmem_fault_and_lock(r, range, write_idx);
+		ret = ovcmem_fault_and_lock(r, range, req_idx, req);
 		if (ret)
 			return ret;
 		n = ovcmem_fault_install(r, gfn, npages, range->hmm_pfns,
@@ -212,20 +223,23 @@ static int ovcmem_fault_try(struct ovcmem_mem_region *r, u64 gfn,
  *	a reference on the owner mm's users
  * @gfn: first gfn
  * @npages: 1..512 pages, inside @r and inside one 2 MiB block
- * @write_gfn: the gfn the guest writes, or U64_MAX
+ * @need_gfn: the gfn the guest touches, or U64_MAX (prefault)
+ * @write: the guest writes @need_gfn
  * @mapped: pages that had no entry and have one now (may be NULL)
  *
- * A WRITABLE region is faulted for write as a whole batch first, like the
- * seed, so one intercept makes 512 writable entries (or one 2 MiB entry).
- * If the host will not give write access to some page of the batch (say
- * userspace mprotect()ed it), the batch is faulted again for read, with
- * write requested only for the page the guest writes, if any.
+ * The batch is faulted as a whole first (for write in a WRITABLE region,
+ * like the seed), so one intercept makes 512 entries, or one 2 MiB entry.
+ * If that fails because the host cannot give some page of the batch
+ * (a hole left by munmap, a page mprotect()ed read-only), the batch is
+ * taken again as a snapshot: only @need_gfn is faulted in (for write if
+ * @write), and the other pages are mapped if the host has them present.
  *
  * Return: 0, -EBUSY (timed out racing invalidations: try again), -ENOMEM,
- * -EFAULT or -EPERM (no usable host memory behind the range).
+ * -EFAULT or -EPERM (the host cannot give @need_gfn).
  */
 static int ovcmem_fault_range(struct ovcmem_mem_region *r, u64 gfn,
-			      u64 npages, u64 write_gfn, u64 *mapped)
+			      u64 npages, u64 need_gfn, bool write,
+			      u64 *mapped)
 {
 	struct hmm_range range = {
 		.notifier = &r->mni,
@@ -233,23 +247,25 @@ static int ovcmem_fault_range(struct ovcmem_mem_region *r, u64 gfn,
 		.end = r->uaddr + (gfn - r->gfn + npages) * PAGE_SIZE,
 		.default_flags = HMM_PFN_REQ_FAULT,
 	};
-	bool writable = r->flags & OVCMEM_REGION_WRITABLE;
-	long write_idx = -1;
+	long need_idx = -1;
 	int ret;
 
 	range.hmm_pfns = kmalloc_array(npages, sizeof(*range.hmm_pfns),
 				       GFP_KERNEL);
 	if (!range.hmm_pfns)
 		return -ENOMEM;
-	if (writable)
+	if (r->flags & OVCMEM_REGION_WRITABLE)
 		range.default_flags |= HMM_PFN_REQ_WRITE;
-	ret = ovcmem_fault_try(r, gfn, &range, -1, mapped);
-	if (writable && (ret == -EPERM || ret == -EFAULT)) {
-		if (write_gfn >= gfn && write_gfn < gfn + npages)
-			write_idx = write_gfn - gfn;
-		range.default_flags = HMM_PFN_REQ_FAULT;
-		range.pfn_flags_mask = HMM_PFN_REQ_WRITE;
-		ret = ovcmem_fault_try(r, gfn, &range, write_idx, mapped);
+	ret = ovcmem_fault_try(r, gfn, &range, -1, 0, mapped);
+	if (ret == -EPERM || ret == -EFAULT) {
+		if (need_gfn >= gfn && need_gfn < gfn + npages)
+			need_idx = need_gfn - gfn;
+		range.default_flags = 0;
+		range.pfn_flags_mask = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+		ret = ovcmem_fault_try(r, gfn, &range, need_idx,
+				       HMM_PFN_REQ_FAULT |
+				       (write ? HMM_PFN_REQ_WRITE : 0),
+				       mapped);
 	}
 	kfree(range.hmm_pfns);
 	return ret;
@@ -275,8 +291,7 @@ int ovcmem_fault_gfn(struct ovcmem_mem_region *r, u64 gfn, bool write,
 	u64 end = min(OVCMEM_BLOCK(gfn) + OVCMEM_BLOCK_PAGES,
 		      ovcmem_region_end(r));
 
-	return ovcmem_fault_range(r, start, end - start, write ? gfn : U64_MAX,
-				  mapped);
+	return ovcmem_fault_range(r, start, end - start, gfn, write, mapped);
 }
 
 static int ovcmem_prefault_range(struct ovcmem_mem_region *r, u64 gfn,
@@ -295,7 +310,7 @@ static int ovcmem_prefault_range(struct ovcmem_mem_region *r, u64 gfn,
 		do {
 			mapped = 0;
 			ret = ovcmem_fault_range(r, gfn, next - gfn, U64_MAX,
-						 &mapped);
+						 false, &mapped);
 		} while (ret == -EBUSY && !signal_pending(current));
 		if (ret)
 			return ret == -EBUSY ? -EINTR : ret;

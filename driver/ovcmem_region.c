@@ -116,43 +116,36 @@ static int ovcmem_check_vmas(struct mm_struct *mm, unsigned long start,
 }
 
 /* Map one block's worth of a pinned region: a 2 MiB entry if we can. */
-static int ovcmem_pinned_map_block(struct ovcmem_mem_region *r, u64 gfn, u64 n,
-				   unsigned long *pfns, unsigned long *newly)
+static int ovcmem_pinned_map_block(struct ovcmem_mem_region *r,
+				   struct ovcmem_slat_map *m,
+				   unsigned long *pfns)
 {
 	struct ovcmem_slat *slat = r->partition->slat;
-	u64 off = gfn - r->gfn, i;
-	u32 prot = 0;
-	bool large;
-	int delta;
+	u64 off = m->gfn - r->gfn, i;
 	long ret;
 
-	if (r->flags & OVCMEM_REGION_WRITABLE)
-		prot |= OVCMEM_SLAT_WRITE;
-	if (r->flags & OVCMEM_REGION_EXECUTABLE)
-		prot |= OVCMEM_SLAT_EXEC;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < m->npages; i++)
 		pfns[i] = page_to_pfn(r->pages[off + i]);
 	/* Pinned pages never move, so physical contiguity is enough. */
-	large = n == OVCMEM_BLOCK_PAGES && IS_ALIGNED(pfns[0], n);
-	for (i = 1; large && i < n; i++)
-		large = pfns[i] == pfns[0] + i;
+	m->large = m->npages == OVCMEM_BLOCK_PAGES &&
+		   IS_ALIGNED(pfns[0], OVCMEM_BLOCK_PAGES);
+	for (i = 1; m->large && i < m->npages; i++)
+		m->large = pfns[i] == pfns[0] + i;
 
-	ret = slat->ops->prepare(slat, gfn);
+	ret = slat->ops->prepare(slat, m->gfn);
 	if (ret)
 		return ret;
-	bitmap_zero(newly, OVCMEM_BLOCK_PAGES);
-	ret = slat->ops->map(slat, gfn, n, pfns, prot, NULL, large, newly,
-			     &delta);
+	ret = slat->ops->map(slat, m);
 	if (ret < 0)
 		return ret;
 	atomic64_add(ret, &r->stats.pages_mapped);
-	atomic64_add(delta, &r->stats.large_entries);
+	atomic64_add(m->large_delta, &r->stats.large_entries);
 	return 0;
 }
 
 static int ovcmem_pinned_map(struct ovcmem_mem_region *r)
 {
-	DECLARE_BITMAP(newly, OVCMEM_BLOCK_PAGES);
+	struct ovcmem_slat_map m = {};
 	unsigned long *pfns;
 	u64 gfn, next;
 	int ret = 0;
@@ -160,14 +153,20 @@ static int ovcmem_pinned_map(struct ovcmem_mem_region *r)
 	pfns = kmalloc_array(OVCMEM_BLOCK_PAGES, sizeof(*pfns), GFP_KERNEL);
 	if (!pfns)
 		return -ENOMEM;
+	m.pfns = pfns;
+	if (r->flags & OVCMEM_REGION_WRITABLE)
+		m.prot |= OVCMEM_SLAT_WRITE;
+	if (r->flags & OVCMEM_REGION_EXECUTABLE)
+		m.prot |= OVCMEM_SLAT_EXEC;
 	mutex_lock(&r->mutex);
 	for (gfn = r->gfn; gfn < ovcmem_region_end(r); gfn = next) {
 		next = min(OVCMEM_BLOCK(gfn) + OVCMEM_BLOCK_PAGES,
 			   ovcmem_region_end(r));
+		m.gfn = gfn;
+		m.npages = next - gfn;
 		/* -EAGAIN: a table shared with a neighbour went; redo it. */
 		do {
-			ret = ovcmem_pinned_map_block(r, gfn, next - gfn, pfns,
-						      newly);
+			ret = ovcmem_pinned_map_block(r, &m, pfns);
 		} while (ret == -EAGAIN);
 		if (ret)
 			break;

@@ -113,72 +113,78 @@ static int soft_prepare(struct ovcmem_slat *slat, u64 gfn)
 	return 0;
 }
 
-static long map_large(struct soft_table *t, unsigned long pfn, u64 prot,
-		      unsigned long *newly, int *large_delta)
+static long map_large(struct soft_table *t, struct ovcmem_slat_map *m,
+		      u64 prot)
 {
 	u64 use = 0;
 	long n = 0;
 	int i;
 
 	if (is_large(t)) {
-		t->e[0] = mk_ent(pfn, (t->e[0] & ENT_USE) | prot | ENT_LARGE);
+		t->e[0] = mk_ent(m->pfns[0],
+				 (t->e[0] & ENT_USE) | prot | ENT_LARGE);
 		return 0;
 	}
 	/* Fold the small entries into one; keep what the guest did. */
 	for (i = 0; i < OVCMEM_BLOCK_PAGES; i++) {
 		if (!(t->e[i] & ENT_PRESENT)) {
-			__set_bit(i, newly);
+			__set_bit(i, m->newly);
 			n++;
 		}
 		use |= t->e[i] & ENT_USE;
 		t->e[i] = 0;
 	}
-	t->e[0] = mk_ent(pfn, use | prot | ENT_LARGE);
-	*large_delta = 1;
+	t->e[0] = mk_ent(m->pfns[0], use | prot | ENT_LARGE);
+	m->large_delta = 1;
 	return n;
 }
 
-static long soft_map(struct ovcmem_slat *slat, u64 gfn, u64 npages,
-		     const unsigned long *pfns, u32 prot,
-		     const unsigned long *wp, bool large,
-		     unsigned long *newly, int *large_delta)
+static long map_small(struct soft_table *t, struct ovcmem_slat_map *m,
+		      u64 prot)
 {
-	struct soft_slat *s = to_soft(slat);
-	unsigned int off = gfn % OVCMEM_BLOCK_PAGES;
-	u64 p = prot & ENT_PROT;
-	struct soft_table *t;
+	unsigned int off = m->gfn % OVCMEM_BLOCK_PAGES;
 	long n = 0;
 	u64 i;
 
-	*large_delta = 0;
-	xa_lock(&s->dir);
-	t = xa_load(&s->dir, gfn / OVCMEM_BLOCK_PAGES);
-	if (!t) {
-		xa_unlock(&s->dir);
-		return -EAGAIN;
-	}
-	if (large) {
-		n = map_large(t, pfns[0], p, newly, large_delta);
-	} else if (is_large(t)) {
-		/* Whole block mapped already, by a fault that won the race. */
-		n = 0;
-	} else {
-		for (i = 0; i < npages; i++) {
-			u64 *e = &t->e[off + i];
-			u64 pi = p;
+	for (i = 0; i < m->npages; i++) {
+		u64 *e = &t->e[off + i];
+		u64 p = prot;
 
-			if (wp && test_bit(i, wp))
-				pi &= ~ENT_WRITE;
-			if (*e & ENT_PRESENT) {
-				/* Update permissions; the pfn is current. */
-				*e = mk_ent(pfns[i], (*e & ENT_USE) | pi);
-				continue;
-			}
-			*e = mk_ent(pfns[i], pi);
-			__set_bit(i, newly);
-			n++;
+		if (m->skip && test_bit(i, m->skip))
+			continue;
+		if (m->wp && test_bit(i, m->wp))
+			p &= ~ENT_WRITE;
+		if (*e & ENT_PRESENT) {
+			/* Same page (else it was invalidated): new rights. */
+			*e = mk_ent(m->pfns[i], (*e & ENT_USE) | p);
+			continue;
 		}
+		*e = mk_ent(m->pfns[i], p);
+		__set_bit(i, m->newly);
+		n++;
 	}
+	return n;
+}
+
+static long soft_map(struct ovcmem_slat *slat, struct ovcmem_slat_map *m)
+{
+	struct soft_slat *s = to_soft(slat);
+	u64 prot = m->prot & ENT_PROT;
+	struct soft_table *t;
+	long n;
+
+	bitmap_zero(m->newly, OVCMEM_BLOCK_PAGES);
+	m->large_delta = 0;
+	xa_lock(&s->dir);
+	t = xa_load(&s->dir, m->gfn / OVCMEM_BLOCK_PAGES);
+	if (!t)
+		n = -EAGAIN;
+	else if (m->large)
+		n = map_large(t, m, prot);
+	else if (is_large(t))
+		n = 0;	/* mapped whole already, by a fault that won a race */
+	else
+		n = map_small(t, m, prot);
 	xa_unlock(&s->dir);
 	return n;
 }

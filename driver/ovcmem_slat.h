@@ -22,8 +22,11 @@
 #ifndef _OVCMEM_SLAT_H
 #define _OVCMEM_SLAT_H
 
+#include <linux/bitmap.h>
 #include <linux/mm_types.h>
 #include <linux/types.h>
+
+#include <linux/ovcmem.h>
 
 /* Permissions of an entry (read is implied by presence). */
 #define OVCMEM_SLAT_WRITE	BIT(1)
@@ -43,19 +46,39 @@ typedef void (*ovcmem_slat_cleared_fn)(void *arg, u64 gfn, u64 npages,
 typedef void (*ovcmem_slat_access_fn)(void *arg, struct page *page);
 
 /**
+ * struct ovcmem_slat_map - one batch of entries for ->map
+ * @gfn: first gfn
+ * @npages: pages, all inside the 2 MiB block of @gfn
+ * @pfns: host pfn of each page
+ * @prot: OVCMEM_SLAT_* permissions of the entries
+ * @large: make one 2 MiB entry (then @gfn is block-aligned, @npages is
+ *	512, the pfns are contiguous and 512-aligned, @wp and @skip NULL)
+ * @wp: NULL, or bit i set: page i gets no write permission
+ * @skip: NULL, or bit i set: leave page i alone
+ * @newly: (out) bit i set: page i had no entry and has one now
+ * @large_delta: (out) change in the number of 2 MiB entries
+ */
+struct ovcmem_slat_map {
+	u64 gfn;
+	u64 npages;
+	const unsigned long *pfns;
+	u32 prot;
+	bool large;
+	const unsigned long *wp;
+	const unsigned long *skip;
+	DECLARE_BITMAP(newly, OVCMEM_BLOCK_PAGES);
+	int large_delta;
+};
+
+/**
  * struct ovcmem_slat_ops - a SLAT backend
  * @name: for debugfs
  * @create: a new, empty table (NULL on -ENOMEM)
  * @destroy: free a table; every entry must already be unmapped
  * @prepare: make room for entries in the 2 MiB block holding @gfn
- * @map: install entries for [@gfn, @gfn + @npages), inside one 2 MiB block,
- *	from host pfns @pfns with permissions @prot, minus write for page i
- *	if bit i of @wp is set (@wp may be NULL); with @large, one 2 MiB
- *	entry (then @gfn is block-aligned, @npages is 512, the pfns are
- *	contiguous and aligned, @wp is NULL). Bit i of @newly is set for every page that
- *	had no entry. Returns the number of such pages, or -EAGAIN if the
- *	room made by @prepare is gone (the caller retries). *@large_delta
- *	gets the change in the number of 2 MiB entries.
+ * @map: install the entries @m describes (see struct ovcmem_slat_map).
+ *	Returns the number of pages that had no entry and have one now, or
+ *	-EAGAIN if the room made by @prepare is gone (the caller retries).
  * @unmap: clear [@gfn, @gfn + @npages); a 2 MiB entry partly in the range
  *	is cleared whole. Cannot fail.
  * @access: look @gfn up; on a hit with the needed permission call @fn with
@@ -74,10 +97,7 @@ struct ovcmem_slat_ops {
 	struct ovcmem_slat *(*create)(void);
 	void (*destroy)(struct ovcmem_slat *slat);
 	int (*prepare)(struct ovcmem_slat *slat, u64 gfn);
-	long (*map)(struct ovcmem_slat *slat, u64 gfn, u64 npages,
-		    const unsigned long *pfns, u32 prot,
-		    const unsigned long *wp, bool large,
-		    unsigned long *newly, int *large_delta);
+	long (*map)(struct ovcmem_slat *slat, struct ovcmem_slat_map *m);
 	void (*unmap)(struct ovcmem_slat *slat, u64 gfn, u64 npages,
 		      ovcmem_slat_cleared_fn cleared, void *arg);
 	int (*access)(struct ovcmem_slat *slat, u64 gfn, bool write,
