@@ -27,9 +27,9 @@
 /* Guest RAM mappings are large; smaller ones are QEMU's own heap. */
 #define GUEST_MAPPING_MIN (2ULL << 20)
 /* pagemap entries read per pread(2): 512 pages, one 2 MiB block. */
-#define PAGEMAP_CHUNK 512
+#define PAGEMAP_CHUNK	512
 #define PAGEMAP_SWAPPED (1ULL << 62)
-#define PAGE_4K 4096ULL
+#define PAGE_4K		4096ULL
 
 /* Raw syscalls: glibc 2.36 lacks pidfd_open, and older ones lack
  * process_madvise. */
@@ -38,8 +38,8 @@ static int sys_pidfd_open(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-static ssize_t sys_process_madvise(int pidfd, const struct iovec *iov,
-				   size_t n, int advice)
+static ssize_t sys_process_madvise(int pidfd, const struct iovec *iov, size_t n,
+				   int advice)
 {
 	return syscall(SYS_process_madvise, pidfd, iov, n, advice, 0);
 }
@@ -48,8 +48,8 @@ int act_cgroup_path(const struct act_context *ctx, const char *cgroup,
 		    const char *file, char *buf, size_t len)
 {
 	const char *root = ctx->root && strcmp(ctx->root, "/") ? ctx->root : "";
-	const char *cg_root = ctx->cgroup_root ? ctx->cgroup_root
-					       : "/sys/fs/cgroup";
+	const char *cg_root =
+		ctx->cgroup_root ? ctx->cgroup_root : "/sys/fs/cgroup";
 	int n = snprintf(buf, len, "%s%s%s/%s/%s", root,
 			 cg_root[0] == '/' ? "" : "/", cg_root, cgroup, file);
 
@@ -138,8 +138,8 @@ static int do_reclaim(const struct act_context *ctx, const struct action *a,
 		return r;
 	res->partial = true;
 	if (read_current(ctx, vm->cgroup, &after) == 0 && before > after)
-		res->bytes_done = before - after < a->bytes ? before - after
-							    : a->bytes;
+		res->bytes_done =
+			before - after < a->bytes ? before - after : a->bytes;
 	return 0;
 }
 
@@ -184,8 +184,8 @@ static int do_pageout(const struct act_context *ctx, const struct action *a,
 		return r;
 	r = advise(vm->pid, iov, n, MADV_PAGEOUT, &res->bytes_done);
 	if (r == 0)
-		ovcmem_client_mark_evicted(ctx->ovcmem,
-					   vm->ovcmem.partition_id, iov, n);
+		ovcmem_client_mark_evicted(ctx->ovcmem, vm->ovcmem.partition_id,
+					   iov, n);
 	free(iov);
 	return r;
 }

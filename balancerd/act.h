@@ -28,8 +28,7 @@ struct ovcmem_client;
  * Writes one cgroup file; tests replace it to play a kernel that answers
  * EAGAIN. Returns 0 or a negative errno, as write(2) would report it.
  */
-typedef int (*act_write_fn)(const char *path, const char *data,
-			    void *userdata);
+typedef int (*act_write_fn)(const char *path, const char *data, void *userdata);
 
 struct act_context {
 	const char *root;	 /* "/" in production */

@@ -37,22 +37,23 @@ static volatile sig_atomic_t quit;
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: balancerctl [--json] [--state-file PATH] COMMAND\n"
-		   "\n"
-		   "Commands:\n"
-		   "  status         table of VMs: class, size, current, cold, "
-		   "pressure, last action\n"
-		   "  top            the same, refreshed every second (q "
-		   "quits)\n"
-		   "  explain VM     which class matched VM and why, its "
-		   "limits, last decisions\n"
-		   "  check FILE...  validate policy files\n"
-		   "\n"
-		   "Options:\n"
-		   "  -j, --json             machine-readable output\n"
-		   "  -s, --state-file PATH  default %s\n"
-		   "  -h, --help\n",
-		   DEFAULT_STATE_FILE);
+	fprintf(f,
+		"Usage: balancerctl [--json] [--state-file PATH] COMMAND\n"
+		"\n"
+		"Commands:\n"
+		"  status         table of VMs: class, size, current, cold, "
+		"pressure, last action\n"
+		"  top            the same, refreshed every second (q "
+		"quits)\n"
+		"  explain VM     which class matched VM and why, its "
+		"limits, last decisions\n"
+		"  check FILE...  validate policy files\n"
+		"\n"
+		"Options:\n"
+		"  -j, --json             machine-readable output\n"
+		"  -s, --state-file PATH  default %s\n"
+		"  -h, --help\n",
+		DEFAULT_STATE_FILE);
 }
 
 static int load_state(json_t **ret)
@@ -61,8 +62,9 @@ static int load_state(json_t **ret)
 	int r = state_read(state_file, ret, err, sizeof(err));
 
 	if (r == -ENOENT)
-		fprintf(stderr, "balancerctl: balancerd not running? no state "
-				"at %s\n",
+		fprintf(stderr,
+			"balancerctl: balancerd not running? no state "
+			"at %s\n",
 			state_file);
 	else if (r == -EINVAL)
 		fprintf(stderr, "balancerctl: unreadable state: %s\n", err);
@@ -133,8 +135,9 @@ static void print_status(json_t *doc, FILE *f)
 
 	host = json_object_get(doc, "host");
 	tot = json_object_get(doc, "totals");
-	fprintf(f, "mode %s%s  MemAvailable %s of %s  PSI some %.1f%% full "
-		   "%.1f%%  reclaimed %s  prefaulted %s\n",
+	fprintf(f,
+		"mode %s%s  MemAvailable %s of %s  PSI some %.1f%% full "
+		"%.1f%%  reclaimed %s  prefaulted %s\n",
 		str(doc, "mode"),
 		json_is_true(json_object_get(doc, "dry_run")) ? " (dry run)"
 							      : "",
@@ -150,8 +153,8 @@ static void print_status(json_t *doc, FILE *f)
 		"CURRENT", "COLD", "PRESSURE", "LAST ACTION");
 	json_array_foreach(vms, i, vm)
 	{
-		const char *cls = json_string_value(
-			json_object_get(vm, "class"));
+		const char *cls =
+			json_string_value(json_object_get(vm, "class"));
 		json_t *psi = json_object_get(vm, "pressure");
 
 		last_action_text(vm, last, sizeof(last));
@@ -169,8 +172,8 @@ static void print_status(json_t *doc, FILE *f)
 
 static int print_json(json_t *v)
 {
-	char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS |
-					JSON_ENCODE_ANY);
+	char *s = json_dumps(v,
+			     JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 
 	if (!s)
 		return -ENOMEM;
@@ -270,8 +273,8 @@ static void explain_class(json_t *vm)
 	printf("  class:    %s\n", str(ci, "name"));
 	printf("  why:      %s\n", str(vm, "match"));
 	printf("  defined:  %s:%lld\n", str(ci, "source"),
-	       (long long)json_integer_value(json_object_get(ci,
-							     "source_line")));
+	       (long long)json_integer_value(
+		       json_object_get(ci, "source_line")));
 	age = (usec_t)json_integer_value(json_object_get(ci, "cold_age_usec"));
 	format_duration(age, dur, sizeof(dur));
 	printf("  limits:   priority %lld, shares %lld, floor %s, ceiling %s, "
@@ -303,8 +306,9 @@ static int cmd_explain(const char *name)
 			found = vm;
 	}
 	if (!found) {
-		fprintf(stderr, "balancerctl: no VM named '%s' in %s (known:",
-			name, state_file);
+		fprintf(stderr,
+			"balancerctl: no VM named '%s' in %s (known:", name,
+			state_file);
 		json_array_foreach(json_object_get(doc, "vms"), i, vm)
 			fprintf(stderr, " %s", str(vm, "name"));
 		fprintf(stderr, ")\n");
@@ -334,7 +338,8 @@ static int cmd_explain(const char *name)
 		printf("    none yet\n");
 	json_array_foreach(recent, i, d)
 	{
-		const char *err = json_string_value(json_object_get(d, "error"));
+		const char *err =
+			json_string_value(json_object_get(d, "error"));
 
 		printf("    %s %-9s %-8s asked %s, done %s%s%s%s\n      %s\n",
 		       time_of(d, "%Y-%m-%d %H:%M:%S", when, sizeof(when)),

@@ -235,8 +235,7 @@ int log_full(int prio, int err, const char *fmt, ...)
 	va_end(ap);
 	if (err < 0) {
 		log_field_set(&f[n++], "ERRNO", "%d", -err);
-		log_send(prio, MSGID_NONE, f, n, "%s: %s", msg,
-			 strerror(-err));
+		log_send(prio, MSGID_NONE, f, n, "%s: %s", msg, strerror(-err));
 		return err;
 	}
 	log_send(prio, MSGID_NONE, NULL, 0, "%s", msg);

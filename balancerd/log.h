@@ -67,7 +67,7 @@ enum log_target log_get_target(void);
 void log_set_max_level(int prio);
 
 /* One KEY=value field. Keys are journal field names (A-Z, 0-9, _). */
-#define LOG_KEY_MAX 32
+#define LOG_KEY_MAX   32
 #define LOG_VALUE_MAX 256
 
 struct log_field {
@@ -91,12 +91,12 @@ int log_sendv(int prio, enum log_msgid id, const struct log_field *fields,
  * "return log_error_errno(r, ...)" one-liners, else 0. */
 int log_full(int prio, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-#define log_debug(...) log_full(LOG_DEBUG, 0, __VA_ARGS__)
-#define log_info(...) log_full(LOG_INFO, 0, __VA_ARGS__)
-#define log_notice(...) log_full(LOG_NOTICE, 0, __VA_ARGS__)
-#define log_warning(...) log_full(LOG_WARNING, 0, __VA_ARGS__)
-#define log_error(...) log_full(LOG_ERR, 0, __VA_ARGS__)
-#define log_error_errno(err, ...) log_full(LOG_ERR, (err), __VA_ARGS__)
+#define log_debug(...)		    log_full(LOG_DEBUG, 0, __VA_ARGS__)
+#define log_info(...)		    log_full(LOG_INFO, 0, __VA_ARGS__)
+#define log_notice(...)		    log_full(LOG_NOTICE, 0, __VA_ARGS__)
+#define log_warning(...)	    log_full(LOG_WARNING, 0, __VA_ARGS__)
+#define log_error(...)		    log_full(LOG_ERR, 0, __VA_ARGS__)
+#define log_error_errno(err, ...)   log_full(LOG_ERR, (err), __VA_ARGS__)
 #define log_warning_errno(err, ...) log_full(LOG_WARNING, (err), __VA_ARGS__)
 
 /* Fill @f with @key and a printf-formatted value; returns @f. */

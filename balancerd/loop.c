@@ -105,8 +105,7 @@ static usec_t now_monotonic(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (usec_t)ts.tv_sec * USEC_PER_SEC +
-	       (usec_t)ts.tv_nsec / 1000;
+	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
 }
 
 static const char *root_prefix(const struct balancer *b)
@@ -205,15 +204,17 @@ int balancer_new(const struct balancer_options *opts, struct balancer **ret)
 	} else if (r < 0) {
 		/* Present but unusable: say so, and run without it rather
 		 * than not at all. */
-		log_warning_errno(r, "cannot open ovcmem driver %s, "
-				     "continuing without it",
+		log_warning_errno(r,
+				  "cannot open ovcmem driver %s, "
+				  "continuing without it",
 				  b->driver_path);
 		b->ovc = NULL;
 	}
 	log_info("started: config %s, policies %s (%zu classes), interval "
 		 "%" PRIu64 " ms%s",
 		 b->config_path, b->policy_dir, b->policy.n_classes,
-		 (uint64_t)(b->interval / USEC_PER_MSEC), b->dry_run ? ", dry run" : "");
+		 (uint64_t)(b->interval / USEC_PER_MSEC),
+		 b->dry_run ? ", dry run" : "");
 	*ret = b;
 	return 0;
 }
@@ -390,8 +391,9 @@ static int acquire_vm(struct balancer *b, const char *cgroup)
 	if (r == -ENOENT)
 		return 0; /* gone mid-tick: "vanished" is logged below */
 	if (r < 0) {
-		log_warning_errno(r, "cannot read signals of cgroup %s, "
-				     "skipping it this tick",
+		log_warning_errno(r,
+				  "cannot read signals of cgroup %s, "
+				  "skipping it this tick",
 				  cgroup);
 		return 0;
 	}
@@ -412,14 +414,15 @@ static int acquire_vm(struct balancer *b, const char *cgroup)
 			ovcmem_client_find_cgroup(b->ovc, cgroup);
 
 		if (p) {
-			const struct policy_class *c = policy_match(
-				&b->policy, v->name, NULL, 0);
+			const struct policy_class *c =
+				policy_match(&b->policy, v->name, NULL, 0);
 
 			r = ovcmem_client_collect(b->ovc, p->id,
 						  cold_ticks(b, c), &v->ovcmem);
 			if (r < 0 && r != -ENOENT)
-				log_warning_errno(r, "%s: ovcmem partition "
-						     "%" PRIu64 " unreadable",
+				log_warning_errno(r,
+						  "%s: ovcmem partition "
+						  "%" PRIu64 " unreadable",
 						  v->name, p->id);
 			if (p->owner_pid > 0)
 				v->pid = p->owner_pid;
@@ -542,8 +545,7 @@ static void log_mode(struct balancer *b, const struct tick_output *out)
 }
 
 static void log_action(const struct balancer *b, const struct action *a,
-		       const struct vm_signals *v,
-		       const struct policy_class *c,
+		       const struct vm_signals *v, const struct policy_class *c,
 		       const struct act_result *res)
 {
 	char req[32], done[32], line[160];
@@ -830,8 +832,9 @@ int balancer_tick_at(struct balancer *b, usec_t now)
 
 	r = host_signals_acquire(b->root, &b->host);
 	if (r < 0)
-		return log_error_errno(r, "cannot read host signals below %s, "
-					  "tick skipped",
+		return log_error_errno(r,
+				       "cannot read host signals below %s, "
+				       "tick skipped",
 				       b->root);
 	r = discover(b);
 	if (r < 0)
@@ -929,8 +932,7 @@ static int request_tick(struct balancer *b)
 				 on_deferred, b);
 }
 
-static int on_psi(sd_event_source *s, int fd, uint32_t revents,
-		  void *userdata)
+static int on_psi(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct balancer *b = userdata;
 
@@ -958,10 +960,9 @@ static int psi_trigger(struct balancer *b, const char *path, usec_t stall,
 	fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT || errno == EACCES ? 0 : -errno;
-	if (fstatfs(fd, &sfs) < 0 || ((unsigned long)sfs.f_type !=
-					      PROC_SUPER_MAGIC &&
-				      (unsigned long)sfs.f_type !=
-					      CGROUP2_SUPER_MAGIC)) {
+	if (fstatfs(fd, &sfs) < 0 ||
+	    ((unsigned long)sfs.f_type != PROC_SUPER_MAGIC &&
+	     (unsigned long)sfs.f_type != CGROUP2_SUPER_MAGIC)) {
 		/* Writing a trigger into a fixture would overwrite it. */
 		close(fd);
 		if (!b->psi_skip_logged)
@@ -1066,16 +1067,15 @@ int balancer_run(struct balancer *b)
 	if (r < 0)
 		return log_error_errno(r, "cannot watch signals");
 	r = sd_event_add_time_relative(b->event, &b->timer, CLOCK_MONOTONIC,
-				       b->interval, b->interval / 20,
-				       on_timer, b);
+				       b->interval, b->interval / 20, on_timer,
+				       b);
 	if (r < 0)
 		return log_error_errno(r, "cannot arm the tick timer");
 	/* Pings WATCHDOG=1 itself when $WATCHDOG_USEC is set. */
 	r = sd_event_set_watchdog(b->event, true);
 	if (r < 0)
 		log_warning_errno(r, "cannot enable the watchdog");
-	snprintf(path, sizeof(path), "%s/proc/pressure/memory",
-		 root_prefix(b));
+	snprintf(path, sizeof(path), "%s/proc/pressure/memory", root_prefix(b));
 	r = psi_trigger(b, path, PSI_HOST_STALL_US, &b->host_psi);
 	if (r < 0)
 		log_warning_errno(r, "no PSI trigger on %s", path);

@@ -35,10 +35,10 @@ struct balancer_options {
 	const char *config_path; /* NULL: BALANCERD_CONFIG_PATH */
 	/* Overrides of the config file's settings; NULL/0: keep. */
 	const char *policy_dir;
-	const char *state_file; /* "" disables publishing */
+	const char *state_file;	 /* "" disables publishing */
 	const char *driver_path; /* "" disables ovcmem */
 	usec_t interval;
-	bool dry_run; /* true forces it; false keeps the config's */
+	bool dry_run;	    /* true forces it; false keeps the config's */
 	uint64_t max_ticks; /* run() returns after this many; 0: forever */
 	/* false: the config's log_target is applied once it is loaded. */
 	bool log_target_given;

@@ -135,7 +135,8 @@ static int load_regions(struct part *p)
 		for (size_t j = 0; j < p->n_regions; j++) {
 			struct region *o = &p->regions[j];
 
-			if (o->movable && o->info.guest_pfn == info[i].guest_pfn &&
+			if (o->movable &&
+			    o->info.guest_pfn == info[i].guest_pfn &&
 			    o->info.size == info[i].size &&
 			    o->info.userspace_addr == info[i].userspace_addr) {
 				regs[i].map = o->map;
@@ -414,8 +415,8 @@ static int prefault_evicted(struct part *p, uint64_t want, uint64_t *got)
 	return r;
 }
 
-int ovcmem_client_prefault(struct ovcmem_client *c, uint64_t id,
-			   uint64_t bytes, uint64_t *done)
+int ovcmem_client_prefault(struct ovcmem_client *c, uint64_t id, uint64_t bytes,
+			   uint64_t *done)
 {
 	struct part *p = find(c, id);
 	uint64_t want = (bytes + OVCMEM_PAGE_SIZE - 1) / OVCMEM_PAGE_SIZE;
@@ -497,9 +498,9 @@ int ovcmem_client_cold_ranges(struct ovcmem_client *c, uint64_t id,
 					(ranges[j].gfn - rg->info.guest_pfn) *
 						OVCMEM_PAGE_SIZE;
 
-			iov[cnt++] = (struct iovec){
-				(void *)(uintptr_t)addr,
-				ranges[j].npages * OVCMEM_PAGE_SIZE};
+			iov[cnt++] = (struct iovec){(void *)(uintptr_t)addr,
+						    ranges[j].npages *
+							    OVCMEM_PAGE_SIZE};
 			left -= ranges[j].npages < left ? ranges[j].npages
 							: left;
 		}

@@ -26,7 +26,7 @@ struct ovcmem_client;
 /* One partition as the daemon tracks it. */
 struct ovcmem_part {
 	uint64_t id;
-	pid_t owner_pid;	     /* 0 once the owner exited */
+	pid_t owner_pid;	      /* 0 once the owner exited */
 	char cgroup[CGROUP_PATH_MAX]; /* of the owner, "" if unknown */
 	uint64_t pages, pages_mapped;
 };
@@ -68,11 +68,11 @@ int ovcmem_client_collect(struct ovcmem_client *c, uint64_t id,
 /*
  * Fault up to @bytes of partition @id back in: first the ranges the
  * balancer paged out itself (the coldmap's evicted pages), then the rest
- * of the RAM regions in 2 MiB steps, resuming where the last call stopped. *@done receives the bytes newly mapped. Returns 0 or a
- * negative errno.
+ * of the RAM regions in 2 MiB steps, resuming where the last call stopped.
+ * *@done receives the bytes newly mapped. Returns 0 or a negative errno.
  */
-int ovcmem_client_prefault(struct ovcmem_client *c, uint64_t id,
-			   uint64_t bytes, uint64_t *done);
+int ovcmem_client_prefault(struct ovcmem_client *c, uint64_t id, uint64_t bytes,
+			   uint64_t *done);
 
 /*
  * The owner-mm address ranges of partition @id's pages idle for at least

@@ -85,8 +85,8 @@ static json_t *build_class(const struct policy_class *c, uint64_t size)
 	set(o, "priority", json_integer(c->priority));
 	set(o, "shares", json_integer(c->shares));
 	set(o, "floor", jbytes(size_spec_resolve(&c->floor, size, 0)));
-	set(o, "ceiling", jbytes(size_spec_resolve(&c->ceiling, size,
-						   MEMORY_UNLIMITED)));
+	set(o, "ceiling",
+	    jbytes(size_spec_resolve(&c->ceiling, size, MEMORY_UNLIMITED)));
 	set(o, "pressure_target", json_real(c->pressure_target));
 	set(o, "cold_age_usec", json_integer((json_int_t)c->cold_age));
 	set(o, "max_reclaim_rate", jbytes(c->max_reclaim_rate));
@@ -110,9 +110,9 @@ static json_t *build_vm(const struct state_snapshot *s, size_t i)
 	set(o, "name", json_string(v->name));
 	set(o, "cgroup", json_string(v->cgroup));
 	set(o, "class", c ? json_string(c->name) : json_null());
-	set(o, "match", json_string(s->match_why && s->match_why[i]
-					    ? s->match_why[i]
-					    : ""));
+	set(o, "match",
+	    json_string(s->match_why && s->match_why[i] ? s->match_why[i]
+							: ""));
 	set(o, "class_info", c ? build_class(c, size) : json_null());
 	set(o, "size", jbytes(size));
 	set(o, "current", jbytes(v->memory_current));
@@ -120,21 +120,21 @@ static json_t *build_vm(const struct state_snapshot *s, size_t i)
 	set(o, "high", jbytes(v->memory_high));
 	set(o, "low", jbytes(v->memory_low));
 	set(o, "swap", jbytes(v->swap_current));
-	set(o, "resident", jbytes(v->ovcmem.present
-					  ? v->ovcmem.pages_mapped * 4096ULL
-					  : v->memory_current));
+	set(o, "resident",
+	    jbytes(v->ovcmem.present ? v->ovcmem.pages_mapped * 4096ULL
+				     : v->memory_current));
 	set(o, "cold", s->cold_bytes ? jbytes(s->cold_bytes[i]) : json_null());
 	set(o, "ovcmem", json_boolean(v->ovcmem.present));
 	psi = json_object();
 	set(psi, "some_avg10", json_real(v->psi.some.avg10));
 	set(psi, "full_avg10", json_real(v->psi.full.avg10));
 	set(o, "pressure", psi);
-	set(o, "refaults", json_integer((json_int_t)(v->d_refault_anon +
-						     v->d_refault_file)));
-	set(o, "reclaimed_total", st ? jbytes(st->reclaimed_total)
-				     : json_integer(0));
-	set(o, "prefaulted_total", st ? jbytes(st->prefaulted_total)
-				      : json_integer(0));
+	set(o, "refaults",
+	    json_integer((json_int_t)(v->d_refault_anon + v->d_refault_file)));
+	set(o, "reclaimed_total",
+	    st ? jbytes(st->reclaimed_total) : json_integer(0));
+	set(o, "prefaulted_total",
+	    st ? jbytes(st->prefaulted_total) : json_integer(0));
 	set(o, "backoff", json_boolean(st && st->over_target));
 	last = json_null();
 	recent = json_array();
@@ -163,10 +163,9 @@ static json_t *build_top(const struct state_snapshot *s)
 	set(doc, "pid", json_integer(getpid()));
 	set(doc, "dry_run", json_boolean(s->dry_run));
 	set(doc, "mode", json_string(host_mode_name(s->mode)));
-	set(doc, "mode_reason", json_string(s->mode_reason ? s->mode_reason
-							   : ""));
-	set(doc, "policy_dir", json_string(s->policy_dir ? s->policy_dir
-							 : ""));
+	set(doc, "mode_reason",
+	    json_string(s->mode_reason ? s->mode_reason : ""));
+	set(doc, "policy_dir", json_string(s->policy_dir ? s->policy_dir : ""));
 	set(doc, "driver", json_boolean(s->driver_present));
 	host = json_object();
 	if (host && s->host) {

@@ -144,8 +144,9 @@ int main(int argc, char **argv)
 			daemon = optarg;
 			break;
 		default:
-			fprintf(stderr, "usage: %s [--vms N] [--ticks T] "
-					"[--daemon PATH]\n",
+			fprintf(stderr,
+				"usage: %s [--vms N] [--ticks T] "
+				"[--daemon PATH]\n",
 				argv[0]);
 			return 2;
 		}

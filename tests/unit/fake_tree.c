@@ -98,8 +98,7 @@ void fake_tree_create(struct fake_tree *t, uint64_t total, uint64_t avail)
 	mkdir_p(t->policy_dir);
 	snprintf(text, sizeof(text), "%s/run", t->root);
 	mkdir_p(text);
-	snprintf(text, sizeof(text), "%s/sys/fs/cgroup/machine.slice",
-		 t->root);
+	snprintf(text, sizeof(text), "%s/sys/fs/cgroup/machine.slice", t->root);
 	mkdir_p(text);
 	fake_host(t, total, avail, 0, 0);
 	snprintf(text, sizeof(text),
@@ -174,10 +173,11 @@ void fake_vm_add(struct fake_tree *t, const char *name, uint64_t current,
 	char text[512];
 
 	fake_vm_current(t, name, current);
-	snprintf(text, sizeof(text), "anon %" PRIu64 "\nfile %" PRIu64
-				     "\nworkingset_refault_anon 0\n"
-				     "workingset_refault_file 0\n"
-				     "pgscan 0\npgsteal 0\npgmajfault 0\n",
+	snprintf(text, sizeof(text),
+		 "anon %" PRIu64 "\nfile %" PRIu64
+		 "\nworkingset_refault_anon 0\n"
+		 "workingset_refault_file 0\n"
+		 "pgscan 0\npgsteal 0\npgmajfault 0\n",
 		 current * 3 / 4, current / 4);
 	fake_vm_write(t, name, "memory.stat", text);
 	if (max)

@@ -40,8 +40,7 @@ void fake_host(struct fake_tree *t, uint64_t total, uint64_t avail,
 void fake_vm_add(struct fake_tree *t, const char *name, uint64_t current,
 		 uint64_t max);
 void fake_vm_remove(struct fake_tree *t, const char *name);
-void fake_vm_current(struct fake_tree *t, const char *name,
-		     uint64_t current);
+void fake_vm_current(struct fake_tree *t, const char *name, uint64_t current);
 void fake_vm_pressure(struct fake_tree *t, const char *name, double some10,
 		      double full10);
 /* Write @text to the VM's cgroup file @file. */

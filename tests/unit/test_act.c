@@ -24,7 +24,7 @@ struct fixture {
 	struct act_context ctx;
 	struct vm_signals vm;
 	/* The fake kernel behind the write hook. */
-	int answer;	       /* what the write returns */
+	int answer;		/* what the write returns */
 	uint64_t current_after; /* memory.current after the write */
 	int calls;
 	char last_path[4096], last_data[64];
@@ -106,8 +106,7 @@ static void test_dry_run_writes_nothing(void **state)
 	assert_string_equal(fake_vm_read(&f->t, "vm1", "memory.reclaim"), "");
 	a.kind = ACTION_SET_HIGH;
 	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), 0);
-	assert_string_equal(fake_vm_read(&f->t, "vm1", "memory.high"),
-			    "max\n");
+	assert_string_equal(fake_vm_read(&f->t, "vm1", "memory.high"), "max\n");
 }
 
 static void test_eagain_partial(void **state)

@@ -62,8 +62,8 @@ static void write_policy(struct fake_tree *t, const char *web_rate)
 	char buf[4096];
 	const char *at = strstr(policy_v1, "%RATE%");
 
-	snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(at - policy_v1),
-		 policy_v1, web_rate, at + strlen("%RATE%"));
+	snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(at - policy_v1), policy_v1,
+		 web_rate, at + strlen("%RATE%"));
 	fake_policy(t, "50-test.json", buf);
 }
 
@@ -117,8 +117,8 @@ static void tick(struct fixture *f, uint64_t *batch, uint64_t *web)
 
 	assert_int_equal(balancer_tick_at(f->b, f->now), 0);
 	for (int i = 0; i < 2; i++) {
-		const char *cur = fake_vm_read(&f->t, names[i],
-					       "memory.current");
+		const char *cur =
+			fake_vm_read(&f->t, names[i], "memory.current");
 		uint64_t c = strtoull(cur, NULL, 10), r;
 
 		if (!*cur) { /* removed by the test */
@@ -321,11 +321,20 @@ static void test_binary_runs_ticks(void **state)
 {
 	struct fixture *f = *state;
 	char out[600], root[300], config[600];
-	char *argv[] = {"build/balancerd", "--root", root, "--config", config,
-			"--ticks", "3", "--interval", "50ms", "--log-target",
-			"stderr", NULL};
+	char *argv[] = {"build/balancerd",
+			"--root",
+			root,
+			"--config",
+			config,
+			"--ticks",
+			"3",
+			"--interval",
+			"50ms",
+			"--log-target",
+			"stderr",
+			NULL};
 	char *ctl[] = {"build/balancerctl", "--state-file", f->t.state_file,
-		       "explain", "web-1", NULL};
+		       "explain",	    "web-1",	    NULL};
 	const char *log;
 
 	if (access(argv[0], X_OK) < 0)

@@ -93,9 +93,8 @@ static void test_send_fields(void **state)
 	(void)state;
 	log_field_set(&f[0], "VM", "%s", "vm3");
 	log_field_set(&f[1], "BYTES_REQUESTED", "%d", 4096);
-	assert_int_equal(log_send(LOG_NOTICE, MSGID_ACTION, f, 2, "hello %d",
-				  42),
-			 0);
+	assert_int_equal(
+		log_send(LOG_NOTICE, MSGID_ACTION, f, 2, "hello %d", 42), 0);
 	assert_int_equal(log_memory_count(), 1);
 	e = log_memory_get(0);
 	assert_int_equal(e->priority, LOG_NOTICE);
@@ -191,10 +190,18 @@ static const struct log_entry *find(enum log_msgid id, const char *vm)
 static void test_daemon_entries(void **state)
 {
 	static const char *const action_fields[] = {
-		"VM",	     "POLICY",		"ACTION",
-		"BYTES_REQUESTED", "BYTES_DONE", "REASON",
-		"MODE",	     "PSI_SOME_AVG10",	"PSI_FULL_AVG10",
-		"MEM_AVAILABLE", "VM_PRESSURE_SOME_AVG10", "DRY_RUN",
+		"VM",
+		"POLICY",
+		"ACTION",
+		"BYTES_REQUESTED",
+		"BYTES_DONE",
+		"REASON",
+		"MODE",
+		"PSI_SOME_AVG10",
+		"PSI_FULL_AVG10",
+		"MEM_AVAILABLE",
+		"VM_PRESSURE_SOME_AVG10",
+		"DRY_RUN",
 	};
 	struct fake_tree t;
 	const struct log_entry *e;

@@ -65,8 +65,8 @@ static int setup(void **state)
 	snprintf(f->cls.name, sizeof(f->cls.name), "batch");
 	f->cls.priority = 10;
 	f->cls.shares = 100;
-	f->cls.floor = (struct size_spec){.set = true, .is_percent = true,
-					  .percent = 25};
+	f->cls.floor = (struct size_spec){
+		.set = true, .is_percent = true, .percent = 25};
 	f->cls.pressure_target = 5.0;
 	f->cls.max_reclaim_rate = 256 * MiB;
 	snprintf(f->cls.source, sizeof(f->cls.source), "50-default.json");
