@@ -10,8 +10,12 @@
  * "Stale" is tested by content: after the host changed the memory behind a
  * gpa, a vCPU read must show the new memory or fail, never the old pattern.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+
+#include <time.h>
 
 #include "ovcmem_test.h"
 
@@ -417,6 +421,202 @@ TEST_TIMEOUT(close_with_live_regions_frees, 60)
 	CHECK_EQ(ovt_objects("pinned_pages"), pinned);
 	CHECK_EQ(cpu_mismatches(mov, GPA, bytes, SEED_A), 0);
 	CHECK(munmap(mov, bytes) == 0 && munmap(pin, bytes) == 0);
+}
+
+/* ---- teardown racing the vCPU ------------------------------------------ */
+
+/*
+ * vCPU threads keep reading and writing while the main thread pulls the
+ * memory or the region away and puts it back. Every access must end in a
+ * defined way (OK, FAULT_FAILED, UNMAPPED), and a read that succeeds sees
+ * either the pattern (the old memory, or the new one once refilled) or
+ * zero (new memory not yet refilled): never anything else. A driver that
+ * touched a page after the host freed it would show up as a kernel report
+ * (the rig fails on it) or as garbage here.
+ */
+struct race {
+	int pfd;
+	size_t bytes;
+	atomic_int stop;
+	atomic_ullong ok, failed, unmapped, checks;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void race_count(struct race *r, __u32 e)
+{
+	if (e == OVCMEM_EXIT_OK)
+		atomic_fetch_add(&r->ok, 1);
+	else if (e == OVCMEM_EXIT_FAULT_FAILED)
+		atomic_fetch_add(&r->failed, 1);
+	else if (e == OVCMEM_EXIT_UNMAPPED)
+		atomic_fetch_add(&r->unmapped, 1);
+	else
+		FAIL("unexpected exit %u", e);
+}
+
+static void *race_vcpu(void *arg)
+{
+	struct race *r = arg;
+	__u64 s = (uintptr_t)&s, i, gpa, v, off, len;
+	__u32 e;
+
+	while (!atomic_load(&r->stop)) {
+		s ^= s << 13;
+		s ^= s >> 7;
+		s ^= s << 17;
+		i = s % (r->bytes / 8);
+		gpa = GPA + 8 * i;
+		switch (s >> 60 & 3) {
+		case 0: /* a bulk read of a few pages */
+			off = (i * 8) & ~(OVT_PAGE - 1);
+			len = r->bytes - off < 16 * OVT_PAGE ? r->bytes - off :
+							       16 * OVT_PAGE;
+			e = ovt_checksum(r->pfd, GPA + off, len, &v);
+			break;
+		case 1: /* a write of what the pattern says anyway */
+			e = ovt_write64(r->pfd, gpa, ovcmem_pattern(SEED_A, gpa));
+			break;
+		default:
+			e = ovt_read64(r->pfd, gpa, &v);
+			if (e == OVCMEM_EXIT_OK && v &&
+			    v != ovcmem_pattern(SEED_A, gpa))
+				FAIL("read %#llx at gpa %#llx: neither pattern nor zero",
+				     (unsigned long long)v,
+				     (unsigned long long)gpa);
+			if (e == OVCMEM_EXIT_OK)
+				atomic_fetch_add(&r->checks, 1);
+			break;
+		}
+		race_count(r, e);
+	}
+	return NULL;
+}
+
+static void race_start(struct race *r, pthread_t *th, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		CHECK(pthread_create(&th[i], NULL, race_vcpu, r) == 0);
+}
+
+static void race_stop(struct race *r, pthread_t *th, int n, const char *what)
+{
+	int i;
+
+	atomic_store(&r->stop, 1);
+	for (i = 0; i < n; i++)
+		CHECK(pthread_join(th[i], NULL) == 0);
+	printf("# %s: %llu accesses OK (%llu reads checked), %llu FAULT_FAILED, %llu UNMAPPED\n",
+	       what, (unsigned long long)r->ok, (unsigned long long)r->checks,
+	       (unsigned long long)r->failed,
+	       (unsigned long long)r->unmapped);
+	/* Both sides of the race really happened. */
+	CHECK(r->ok > 0);
+	CHECK(r->failed + r->unmapped > 0);
+}
+
+#define RACE_SECONDS 3
+
+TEST_TIMEOUT(munmap_and_remap_race_vcpu_accesses, 60)
+{
+	const size_t bytes = 2 << 20;
+	char *mem = mem_4k(bytes);
+	struct race r = { .bytes = bytes };
+	long base = objects();
+	pthread_t th[2];
+	double t0;
+	int rounds = 0;
+
+	r.pfd = vm_filled(mem, bytes, SEED_A);
+	race_start(&r, th, 2);
+	for (t0 = now_s(); now_s() - t0 < RACE_SECONDS; rounds++) {
+		__u64 *w;
+		size_t i;
+
+		CHECK(munmap(mem, bytes) == 0);
+		usleep(2000);
+		CHECK(mmap(mem, bytes, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+		      mem);
+		CHECK(madvise(mem, bytes, MADV_NOHUGEPAGE) == 0);
+		w = (__u64 *)mem;
+		for (i = 0; i < bytes / 8; i++)
+			w[i] = ovcmem_pattern(SEED_A, GPA + 8 * i);
+	}
+	race_stop(&r, th, 2, "munmap/mmap");
+	printf("# %d munmap/mmap rounds\n", rounds);
+	/* Quiet again: the region works on the last memory. */
+	CHECK(ovt_verify(r.pfd, GPA, bytes, SEED_A, NULL) == 0);
+	CHECK(close(r.pfd) == 0);
+	CHECK_EQ(objects_settle(base), base);
+}
+
+TEST_TIMEOUT(unmap_region_races_vcpu_accesses, 60)
+{
+	const size_t bytes = 2 << 20;
+	char *mem = mem_4k(bytes);
+	struct race r = { .bytes = bytes };
+	long base = objects();
+	pthread_t th[2];
+	double t0;
+
+	r.pfd = vm_filled(mem, bytes, SEED_A);
+	race_start(&r, th, 2);
+	for (t0 = now_s(); now_s() - t0 < RACE_SECONDS;) {
+		CHECK(ovt_unmap_region(r.pfd, GFN, bytes) == 0);
+		usleep(1000);
+		CHECK(ovt_map_region(r.pfd, GFN, mem, bytes,
+				     OVCMEM_REGION_WRITABLE) == 0);
+		usleep(1000);
+	}
+	race_stop(&r, th, 2, "UNMAP/MAP_REGION");
+	CHECK(ovt_verify(r.pfd, GPA, bytes, SEED_A, NULL) == 0);
+	CHECK_EQ(cpu_mismatches(mem, GPA, bytes, SEED_A), 0);
+	CHECK(close(r.pfd) == 0);
+	CHECK_EQ(objects_settle(base), base);
+}
+
+/* The partition fd closed while another thread is inside VCPU_RUN: the
+ * access finishes on a live partition, and the last reference frees it. */
+static int close_race_pfd;
+static atomic_int close_race_exit = -1;
+
+static void *long_access(void *arg)
+{
+	__u64 sum;
+
+	(void)arg;
+	atomic_store(&close_race_exit,
+		     ovt_checksum(close_race_pfd, GPA, 32 << 20, &sum));
+	return NULL;
+}
+
+TEST_TIMEOUT(close_while_vcpu_runs, 60)
+{
+	const size_t bytes = 32 << 20;
+	char *mem = mem_4k(bytes);
+	long base = objects();
+	pthread_t th;
+
+	close_race_pfd = vm_filled(mem, bytes, SEED_A);
+	CHECK(madvise(mem, bytes, MADV_PAGEOUT) == 0);
+	CHECK(pthread_create(&th, NULL, long_access, NULL) == 0);
+	usleep(20000);
+	CHECK(close(close_race_pfd) == 0);
+	CHECK(munmap(mem, bytes) == 0);
+	CHECK(pthread_join(th, NULL) == 0);
+	/* OK if it finished first, FAULT_FAILED if the munmap won. */
+	CHECK(close_race_exit == OVCMEM_EXIT_OK ||
+	      close_race_exit == OVCMEM_EXIT_FAULT_FAILED);
+	CHECK_EQ(objects_settle(base), base);
 }
 
 /* ---- many VMs come and go ------------------------------------------------ */
