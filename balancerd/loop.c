@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/vfs.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
@@ -33,6 +34,9 @@
  * With 1000 VMs that is two thirds fewer system calls per tick.
  */
 #define FULL_READ_EVERY 10
+
+/* Quiet time after the last policy file change before reloading. */
+#define POLICY_SETTLE (250 * USEC_PER_MSEC)
 
 /* PSI trigger window: the kernel accepts 500 ms .. 10 s; unprivileged
  * triggers need a multiple of 2 s, so 2 s works for both. */
@@ -94,6 +98,7 @@ struct balancer {
 
 	sd_event *event;
 	sd_event_source *timer, *deferred, *host_psi;
+	sd_event_source *watch, *settle; /* policy dir changes */
 	usec_t last_tick;
 	bool psi_skip_logged;
 };
@@ -242,6 +247,8 @@ void balancer_free(struct balancer *b)
 	sd_event_source_disable_unref(b->timer);
 	sd_event_source_disable_unref(b->deferred);
 	sd_event_source_disable_unref(b->host_psi);
+	sd_event_source_disable_unref(b->watch);
+	sd_event_source_disable_unref(b->settle);
 	sd_event_unref(b->event);
 	free(b);
 }
@@ -1028,6 +1035,43 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	return r;
 }
 
+static int on_settled(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct balancer *b = userdata;
+
+	(void)s;
+	(void)usec;
+	log_info("policy directory %s changed, reloading", b->policy_dir);
+	balancer_reload(b);
+	return 0;
+}
+
+/*
+ * A policy file was written, moved in or removed. Editors and config
+ * management write several files, and temp files, in a burst: reload once
+ * the directory has been quiet for POLICY_SETTLE.
+ */
+static int on_policy_change(sd_event_source *s, const struct inotify_event *ev,
+			    void *userdata)
+{
+	struct balancer *b = userdata;
+	size_t len = ev->len ? strlen(ev->name) : 0;
+	int r;
+
+	(void)s;
+	if (len < 5 || strcmp(ev->name + len - 5, ".json") != 0)
+		return 0; /* temp files, backups, *.dist */
+	if (b->settle) {
+		r = sd_event_source_set_time_relative(b->settle, POLICY_SETTLE);
+		if (r >= 0)
+			r = sd_event_source_set_enabled(b->settle,
+							SD_EVENT_ONESHOT);
+		return r;
+	}
+	return sd_event_add_time_relative(b->event, &b->settle, CLOCK_MONOTONIC,
+					  POLICY_SETTLE, 0, on_settled, b);
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 		     void *userdata)
 {
@@ -1076,6 +1120,15 @@ int balancer_run(struct balancer *b)
 	if (r < 0)
 		log_warning_errno(r, "cannot enable the watchdog");
 	snprintf(path, sizeof(path), "%s/proc/pressure/memory", root_prefix(b));
+	r = sd_event_add_inotify(b->event, &b->watch, b->policy_dir,
+				 IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+					 IN_DELETE | IN_ONLYDIR,
+				 on_policy_change, b);
+	if (r < 0)
+		log_warning_errno(r,
+				  "cannot watch %s: reload with SIGHUP after "
+				  "editing policies",
+				  b->policy_dir);
 	r = psi_trigger(b, path, PSI_HOST_STALL_US, &b->host_psi);
 	if (r < 0)
 		log_warning_errno(r, "no PSI trigger on %s", path);

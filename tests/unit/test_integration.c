@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -375,6 +376,77 @@ static void test_binary_runs_ticks(void **state)
 					   "at /nonexistent/state.json"));
 }
 
+/* Count of @needle in file @path. */
+static int count_in(const char *path, const char *needle)
+{
+	const char *p = slurp(path);
+	int n = 0;
+
+	while ((p = strstr(p, needle))) {
+		n++;
+		p += strlen(needle);
+	}
+	return n;
+}
+
+/* Wait up to 10 s for @needle to appear @n times in @path. */
+static bool wait_for(const char *path, const char *needle, int n)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (access(path, R_OK) == 0 && count_in(path, needle) >= n)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static void test_binary_reload_and_exit(void **state)
+{
+	struct fixture *f = *state;
+	char out[600], root[300], config[600], bad[700];
+	char *argv[] = {
+		"build/balancerd", "--root", root,	     "--config", config,
+		"--interval",	   "100ms",  "--log-target", "stderr",	 NULL};
+	int status;
+	pid_t pid;
+
+	if (access(argv[0], X_OK) < 0)
+		skip();
+	snprintf(root, sizeof(root), "%s", f->t.root);
+	snprintf(config, sizeof(config), "%s", f->t.config);
+	snprintf(out, sizeof(out), "%s/out.txt", f->t.root);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd < 0)
+			_exit(127);
+		dup2(fd, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	assert_true(wait_for(out, "web-1 reclaim", 1));
+
+	/* A broken policy file appears: the change is noticed, the reload
+	 * fails, the running policy stays and the daemon keeps going. */
+	fake_policy(&f->t, "60-bad.json", "{\"classes\": [ {\"name\": ");
+	assert_true(wait_for(out, "failed (1 error): keeping the running", 1));
+	assert_non_null(strstr(slurp(out), "60-bad.json:1:"));
+	/* Fixed: reloaded. */
+	snprintf(bad, sizeof(bad), "%s/60-bad.json", f->t.policy_dir);
+	assert_int_equal(unlink(bad), 0);
+	assert_true(wait_for(out, "policy reloaded from", 1));
+	/* SIGHUP reloads too. */
+	assert_int_equal(kill(pid, SIGHUP), 0);
+	assert_true(wait_for(out, "policy reloaded from", 2));
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_non_null(strstr(slurp(out), "exiting"));
+}
+
 static void test_binary_check(void **state)
 {
 	struct fixture *f = *state;
@@ -410,6 +482,7 @@ int main(void)
 		T(test_dry_run_writes_nothing),
 		T(test_state_published),
 		T(test_binary_runs_ticks),
+		T(test_binary_reload_and_exit),
 		T(test_binary_check),
 #undef T
 	};
