@@ -561,7 +561,7 @@ static uint64_t water_fill(struct plan *pls, size_t n, uint64_t need,
 			   uint64_t (*cap)(const struct plan *),
 			   uint64_t *given)
 {
-	uint64_t total = 0;
+	uint64_t total = 0, left;
 	bool full[n ? n : 1];
 
 	for (size_t i = 0; i < n; i++) {
@@ -593,12 +593,16 @@ static uint64_t water_fill(struct plan *pls, size_t n, uint64_t need,
 		}
 		if (capped)
 			continue;
+		left = need;
 		for (size_t i = 0; i < n; i++) {
 			uint64_t portion;
 
 			if (full[i])
 				continue;
-			portion = share_of(need, inv_shares(&pls[i]), w);
+			/* rounding must not hand out more than @need */
+			portion = min_u64(
+				share_of(need, inv_shares(&pls[i]), w), left);
+			left -= portion;
 			pls[i].reclaim += portion;
 			given[i] += portion;
 			total += portion;

@@ -225,6 +225,17 @@ static const struct tcase cases[] = {
 		    .acts = {A(PAGEOUT, 0, 600 * M), A(RECLAIM, 0, 212 * M),
 			     A(RECLAIM, 1, 212 * M)},
 		    .reason_has = "600M of it idle"}}},
+	{"tight: rounding never hands out more than the shortfall",
+	 /* need 1G + 4K over three equal shares: 341.33M each, in pages
+	  * 357912576; nothing is left over for priority 10 */
+	 .classes = {{.rate = 2 * G}, {.priority = 10, .rate = 2 * G}},
+	 .n_vms = 4, .n_steps = 1,
+	 .steps = {{.avail = 3 * G / 2 - 4096,
+		    .vms = {CALM(0, 4 * G), CALM(0, 4 * G), CALM(0, 4 * G),
+			    CALM(1, 4 * G)},
+		    .mode = MODE_TIGHT,
+		    .acts = {A(RECLAIM, 0, 357912576), A(RECLAIM, 1, 357912576),
+			     A(RECLAIM, 2, 357912576)}}}},
 	{"tight: a VM over its pressure target is spared",
 	 .classes = {{.rate = 2 * G}}, .n_vms = 2, .n_steps = 1,
 	 .steps = {{.avail = 3 * G / 2,
