@@ -164,7 +164,8 @@ static void state_forget(struct balancer_state *state, usec_t now)
 	for (size_t i = 0; i < state->n_vms; i++) {
 		struct vm_state *vs = &state->vms[i];
 
-		if (!vs->seen && now - vs->last_seen > VM_STATE_FORGET)
+		if (!vs->seen && now > vs->last_seen &&
+		    now - vs->last_seen > VM_STATE_FORGET)
 			continue;
 		if (k != i)
 			state->vms[k] = *vs;
