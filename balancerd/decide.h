@@ -4,7 +4,8 @@
  *
  * (previous state, this tick's signals, policy, now) -> (next state,
  * actions with reasons). No I/O, no clock, no globals: every case is a row
- * in tests/unit/test_decide.c.
+ * in tests/unit/test_decide.c. The algorithm and its constants are in
+ * docs/decide.md.
  */
 #ifndef BALANCERD_DECIDE_H
 #define BALANCERD_DECIDE_H
@@ -118,6 +119,9 @@ int decide(struct balancer_state *state, const struct policy *policy,
 /*
  * Feed back what an action achieved (bytes actually reclaimed or faulted),
  * so the rate budget and restorable bytes stay honest. Pure as well.
+ * RECLAIM/PAGEOUT: what was asked but not done goes back into the token
+ * bucket (once per action), the bytes done become restorable; PREFAULT:
+ * the bytes done are no longer restorable. Unknown VMs are ignored.
  */
 void decide_account(struct balancer_state *state, const char *vm_name,
 		    enum action_kind kind, uint64_t bytes_done, usec_t now);
