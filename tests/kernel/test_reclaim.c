@@ -2,8 +2,13 @@
 /*
  * Nothing lost (issue 3, item 5): whatever the host does to the memory
  * behind a MOVABLE region -- MADV_PAGEOUT, memory.reclaim into zram swap,
- * compaction, page migration -- the guest reads back exactly what it wrote,
+ * compaction, page migration (soft offline, move_pages, migrate_pages),
+ * THP collapse, KSM merging -- the guest reads back exactly what it wrote,
  * and the counters tell what happened.
+ *
+ * move_pages/migrate_pages only migrate when the guest has a second NUMA
+ * node: the rig's guest has one unless booted with numa=fake=2 (then the
+ * tests assert every page moved); soft offline migrates on one node too.
  *
  * Every test writes a pattern through the vCPU (FILL), lets the host take
  * the pages, then reads them back through the vCPU (CHECKSUM against the
@@ -527,6 +532,174 @@ TEST_TIMEOUT(migrate_pages_nothing_lost, 60)
 	if (moved)
 		check_refaulted(&s0, &s2, moved);
 	vm_coherent_ok(&v, 0x5eed0602, 0x5eed0603);
+}
+
+/* ---- THP collapse ------------------------------------------------------ */
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+/*
+ * MADV_COLLAPSE copies a range of 4 KiB pages into new huge pages and
+ * swaps them in: every page moves. The 4 KiB SLAT entries must go, and the
+ * next touch maps the new huge pages, as 2 MiB entries (the region and the
+ * memory are both 2 MiB aligned).
+ */
+TEST_TIMEOUT(thp_collapse_nothing_lost, 60)
+{
+	const size_t bytes = 4 << 20, n = bytes / OVT_PAGE;
+	struct ovcmem_stats s0, s1, s2;
+	__u64 *pm0, *pm1;
+	size_t moved;
+	struct vm v;
+	int i, r = -1;
+
+	/* Neither NOHUGEPAGE (collapse refuses it) nor HUGEPAGE (the fill
+	 * would fault huge pages already): the rig's THP mode is madvise. */
+	v.pfd = ovt_partition_ok(0, NULL);
+	v.bytes = bytes;
+	v.npages = n;
+	v.mem = ovt_mmap_aligned(bytes, OVT_2M, 0);
+	CHECK(ovt_map_region(v.pfd, GFN, v.mem, bytes,
+			     OVCMEM_REGION_WRITABLE) == 0);
+	vm_fill_ok(&v, 0x5eed0701);
+	s0 = vm_stats(&v);
+	CHECK_EQ(s0.pages_mapped, n);
+	CHECK_EQ(s0.large_entries, 0);
+	pm0 = calloc(n, 8);
+	pm1 = calloc(n, 8);
+	CHECK(pm0 && pm1);
+	ovt_pagemap_ok(v.mem, n, pm0);
+
+	for (i = 0; i < 3 && r; i++) {
+		r = madvise(v.mem, bytes, MADV_COLLAPSE);
+		if (r) {
+			CHECK(errno == EAGAIN || errno == ENOMEM);
+			ovt_write_file("/proc/sys/vm/compact_memory", "1");
+		}
+	}
+	CHECK(r == 0);
+	ovt_pagemap_ok(v.mem, n, pm1);
+	moved = pfns_changed(pm0, pm1, n);
+	CHECK_EQ(moved, n);
+	s1 = vm_stats(&v);
+	check_invalidated(&v, &s0, &s1, moved);
+	CHECK_EQ(s1.pages_mapped, 0);
+
+	vm_verify_ok(&v, 0x5eed0701);
+	s2 = vm_stats(&v);
+	check_refaulted(&s0, &s2, moved);
+	CHECK_EQ(s2.pages_mapped, n);
+	CHECK_EQ(s2.large_entries, bytes / OVT_2M);
+	vm_coherent_ok(&v, 0x5eed0702, 0x5eed0703);
+}
+
+/* ---- KSM ------------------------------------------------------------------ */
+
+#define KSM "/sys/kernel/mm/ksm/"
+
+static long long ksm_value(const char *name)
+{
+	char p[128];
+	FILE *f;
+	long long v = -1;
+
+	snprintf(p, sizeof(p), KSM "%s", name);
+	f = fopen(p, "r");
+	if (f) {
+		if (fscanf(f, "%lld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/* Page @i's content: one of 8 kinds, so KSM merges 64 pages per kind. */
+static __u64 ksm_word(size_t i, size_t w)
+{
+	return ovcmem_pattern(0x4b534d + i % 8, w * 8);
+}
+
+/*
+ * KSM merges identical pages into one write-protected page: it
+ * write-protects each page, then replaces the duplicates' ptes. The SLAT
+ * must follow both: the guest reads the same data from the merged pages,
+ * and a guest write breaks the sharing (a new page for that gfn) rather
+ * than writing into the page that 63 other gfns now share.
+ */
+TEST_TIMEOUT(ksm_merge_nothing_lost, 60)
+{
+	const size_t bytes = 2 << 20, n = bytes / OVT_PAGE, wpp = OVT_PAGE / 8;
+	struct ovcmem_stats s0, s1;
+	__u64 *w, *pm0, *pm1, sum, v, expect;
+	size_t i, k, moved;
+	long long sharing = 0;
+	struct vm v_;
+	double waited;
+
+	vm_setup(&v_, bytes, 0);
+	w = (__u64 *)v_.mem;
+	for (i = 0; i < n; i++)
+		for (k = 0; k < wpp; k++)
+			w[i * wpp + k] = ksm_word(i, k);
+	expect = ovt_user_checksum(v_.mem, bytes);
+	CHECK_EQ(ovt_checksum(v_.pfd, GPA, bytes, &sum), OVCMEM_EXIT_OK);
+	CHECK_EQ(sum, expect);
+	s0 = vm_stats(&v_);
+	CHECK_EQ(s0.pages_mapped, n);
+	pm0 = calloc(n, 8);
+	pm1 = calloc(n, 8);
+	CHECK(pm0 && pm1);
+	ovt_pagemap_ok(v_.mem, n, pm0);
+
+	CHECK(ovt_write_file(KSM "pages_to_scan", "5000") == 0);
+	CHECK(ovt_write_file(KSM "sleep_millisecs", "10") == 0);
+	CHECK(madvise(v_.mem, bytes, MADV_MERGEABLE) == 0);
+	CHECK(ovt_write_file(KSM "run", "1") == 0);
+	for (waited = 0; waited < 20; waited += 0.1) {
+		sharing = ksm_value("pages_sharing");
+		if (sharing >= (long long)(n - 8))
+			break;
+		usleep(100000);
+	}
+	printf("# ksm: pages_sharing %lld, pages_shared %lld after %.1f s\n",
+	       sharing, ksm_value("pages_shared"), waited);
+	CHECK(sharing >= (long long)(n / 2));
+	ovt_write_file(KSM "run", "0");
+
+	ovt_pagemap_ok(v_.mem, n, pm1);
+	moved = pfns_changed(pm0, pm1, n);
+	CHECK(moved >= (size_t)sharing - 8);
+	s1 = vm_stats(&v_);
+	check_invalidated(&v_, &s0, &s1, moved);
+
+	/* Same data through the merged pages. */
+	CHECK_EQ(ovt_checksum(v_.pfd, GPA, bytes, &sum), OVCMEM_EXIT_OK);
+	CHECK_EQ(sum, expect);
+	/* A guest write to page 8 stays in page 8; its 63 twins keep theirs. */
+	CHECK_EQ(ovt_write64(v_.pfd, GPA + 8 * OVT_PAGE, 0xdeadbeef),
+		 OVCMEM_EXIT_OK);
+	CHECK_EQ(w[8 * wpp], 0xdeadbeef);
+	for (i = 0; i < n; i += 8) {
+		if (i == 8)
+			continue;
+		CHECK_EQ(w[i * wpp], ksm_word(i, 0));
+		CHECK_EQ(ovt_read64(v_.pfd, GPA + i * OVT_PAGE, &v),
+			 OVCMEM_EXIT_OK);
+		CHECK_EQ(v, ksm_word(i, 0));
+	}
+	CHECK_EQ(ovt_read64(v_.pfd, GPA + 8 * OVT_PAGE, &v), OVCMEM_EXIT_OK);
+	CHECK_EQ(v, 0xdeadbeef);
+	/* And a CPU write to a merged page is seen by the guest. */
+	w[16 * wpp + 1] = 0xfeedface;
+	CHECK_EQ(ovt_read64(v_.pfd, GPA + 16 * OVT_PAGE + 8, &v),
+		 OVCMEM_EXIT_OK);
+	CHECK_EQ(v, 0xfeedface);
+	CHECK_EQ(ovt_read64(v_.pfd, GPA + 24 * OVT_PAGE + 8, &v),
+		 OVCMEM_EXIT_OK);
+	CHECK_EQ(v, ksm_word(24, 1));
+	ovt_write_file(KSM "run", "2");
 }
 
 int main(void)
