@@ -56,6 +56,7 @@ struct vm_entry {
 	unsigned int since_full; /* ticks since every file was read */
 	struct vm_signals prev;
 	struct decision_ring recent;
+	char *recent_json; /* state_recent_json(&recent), or NULL: stale */
 	char why[256];
 	sd_event_source *psi; /* memory.pressure trigger, or NULL */
 	bool psi_tried;
@@ -229,12 +230,19 @@ static void entry_drop_psi(struct vm_entry *e)
 	e->psi = sd_event_source_disable_unref(e->psi);
 }
 
+static void entry_clear(struct vm_entry *e)
+{
+	entry_drop_psi(e);
+	free(e->recent_json);
+	e->recent_json = NULL;
+}
+
 void balancer_free(struct balancer *b)
 {
 	if (!b)
 		return;
 	for (size_t i = 0; i < b->n_entries; i++)
-		entry_drop_psi(&b->entries[i]);
+		entry_clear(&b->entries[i]);
 	free(b->entries);
 	free(b->vms);
 	free(b->classes);
@@ -462,7 +470,7 @@ static void sweep_vanished(struct balancer *b)
 		log_field_set(&f[1], "CGROUP", "%s", e->cgroup);
 		log_send(LOG_INFO, MSGID_VM_VANISHED, f, 2,
 			 "%s vanished (cgroup %s)", e->name, e->cgroup);
-		entry_drop_psi(e);
+		entry_clear(e);
 	}
 	b->n_entries = k;
 }
@@ -676,6 +684,8 @@ static void act_all(struct balancer *b, usec_t now)
 		rec.dry_run = res.dry_run;
 		copy_str(rec.reason, sizeof(rec.reason), a->reason);
 		decision_ring_push(&b->entry_of[a->vm]->recent, &rec);
+		free(b->entry_of[a->vm]->recent_json);
+		b->entry_of[a->vm]->recent_json = NULL;
 		format_size(a->bytes == MEMORY_UNLIMITED ? 0 : a->bytes, sz,
 			    sizeof(sz));
 		snprintf(b->last_action, sizeof(b->last_action), "%s %s %s",
@@ -781,7 +791,7 @@ static int publish(struct balancer *b)
 {
 	const struct vm_state **vs = NULL;
 	const struct decision_ring **rings = NULL;
-	const char **why = NULL;
+	const char **why = NULL, **recent_json = NULL;
 	uint64_t *cold = NULL;
 	struct state_snapshot s = {0};
 	int r = -ENOMEM;
@@ -793,12 +803,19 @@ static int publish(struct balancer *b)
 		rings = calloc(b->n_vms, sizeof(*rings));
 		why = calloc(b->n_vms, sizeof(*why));
 		cold = calloc(b->n_vms, sizeof(*cold));
-		if (!vs || !rings || !why || !cold)
+		recent_json = calloc(b->n_vms, sizeof(*recent_json));
+		if (!vs || !rings || !why || !cold || !recent_json)
 			goto out;
 	}
 	if (b->n_vms && find_states(b, vs) < 0)
 		goto out;
 	for (size_t i = 0; i < b->n_vms; i++) {
+		struct vm_entry *e = b->entry_of[i];
+
+		/* NULL on -ENOMEM: then built in place. */
+		if (!e->recent_json)
+			e->recent_json = state_recent_json(&e->recent);
+		recent_json[i] = e->recent_json;
 		rings[i] = &b->entry_of[i]->recent;
 		why[i] = b->entry_of[i]->why;
 		cold[i] = cold_estimate(b, i);
@@ -816,6 +833,7 @@ static int publish(struct balancer *b)
 	s.vm_states = vs;
 	s.recent = rings;
 	s.cold_bytes = cold;
+	s.recent_json = recent_json;
 	s.totals = b->totals;
 	s.driver_present = b->ovc != NULL;
 	r = state_publish_snapshot(b->state_file, &s);
@@ -827,6 +845,7 @@ out:
 	free(rings);
 	free(why);
 	free(cold);
+	free(recent_json);
 	return r;
 }
 

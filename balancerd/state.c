@@ -96,7 +96,36 @@ static json_t *build_class(const struct policy_class *c, uint64_t size)
 	return o;
 }
 
-static json_t *build_vm(const struct state_snapshot *s, size_t i)
+static json_t *build_recent(const struct decision_ring *ring)
+{
+	json_t *recent = json_array();
+
+	for (size_t k = 0; recent && ring && k < ring->n; k++) {
+		json_t *r = build_record(decision_ring_get(ring, k));
+
+		if (!r || json_array_append_new(recent, r) < 0) {
+			json_decref(recent);
+			return NULL;
+		}
+	}
+	return recent;
+}
+
+char *state_recent_json(const struct decision_ring *ring)
+{
+	json_t *recent = build_recent(ring);
+	char *text;
+
+	if (!recent)
+		return NULL;
+	text = json_dumps(recent, JSON_COMPACT);
+	json_decref(recent);
+	return text;
+}
+
+/* One VM's object; without "recent" when @with_recent is false. */
+static json_t *build_vm(const struct state_snapshot *s, size_t i,
+			bool with_recent)
 {
 	const struct vm_signals *v = &s->vms[i];
 	const struct vm_state *st = s->vm_states ? s->vm_states[i] : NULL;
@@ -137,16 +166,19 @@ static json_t *build_vm(const struct state_snapshot *s, size_t i)
 	    st ? jbytes(st->prefaulted_total) : json_integer(0));
 	set(o, "backoff", json_boolean(st && st->over_target));
 	last = json_null();
-	recent = json_array();
-	for (size_t k = 0; ring && k < ring->n; k++)
-		json_array_append_new(recent,
-				      build_record(decision_ring_get(ring, k)));
 	if (ring && ring->n) {
 		json_decref(last);
 		last = build_record(decision_ring_get(ring, ring->n - 1));
 	}
 	set(o, "last_action", last);
-	set(o, "recent", recent);
+	if (with_recent) {
+		recent = build_recent(ring);
+		if (!recent) {
+			json_decref(o);
+			return NULL;
+		}
+		set(o, "recent", recent);
+	}
 	return o;
 }
 
@@ -199,7 +231,7 @@ json_t *state_build(const struct state_snapshot *s)
 	json_t *doc = build_top(s), *vms = json_array();
 
 	for (size_t i = 0; doc && vms && i < s->n_vms; i++) {
-		json_t *v = build_vm(s, i);
+		json_t *v = build_vm(s, i, true);
 
 		if (!v || json_array_append_new(vms, v) < 0) {
 			json_decref(vms);
@@ -272,6 +304,41 @@ int state_publish(const char *path, const json_t *doc)
 }
 
 /*
+ * One VM's object. Its "recent" list changes only when the VM gets a new
+ * decision, so the caller may hand it in already serialised
+ * (s->recent_json[i]): eight records per VM are most of the file.
+ */
+static int write_vm(FILE *f, const struct state_snapshot *s, size_t i)
+{
+	const char *cached = s->recent_json ? s->recent_json[i] : NULL;
+	json_t *v = build_vm(s, i, cached == NULL);
+	char *text;
+	size_t len;
+	int r = 0;
+
+	if (!v)
+		return -ENOMEM;
+	if (i && fputc(',', f) == EOF)
+		r = dump_error(f);
+	if (!r && !cached && json_dumpf(v, f, JSON_COMPACT) < 0)
+		r = dump_error(f);
+	if (r || !cached) {
+		json_decref(v);
+		return r;
+	}
+	text = json_dumps(v, JSON_COMPACT);
+	json_decref(v);
+	if (!text)
+		return -ENOMEM;
+	len = strlen(text);
+	if (fwrite(text, 1, len - 1, f) != len - 1 ||
+	    fprintf(f, ",\"recent\":%s}", cached) < 0)
+		r = dump_error(f);
+	free(text);
+	return r;
+}
+
+/*
  * The document of state_build(), written one VM at a time so that only
  * one VM's JSON is in memory at once: the daemon's peak RSS then does not
  * grow with the state file.
@@ -296,16 +363,8 @@ static int write_snapshot(FILE *f, const void *arg)
 	    fputs(len > 2 ? ",\"vms\":[" : "\"vms\":[", f) == EOF)
 		r = dump_error(f);
 	free(text);
-	for (size_t i = 0; !r && i < s->n_vms; i++) {
-		json_t *v = build_vm(s, i);
-
-		if (!v)
-			return -ENOMEM;
-		if ((i && fputc(',', f) == EOF) ||
-		    json_dumpf(v, f, JSON_COMPACT) < 0)
-			r = dump_error(f);
-		json_decref(v);
-	}
+	for (size_t i = 0; !r && i < s->n_vms; i++)
+		r = write_vm(f, s, i);
 	if (!r && fputs("]}\n", f) == EOF)
 		r = dump_error(f);
 	return r;

@@ -64,9 +64,16 @@ struct state_snapshot {
 	const struct vm_state *const *vm_states;   /* may hold NULLs */
 	const struct decision_ring *const *recent; /* may hold NULLs */
 	const uint64_t *cold_bytes; /* per VM; UINT64_MAX: unknown */
+	/* Optional, per VM: state_recent_json() of recent[i], cached by the
+	 * caller until the ring changes; NULL (or a NULL entry): built. */
+	const char *const *recent_json;
 	struct state_totals totals;
 	bool driver_present;
 };
+
+/* @ring as the compact JSON of the "recent" list (malloc'ed), or NULL on
+ * -ENOMEM. */
+char *state_recent_json(const struct decision_ring *ring);
 
 /* Build the document. Returns a new reference, or NULL on -ENOMEM. */
 json_t *state_build(const struct state_snapshot *s);

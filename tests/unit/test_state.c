@@ -249,6 +249,23 @@ static void test_snapshot_streamed_equals_built(void **state)
 			 0);
 	assert_true(json_equal(doc, back));
 	json_decref(back);
+	/* The same with "recent" handed in serialised, as the daemon does. */
+	{
+		char *cached = state_recent_json(&f->ring);
+		const char *rj[2] = {cached, NULL};
+
+		assert_non_null(cached);
+		f->snap.recent_json = rj;
+		assert_int_equal(
+			state_publish_snapshot(f->t.state_file, &f->snap), 0);
+		assert_int_equal(
+			state_read(f->t.state_file, &back, err, sizeof(err)),
+			0);
+		assert_true(json_equal(doc, back));
+		json_decref(back);
+		f->snap.recent_json = NULL;
+		free(cached);
+	}
 	/* No VMs: still a document with an empty list. */
 	f->snap.n_vms = 0;
 	assert_int_equal(state_publish_snapshot(f->t.state_file, &f->snap), 0);
