@@ -51,7 +51,7 @@ int ovcmem_client_refresh(struct ovcmem_client *c);
 size_t ovcmem_client_count(const struct ovcmem_client *c);
 const struct ovcmem_part *ovcmem_client_get(const struct ovcmem_client *c,
 					    size_t i);
-/* The partition whose owner lives in @cgroup, or NULL. */
+/* The partition whose owner lives in @cgroup or below it, or NULL. */
 const struct ovcmem_part *
 ovcmem_client_find_cgroup(const struct ovcmem_client *c, const char *cgroup);
 
