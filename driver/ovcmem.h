@@ -72,7 +72,7 @@
 #error "ovcmem requires CONFIG_MMU_NOTIFIER and CONFIG_HMM_MIRROR"
 #endif
 
-#if PAGE_SIZE != OVCMEM_PAGE_SIZE || !defined(CONFIG_64BIT)
+#if !defined(CONFIG_64BIT) || OVCMEM_PAGE_SIZE != PAGE_SIZE
 /* SLAT entries and the SCAN bitmaps assume both. */
 #error "ovcmem requires a 64-bit kernel with 4 KiB pages"
 #endif
@@ -121,7 +121,7 @@ struct ovcmem_mem_region {
 	u64 npages;
 	unsigned long uaddr;
 	struct mmu_interval_notifier mni;
-	struct mutex mutex;
+	struct mutex mutex;	/* see the lock rules above */
 	unsigned long *invalidated;
 	struct page **pages;
 	struct ovcmem_counters stats;
@@ -185,8 +185,8 @@ long ovcmem_map_region(struct ovcmem_partition *p, void __user *uarg);
 long ovcmem_unmap_region(struct ovcmem_partition *p, void __user *uarg);
 long ovcmem_list_regions(struct ovcmem_partition *p, void __user *uarg);
 void ovcmem_destroy_regions(struct ovcmem_partition *p);
-struct ovcmem_mem_region *ovcmem_region_by_gfn(struct ovcmem_partition *p,
-					   u64 gfn);
+struct ovcmem_mem_region *
+ovcmem_region_by_gfn(struct ovcmem_partition *p, u64 gfn);
 void ovcmem_region_unmap_gfns(struct ovcmem_mem_region *r, u64 gfn, u64 n);
 
 static inline u64 ovcmem_region_end(const struct ovcmem_mem_region *r)

@@ -47,8 +47,9 @@
  * the owner; PREFAULT takes mmget_not_zero()).
  *
  * Return: 0 with @r->mutex held and the pfns of @range current (every pfn
- * valid unless a per-page request asked for less), -EBUSY on timeout, or the error of hmm_range_fault() (-EFAULT: nothing
- * mapped there any more, e.g. after munmap; -EPERM: no write access).
+ * valid unless a per-page request asked for less), -EBUSY on timeout, or
+ * the error of hmm_range_fault() (-EFAULT: nothing mapped there any more,
+ * e.g. after munmap; -EPERM: no write access).
  */
 static int ovcmem_fault_and_lock(struct ovcmem_mem_region *r,
 				 struct hmm_range *range, long req_idx,

@@ -12,6 +12,7 @@
 
 #include "ovcmem.h"
 
+/* Protects ovcmem_partitions, the partitions whose owner fd is open. */
 DEFINE_MUTEX(ovcmem_partitions_lock);
 LIST_HEAD(ovcmem_partitions);
 

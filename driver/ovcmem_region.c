@@ -24,11 +24,11 @@
 #include "ovcmem_slat.h"
 
 /* Pages pinned per pin_user_pages_fast() call while mapping a region. */
-#define OVCMEM_PIN_CHUNK	(1U << 16)
+#define OVCMEM_PIN_CHUNK	BIT(16)
 
 /* Caller holds p->layout or the RCU read lock. */
-struct ovcmem_mem_region *ovcmem_region_by_gfn(struct ovcmem_partition *p,
-					   u64 gfn)
+struct ovcmem_mem_region *
+ovcmem_region_by_gfn(struct ovcmem_partition *p, u64 gfn)
 {
 	struct ovcmem_mem_region *r;
 
@@ -297,8 +297,8 @@ static void ovcmem_region_free(struct ovcmem_mem_region *r)
 	atomic_dec(&ovcmem_nr_regions);
 }
 
-static struct ovcmem_mem_region *ovcmem_region_alloc(struct ovcmem_partition *p,
-						 const struct ovcmem_region *u_r)
+static struct ovcmem_mem_region *
+ovcmem_region_alloc(struct ovcmem_partition *p, const struct ovcmem_region *u_r)
 {
 	struct ovcmem_mem_region *r;
 

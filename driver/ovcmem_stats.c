@@ -11,11 +11,10 @@
 #include "ovcmem.h"
 #include "ovcmem_slat.h"
 
-#define COUNTERS(X)						\
-	X(intercepts) X(fault_batches) X(fault_retries)		\
-	X(pages_faulted) X(refaults) X(invalidations)		\
-	X(pages_invalidated) X(invalidations_nonblock_failed)	\
-	X(pages_prefaulted) X(young_cleared) X(accesses)
+static void add64(atomic64_t *to, const atomic64_t *from)
+{
+	atomic64_add(atomic64_read(from), to);
+}
 
 /**
  * ovcmem_counters_add - add counters into others
@@ -27,23 +26,39 @@
 void ovcmem_counters_add(struct ovcmem_counters *to,
 			 const struct ovcmem_counters *from, bool gauges)
 {
-#define ADD(f) atomic64_add(atomic64_read(&from->f), &to->f);
-	COUNTERS(ADD)
+	add64(&to->intercepts, &from->intercepts);
+	add64(&to->fault_batches, &from->fault_batches);
+	add64(&to->fault_retries, &from->fault_retries);
+	add64(&to->pages_faulted, &from->pages_faulted);
+	add64(&to->refaults, &from->refaults);
+	add64(&to->invalidations, &from->invalidations);
+	add64(&to->pages_invalidated, &from->pages_invalidated);
+	add64(&to->invalidations_nonblock_failed, &from->invalidations_nonblock_failed);
+	add64(&to->pages_prefaulted, &from->pages_prefaulted);
+	add64(&to->young_cleared, &from->young_cleared);
+	add64(&to->accesses, &from->accesses);
 	if (gauges) {
-		ADD(pages_mapped)
-		ADD(large_entries)
+		add64(&to->pages_mapped, &from->pages_mapped);
+		add64(&to->large_entries, &from->large_entries);
 	}
-#undef ADD
 }
 
 void ovcmem_counters_export(const struct ovcmem_counters *c,
 			    struct ovcmem_stats *out)
 {
-#define EXPORT(f) out->f = atomic64_read(&c->f);
-	COUNTERS(EXPORT)
-	EXPORT(pages_mapped)
-	EXPORT(large_entries)
-#undef EXPORT
+	out->pages_mapped = atomic64_read(&c->pages_mapped);
+	out->large_entries = atomic64_read(&c->large_entries);
+	out->intercepts = atomic64_read(&c->intercepts);
+	out->fault_batches = atomic64_read(&c->fault_batches);
+	out->fault_retries = atomic64_read(&c->fault_retries);
+	out->pages_faulted = atomic64_read(&c->pages_faulted);
+	out->refaults = atomic64_read(&c->refaults);
+	out->invalidations = atomic64_read(&c->invalidations);
+	out->pages_invalidated = atomic64_read(&c->pages_invalidated);
+	out->invalidations_nonblock_failed = atomic64_read(&c->invalidations_nonblock_failed);
+	out->pages_prefaulted = atomic64_read(&c->pages_prefaulted);
+	out->young_cleared = atomic64_read(&c->young_cleared);
+	out->accesses = atomic64_read(&c->accesses);
 }
 
 /**
