@@ -534,6 +534,64 @@ TEST_TIMEOUT(migrate_pages_nothing_lost, 60)
 	vm_coherent_ok(&v, 0x5eed0602, 0x5eed0603);
 }
 
+/* ---- exact accounting of a partial invalidation --------------------------- */
+
+/*
+ * Two regions over adjacent halves of one mapping (far apart in GFN
+ * space); MADV_DONTNEED over [1M, 3M) hits the second half of the first
+ * and the first half of the second. Each region clamps the range to
+ * itself and clears exactly those pages (DONTNEED splits no VMA, so no
+ * other invalidation muddies the count); what was dropped reads back as
+ * zero (fresh anonymous memory), the rest as the pattern.
+ */
+TEST_TIMEOUT(dontneed_across_regions_clears_exactly_its_range, 60)
+{
+	const size_t half = 2 << 20, hp = half / OVT_PAGE;
+	const __u64 gfn2 = GFN + 0x10000, gpa2 = gfn2 * OVT_PAGE;
+	struct ovcmem_stats a0, b0, a1, b1;
+	int pfd = ovt_partition_ok(0, NULL);
+	char *mem = ovt_mmap_aligned(2 * half, OVT_2M, 0);
+	__u64 v;
+
+	CHECK(madvise(mem, 2 * half, MADV_NOHUGEPAGE) == 0);
+	CHECK(ovt_map_region(pfd, GFN, mem, half, OVCMEM_REGION_WRITABLE) == 0);
+	CHECK(ovt_map_region(pfd, gfn2, mem + half, half,
+			     OVCMEM_REGION_WRITABLE) == 0);
+	CHECK_EQ(ovt_fill(pfd, GPA, half, 0x5eed0901), OVCMEM_EXIT_OK);
+	CHECK_EQ(ovt_fill(pfd, gpa2, half, 0x5eed0902), OVCMEM_EXIT_OK);
+	a0 = ovt_stats_ok(pfd, GFN);
+	b0 = ovt_stats_ok(pfd, gfn2);
+	CHECK_EQ(a0.pages_mapped, hp);
+	CHECK_EQ(b0.pages_mapped, hp);
+
+	CHECK(madvise(mem + half / 2, half, MADV_DONTNEED) == 0);
+	a1 = ovt_stats_ok(pfd, GFN);
+	b1 = ovt_stats_ok(pfd, gfn2);
+	CHECK_EQ(a1.pages_mapped, hp / 2);
+	CHECK_EQ(b1.pages_mapped, hp / 2);
+	CHECK_EQ(a1.pages_invalidated - a0.pages_invalidated, hp / 2);
+	CHECK_EQ(b1.pages_invalidated - b0.pages_invalidated, hp / 2);
+	CHECK_EQ(a1.invalidations - a0.invalidations, 1);
+	CHECK_EQ(b1.invalidations - b0.invalidations, 1);
+
+	CHECK(ovt_verify(pfd, GPA, half / 2, 0x5eed0901, NULL) == 0);
+	CHECK(ovt_verify(pfd, gpa2 + half / 2, half / 2, 0x5eed0902, NULL) ==
+	      0);
+	CHECK_EQ(ovt_read64(pfd, GPA + half / 2, &v), OVCMEM_EXIT_OK);
+	CHECK_EQ(v, 0);
+	CHECK_EQ(ovt_read64(pfd, GPA + half - 8, &v), OVCMEM_EXIT_OK);
+	CHECK_EQ(v, 0);
+	CHECK_EQ(ovt_read64(pfd, gpa2, &v), OVCMEM_EXIT_OK);
+	CHECK_EQ(v, 0);
+	CHECK_EQ(ovt_read64(pfd, gpa2 + half / 2 - 8, &v), OVCMEM_EXIT_OK);
+	CHECK_EQ(v, 0);
+	/* Dropped, not swapped: these refaults are fresh zero pages, still
+	 * pages the host had taken away. */
+	a1 = ovt_stats_ok(pfd, GFN);
+	CHECK(a1.refaults - a0.refaults >= 1);
+	CHECK(a1.refaults - a0.refaults <= hp / 2);
+}
+
 /* ---- THP collapse ------------------------------------------------------ */
 
 #ifndef MADV_COLLAPSE
