@@ -118,29 +118,42 @@ static int write_value(const struct act_context *ctx, const char *cgroup,
 	return act_write_file(path, data, NULL);
 }
 
+/*
+ * memory.reclaim for @bytes, measured: what memory.current lost, at most
+ * @bytes, starting from @before. EAGAIN is a partial reclaim, not an
+ * error.
+ */
+static int reclaim_measured(const struct act_context *ctx,
+			    const struct vm_signals *vm, uint64_t before,
+			    uint64_t bytes, uint64_t *done, bool *partial)
+{
+	uint64_t after = 0;
+	int r;
+
+	*done = 0;
+	r = write_value(ctx, vm->cgroup, "memory.reclaim", bytes);
+	if (r == 0) {
+		/* The kernel returns success only once it reclaimed at
+		 * least what was asked. */
+		*done = bytes;
+		return 0;
+	}
+	if (r != -EAGAIN)
+		return r;
+	*partial = true;
+	if (read_current(ctx, vm->cgroup, &after) == 0 && before > after)
+		*done = before - after < bytes ? before - after : bytes;
+	return 0;
+}
+
 static int do_reclaim(const struct act_context *ctx, const struct action *a,
 		      const struct vm_signals *vm, struct act_result *res)
 {
 	/* "before" is this tick's reading, taken moments ago: reading it
 	 * again for every action would double the daemon's file I/O, and it
 	 * only matters for the rare partial reclaim. */
-	uint64_t before = vm->memory_current, after = 0;
-	int r;
-
-	r = write_value(ctx, vm->cgroup, "memory.reclaim", a->bytes);
-	if (r == 0) {
-		/* The kernel returns success only once it reclaimed at
-		 * least what was asked. */
-		res->bytes_done = a->bytes;
-		return 0;
-	}
-	if (r != -EAGAIN)
-		return r;
-	res->partial = true;
-	if (read_current(ctx, vm->cgroup, &after) == 0 && before > after)
-		res->bytes_done =
-			before - after < a->bytes ? before - after : a->bytes;
-	return 0;
+	return reclaim_measured(ctx, vm, vm->memory_current, a->bytes,
+				&res->bytes_done, &res->partial);
 }
 
 /* Advise @n ranges in batches of ACT_IOV_MAX; *@done = bytes advised. */
@@ -169,9 +182,14 @@ static int advise(pid_t pid, const struct iovec *iov, size_t n, int advice,
 	return r;
 }
 
+/* Under half of what was advised left memory.current: the kernel kept
+ * the rest (pages it could not isolate or unmap). */
+#define PAGEOUT_SHORT(freed, advised) ((freed) < (advised) / 2)
+
 static int do_pageout(const struct act_context *ctx, const struct action *a,
 		      const struct vm_signals *vm, struct act_result *res)
 {
+	uint64_t before = vm->memory_current, after = 0, freed = 0;
 	struct iovec *iov = NULL;
 	size_t n = 0;
 	int r;
@@ -182,11 +200,25 @@ static int do_pageout(const struct act_context *ctx, const struct action *a,
 				      ctx->cold_ticks, a->bytes, &iov, &n);
 	if (r < 0)
 		return r;
-	r = advise(vm->pid, iov, n, MADV_PAGEOUT, &res->bytes_done);
-	if (r == 0)
+	r = advise(vm->pid, iov, n, MADV_PAGEOUT, &res->bytes_advised);
+	if (r == 0 && read_current(ctx, vm->cgroup, &after) == 0 &&
+	    before > after)
+		freed = before - after < res->bytes_advised
+				? before - after
+				: res->bytes_advised;
+	/* Only pages that really left count as evicted in the coldmap;
+	 * pages that stayed remain cold candidates. */
+	if (r == 0 && !PAGEOUT_SHORT(freed, res->bytes_advised))
 		ovcmem_client_mark_evicted(ctx->ovcmem, vm->ovcmem.partition_id,
 					   iov, n);
 	free(iov);
+	res->bytes_done = freed;
+	if (r < 0 || !PAGEOUT_SHORT(freed, res->bytes_advised) ||
+	    freed >= a->bytes)
+		return r;
+	r = reclaim_measured(ctx, vm, after ? after : before, a->bytes - freed,
+			     &res->bytes_fallback, &res->partial);
+	res->bytes_done += res->bytes_fallback;
 	return r;
 }
 

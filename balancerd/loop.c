@@ -564,7 +564,7 @@ static void log_action(const struct balancer *b, const struct action *a,
 		       const struct act_result *res)
 {
 	char req[32], done[32], line[160];
-	struct log_field f[14];
+	struct log_field f[16];
 	size_t n = 0;
 	int prio = LOG_INFO;
 
@@ -573,18 +573,31 @@ static void log_action(const struct balancer *b, const struct action *a,
 	if (a->bytes == MEMORY_UNLIMITED)
 		copy_str(req, sizeof(req), "max");
 	format_size(res->bytes_done, done, sizeof(done));
-	if (res->dry_run)
+	if (res->dry_run) {
 		snprintf(line, sizeof(line), "(dry run)");
-	else if (res->error)
+	} else if (res->error == -ENOENT) {
+		/* The VM went away between reading and acting: not an error,
+		 * and its "vanished" entry follows. */
+		snprintf(line, sizeof(line), "(skipped: VM gone)");
+	} else if (res->error) {
 		snprintf(line, sizeof(line), "(failed: %s)",
 			 strerror(-res->error));
-	else if (res->partial)
-		snprintf(line, sizeof(line), "(partial: done %s)", done);
-	else
-		snprintf(line, sizeof(line), "(done %s)", done);
-	if (res->error)
 		prio = LOG_WARNING;
-	else if (a->mode == MODE_CRITICAL)
+	} else if (res->bytes_fallback) {
+		char adv[32], fb[32];
+
+		format_size(res->bytes_advised, adv, sizeof(adv));
+		format_size(res->bytes_fallback, fb, sizeof(fb));
+		snprintf(line, sizeof(line),
+			 "(done %s: pageout of %s freed too little, "
+			 "memory.reclaim took %s)",
+			 done, adv, fb);
+	} else if (res->partial) {
+		snprintf(line, sizeof(line), "(partial: done %s)", done);
+	} else {
+		snprintf(line, sizeof(line), "(done %s)", done);
+	}
+	if (a->mode == MODE_CRITICAL)
 		prio = LOG_WARNING;
 
 	log_field_set(&f[n++], "VM", "%s", v->name);
@@ -607,6 +620,12 @@ static void log_action(const struct balancer *b, const struct action *a,
 		log_field_set(&f[n++], "ERRNO", "%d", -res->error);
 	if (res->partial)
 		log_field_set(&f[n++], "PARTIAL", "1");
+	if (a->kind == ACTION_PAGEOUT && !res->dry_run) {
+		log_field_set(&f[n++], "BYTES_ADVISED", "%" PRIu64,
+			      res->bytes_advised);
+		log_field_set(&f[n++], "BYTES_FALLBACK", "%" PRIu64,
+			      res->bytes_fallback);
+	}
 	log_send(prio, MSGID_ACTION, f, n, "%s %s %s %s mode=%s: %s", v->name,
 		 action_kind_name(a->kind), req, line, host_mode_name(a->mode),
 		 a->reason);
@@ -616,7 +635,7 @@ static void account(struct balancer *b, const struct action *a,
 		    const struct act_result *res)
 {
 	b->totals.actions++;
-	if (res->error)
+	if (res->error && res->error != -ENOENT)
 		b->totals.errors++;
 	if (a->kind == ACTION_RECLAIM)
 		b->totals.reclaimed += res->bytes_done;

@@ -327,6 +327,63 @@ static void test_dry_run_entry(void **state)
 	fake_tree_destroy(&t);
 }
 
+static int gone(const char *path, const char *data, void *userdata)
+{
+	(void)path;
+	(void)data;
+	(void)userdata;
+	return -ENOENT;
+}
+
+static int busy(const char *path, const char *data, void *userdata)
+{
+	(void)path;
+	(void)data;
+	(void)userdata;
+	return -EBUSY;
+}
+
+/* A VM gone between reading and acting is not an error; EBUSY is. */
+static void test_failed_and_gone_entries(void **state)
+{
+	struct balancer_options o = {0};
+	struct fake_tree t;
+	const struct log_entry *e;
+	struct balancer *b;
+
+	(void)state;
+	fake_tree_create(&t, 16 * GiB, 1 * GiB);
+	fake_policy(&t, "50-test.json", good_policy);
+	fake_vm_add(&t, "batch-1", 4 * GiB, 4 * GiB);
+	o.root = t.root;
+	o.config_path = t.config;
+	o.write = gone;
+	assert_int_equal(balancer_new(&o, &b), 0);
+	assert_int_equal(balancer_tick_at(b, 1000 * SEC), 0);
+	e = find(MSGID_ACTION, "batch-1");
+	assert_non_null(e);
+	assert_int_equal(e->priority, LOG_INFO);
+	assert_non_null(strstr(e->message, "(skipped: VM gone)"));
+	assert_string_equal(log_entry_field(e, "ERRNO"), "2");
+	assert_int_equal(balancer_totals(b)->errors, 0);
+	balancer_free(b);
+
+	log_memory_clear();
+	o.write = busy;
+	assert_int_equal(balancer_new(&o, &b), 0);
+	assert_int_equal(balancer_tick_at(b, 1000 * SEC), 0);
+	e = find(MSGID_ACTION, "batch-1");
+	assert_non_null(e);
+	assert_int_equal(e->priority, LOG_WARNING);
+	assert_non_null(
+		strstr(e->message, "(failed: Device or resource busy)"));
+	assert_string_equal(log_entry_field(e, "ERRNO"), "16");
+	assert_string_equal(log_entry_field(e, "BYTES_DONE"), "0");
+	assert_int_equal(balancer_totals(b)->errors, 1);
+	balancer_free(b);
+	fake_tree_destroy(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -338,6 +395,7 @@ int main(void)
 		T(test_auto_detects_journal),
 		T(test_daemon_entries),
 		T(test_dry_run_entry),
+		T(test_failed_and_gone_entries),
 #undef T
 	};
 
