@@ -37,8 +37,8 @@ vm_cg() {
 
 # wait_vm_ready NAME TIMEOUT_S: until guestsim has filled its memory.
 wait_vm_ready() {
-	local n=$1 t=${2:-120} i
-	for ((i = 0; i < t * 5; i++)); do
+	local n=$1 end=$((SECONDS + ${2:-120}))
+	while [ $SECONDS -lt $end ]; do
 		grep -q '"event":"ready"' "$OUT/vm-$n.jsonl" 2>/dev/null && return 0
 		[ -f "$OUT/vm-$n.rc" ] && return 1
 		sleep 0.2
@@ -48,8 +48,8 @@ wait_vm_ready() {
 
 # wait_vm_exit NAME TIMEOUT_S: prints guestsim's exit code.
 wait_vm_exit() {
-	local n=$1 t=${2:-120} i
-	for ((i = 0; i < t * 5; i++)); do
+	local n=$1 end=$((SECONDS + ${2:-120}))
+	while [ $SECONDS -lt $end ]; do
 		if [ -f "$OUT/vm-$n.rc" ]; then
 			cat "$OUT/vm-$n.rc"
 			return 0
@@ -157,15 +157,16 @@ shipped_policy() {
 
 unit_prop() { systemctl show -p "$2" --value "$1" 2>/dev/null; }
 
-# Wait until COMMAND succeeds, up to T seconds (polling every 0.5 s).
+# Wait until COMMAND succeeds, up to T seconds of wall time (polling every
+# 0.5 s; under TCG one poll can itself take seconds).
 wait_until() {
-	local t=$1 i
+	local end=$((SECONDS + $1))
 	shift
-	for ((i = 0; i < t * 2; i++)); do
+	while :; do
 		"$@" && return 0
+		[ $SECONDS -ge $end ] && return 1
 		sleep 0.5
 	done
-	return 1
 }
 
 # Journal of balancerd as JSON lines (optionally since a time).
