@@ -240,14 +240,13 @@ static int cmd_top(void)
 		}
 		printf("\n(q to quit)\n");
 		fflush(stdout);
-		if (poll(&p, 1, 1000) > 0 && (p.revents & POLLIN)) {
+		/* Keys only from a terminal: a pipe or /dev/null at EOF
+		 * would be readable at once, and spin. */
+		if (poll(&p, tty ? 1 : 0, 1000) > 0 && (p.revents & POLLIN)) {
 			char ch;
 
 			if (read(STDIN_FILENO, &ch, 1) == 1 &&
 			    (ch == 'q' || ch == 'Q'))
-				break;
-			if (!tty && read(STDIN_FILENO, &ch, 0) == 0 &&
-			    (p.revents & POLLHUP))
 				break;
 		}
 	}
