@@ -102,6 +102,7 @@ struct balancer {
 	sd_event_source *watch, *settle; /* policy dir changes */
 	usec_t last_tick;
 	bool psi_skip_logged;
+	int publish_err, host_err; /* last errors, to log each cause once */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -857,9 +858,15 @@ static int publish(struct balancer *b)
 	s.driver_present = b->ovc != NULL;
 	r = state_publish_snapshot(b->state_file, &s);
 out:
-	if (r < 0)
-		log_warning_errno(r, "cannot publish state to %s",
+	/* Said once per cause, not once a second, and when it recovers. */
+	if (r < 0 && r != b->publish_err)
+		log_warning_errno(r,
+				  "cannot publish state to %s (balancerctl "
+				  "will not see it)",
 				  b->state_file);
+	else if (r == 0 && b->publish_err)
+		log_info("state published to %s again", b->state_file);
+	b->publish_err = r;
 	free(vs);
 	free(rings);
 	free(why);
@@ -876,11 +883,18 @@ int balancer_tick_at(struct balancer *b, usec_t now)
 	int r;
 
 	r = host_signals_acquire(b->root, &b->host);
-	if (r < 0)
-		return log_error_errno(r,
-				       "cannot read host signals below %s, "
-				       "tick skipped",
-				       b->root);
+	if (r < 0) {
+		if (r != b->host_err)
+			log_error_errno(r,
+					"cannot read host signals below %s: "
+					"no decisions until they are back",
+					b->root);
+		b->host_err = r;
+		return r;
+	}
+	if (b->host_err)
+		log_info("host signals readable again");
+	b->host_err = 0;
 	r = discover(b);
 	if (r < 0)
 		return r;
