@@ -186,13 +186,37 @@ static int advise(pid_t pid, const struct iovec *iov, size_t n, int advice,
  * the rest (pages it could not isolate or unmap). */
 #define PAGEOUT_SHORT(freed, advised) ((freed) < (advised) / 2)
 
+/*
+ * Before 6.9 MADV_PAGEOUT honours references, and the mmu notifier reports
+ * a guest page as young until someone clears it: the first pass over
+ * freshly mapped guest pages clears the young bits and frees little, a
+ * second one frees them. More passes do not help.
+ */
+#define PAGEOUT_PASSES 2
+
+/* Advise @iov out and measure what left memory.current since @before. */
+static int pageout_pass(const struct act_context *ctx,
+			const struct vm_signals *vm, const struct iovec *iov,
+			size_t n, uint64_t before, uint64_t *advised,
+			uint64_t *freed, uint64_t *after)
+{
+	int r = advise(vm->pid, iov, n, MADV_PAGEOUT, advised);
+
+	*freed = 0;
+	if (r == 0 && read_current(ctx, vm->cgroup, after) == 0 &&
+	    before > *after)
+		*freed =
+			before - *after < *advised ? before - *after : *advised;
+	return r;
+}
+
 static int do_pageout(const struct act_context *ctx, const struct action *a,
 		      const struct vm_signals *vm, struct act_result *res)
 {
 	uint64_t before = vm->memory_current, after = 0, freed = 0;
 	struct iovec *iov = NULL;
 	size_t n = 0;
-	int r;
+	int r = 0;
 
 	if (!ctx->ovcmem || !vm->ovcmem.present)
 		return -EOPNOTSUPP; /* cold ranges come only from scans */
@@ -200,12 +224,12 @@ static int do_pageout(const struct act_context *ctx, const struct action *a,
 				      ctx->cold_ticks, a->bytes, &iov, &n);
 	if (r < 0)
 		return r;
-	r = advise(vm->pid, iov, n, MADV_PAGEOUT, &res->bytes_advised);
-	if (r == 0 && read_current(ctx, vm->cgroup, &after) == 0 &&
-	    before > after)
-		freed = before - after < res->bytes_advised
-				? before - after
-				: res->bytes_advised;
+	for (int pass = 0; pass < PAGEOUT_PASSES && r == 0; pass++) {
+		r = pageout_pass(ctx, vm, iov, n, before, &res->bytes_advised,
+				 &freed, &after);
+		if (!PAGEOUT_SHORT(freed, res->bytes_advised))
+			break;
+	}
 	/* Only pages that really left count as evicted in the coldmap;
 	 * pages that stayed remain cold candidates. */
 	if (r == 0 && !PAGEOUT_SHORT(freed, res->bytes_advised))
