@@ -206,16 +206,35 @@ static void *victim_reader(void *arg)
 	return NULL;
 }
 
+/* A third thread keeps paging parts of the region out, so that the vCPU
+ * threads keep faulting and the fault path often holds the region lock
+ * that the reaper's non-blockable invalidation can only trylock. */
+static char *victim_mem;
+
+static void *victim_pageout(void *arg)
+{
+	size_t off = 0;
+
+	(void)arg;
+	for (;;) {
+		madvise(victim_mem + off, OVT_2M, MADV_PAGEOUT);
+		off = (off + 7 * OVT_2M) % OVCMEM_ACCESS_MAX_LEN;
+	}
+	return NULL;
+}
+
 static void reap_victim(int ready)
 {
 	const size_t region = OVCMEM_ACCESS_MAX_LEN;
-	pthread_t th;
+	pthread_t th, po;
 	char *mem;
 	__u64 seed = 0;
 
 	victim_pfd = victim_vm(ready, &mem, region);
+	victim_mem = mem;
 	CHECK_EQ(ovt_fill(victim_pfd, GPA, region, seed), OVCMEM_EXIT_OK);
 	CHECK(pthread_create(&th, NULL, victim_reader, NULL) == 0);
+	CHECK(pthread_create(&po, NULL, victim_pageout, NULL) == 0);
 	/* Tell the parent we are inside long accesses from now on. */
 	CHECK(write(ready, "r", 1) == 1);
 	for (;;)

@@ -261,6 +261,10 @@ TEST_TIMEOUT(fork_keeps_guest_writes_private, 60)
 		close(go[1]);
 		/* Not the owner's process: the vCPU is not ours to run. */
 		CHECK_ERRNO(ovt_vcpu_run(pfd, &a, 1, NULL), EPERM);
+		/* Nor its layout: regions are memory of the owner's mm. */
+		CHECK_ERRNO(ovt_map_region(pfd, GFN + 0x10000, mem, OVT_PAGE,
+					   OVCMEM_REGION_WRITABLE),
+			    EPERM);
 		CHECK(read(go[0], &c, 1) == 1);
 		CHECK_EQ(cpu_mismatches(mem, GPA, bytes, SEED_A), 0);
 		_exit(0);
