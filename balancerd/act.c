@@ -350,10 +350,15 @@ static int do_prefault(const struct act_context *ctx, const struct action *a,
 	size_t n = 0;
 	int r;
 
-	if (ctx->ovcmem && vm->ovcmem.present)
-		return ovcmem_client_prefault(ctx->ovcmem,
-					      vm->ovcmem.partition_id, a->bytes,
-					      &res->bytes_done);
+	if (ctx->ovcmem && vm->ovcmem.present) {
+		r = ovcmem_client_prefault(ctx->ovcmem, vm->ovcmem.partition_id,
+					   a->bytes, &res->bytes_done);
+		if (r == -EAGAIN) {
+			res->partial = true; /* stopped early, not failed */
+			r = 0;
+		}
+		return r;
+	}
 	if (vm->pid <= 0)
 		return -EOPNOTSUPP;
 	r = swapped_ranges(ctx->root, vm->pid, a->bytes, &iov, &n);

@@ -379,11 +379,14 @@ static int prefault_range(struct part *p, uint64_t gfn, uint64_t npages,
 			  uint64_t *mapped)
 {
 	struct ovcmem_prefault pf = {.guest_pfn = gfn, .npages = npages};
+	int r = ioctl(p->fd, OVCMEM_PREFAULT, &pf) < 0 ? -errno : 0;
 
-	if (ioctl(p->fd, OVCMEM_PREFAULT, &pf) < 0)
-		return -errno;
+	/* Interrupted, or racing invalidations kept it from finishing: what
+	 * it mapped counts, and the rest waits for the next tick. */
 	*mapped += pf.pages_mapped;
-	return 0;
+	if (r == -EINTR || r == -EBUSY)
+		return -EAGAIN;
+	return r;
 }
 
 /* What the balancer paged out itself comes back first. */
