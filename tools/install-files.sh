@@ -41,7 +41,8 @@ done
 # The unit, with the daemon's real path.
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
-sed "s|@SBINDIR@|$sbindir|g" "$here/etc/balancerd.service" >"$tmp"
+sed -e "s|@SBINDIR@|$sbindir|g" -e "s|@SYSCONFDIR@|$sysconfdir|g" \
+	"$here/etc/balancerd.service" >"$tmp"
 install -D -m 0644 "$tmp" "$destdir$unitdir/balancerd.service"
 say INSTALL "$unitdir/balancerd.service"
 
