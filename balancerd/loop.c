@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/vfs.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
@@ -34,6 +35,13 @@
  * With 1000 VMs that is two thirds fewer system calls per tick.
  */
 #define FULL_READ_EVERY 10
+
+/*
+ * PSI triggers hold a file descriptor each: beyond this many VMs the rest
+ * are watched by the steady tick (and the host trigger) only, so that the
+ * descriptors left are plenty for reading cgroup files.
+ */
+#define MAX_VM_TRIGGERS 512
 
 /* Quiet time after the last policy file change before reloading. */
 #define POLICY_SETTLE (250 * USEC_PER_MSEC)
@@ -103,6 +111,8 @@ struct balancer {
 	usec_t last_tick;
 	bool psi_skip_logged;
 	int publish_err, host_err; /* last errors, to log each cause once */
+	unsigned int n_vm_triggers;
+	bool trigger_cap_logged;
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -231,8 +241,10 @@ static void entry_drop_psi(struct vm_entry *e)
 	e->psi = sd_event_source_disable_unref(e->psi);
 }
 
-static void entry_clear(struct vm_entry *e)
+static void entry_clear(struct balancer *b, struct vm_entry *e)
 {
+	if (e->psi && b->n_vm_triggers)
+		b->n_vm_triggers--;
 	entry_drop_psi(e);
 	free(e->recent_json);
 	e->recent_json = NULL;
@@ -243,7 +255,7 @@ void balancer_free(struct balancer *b)
 	if (!b)
 		return;
 	for (size_t i = 0; i < b->n_entries; i++)
-		entry_clear(&b->entries[i]);
+		entry_clear(b, &b->entries[i]);
 	free(b->entries);
 	free(b->vms);
 	free(b->classes);
@@ -471,7 +483,7 @@ static void sweep_vanished(struct balancer *b)
 		log_field_set(&f[1], "CGROUP", "%s", e->cgroup);
 		log_send(LOG_INFO, MSGID_VM_VANISHED, f, 2,
 			 "%s vanished (cgroup %s)", e->name, e->cgroup);
-		entry_clear(e);
+		entry_clear(b, e);
 	}
 	b->n_entries = k;
 }
@@ -1062,6 +1074,15 @@ static void psi_trigger_vm(struct balancer *b, struct vm_entry *e)
 	if (e->psi_tried || b->psi_skip_logged)
 		return;
 	e->psi_tried = true;
+	/* Each trigger holds a file descriptor for the VM's lifetime. */
+	if (b->n_vm_triggers >= MAX_VM_TRIGGERS) {
+		if (!b->trigger_cap_logged)
+			log_notice("%u VMs have PSI triggers; the others are "
+				   "watched by the steady tick only",
+				   MAX_VM_TRIGGERS);
+		b->trigger_cap_logged = true;
+		return;
+	}
 	if (act_cgroup_path(&ctx, e->cgroup, "memory.pressure", path,
 			    sizeof(path)) < 0)
 		return;
@@ -1069,7 +1090,8 @@ static void psi_trigger_vm(struct balancer *b, struct vm_entry *e)
 	c = policy_match(&b->policy, e->name, NULL, 0);
 	if (c && c->pressure_target > 0)
 		stall = (usec_t)(c->pressure_target / 100.0 * PSI_WINDOW_US);
-	psi_trigger(b, path, stall, &e->psi);
+	if (psi_trigger(b, path, stall, &e->psi) == 1)
+		b->n_vm_triggers++;
 }
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
@@ -1140,6 +1162,23 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 	return sd_event_exit(b->event, 0);
 }
 
+/*
+ * The soft RLIMIT_NOFILE (1024 by default, for select(2)'s sake) to the
+ * hard one: this daemon uses epoll, and a PSI trigger per VM. As systemd
+ * recommends for daemons that need more descriptors.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_debug("cannot raise the file descriptor limit: %s",
+			  strerror(errno));
+}
+
 int balancer_run(struct balancer *b)
 {
 	char path[PATH_MAX + 32];
@@ -1152,6 +1191,7 @@ int balancer_run(struct balancer *b)
 	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return log_error_errno(-errno, "sigprocmask");
+	raise_fd_limit();
 	r = sd_event_new(&b->event);
 	if (r < 0)
 		return log_error_errno(r, "cannot create event loop");
