@@ -238,6 +238,7 @@ def plot(run, names, png):
     g.append('set output "%s"' % png)
     g.append('set multiplot layout 2,1 title "balancerd demo: guest memory of each VM, memory pressure, and balancerd actions" font ",14"')
     g.append('set grid; set key outside right top; set xlabel "seconds since balancerd started"')
+    g.append('set lmargin 12; set rmargin 30')
     g.append('set xrange [%.0f:%.0f]' % (min(-15, -5), run.t_end - t0 + 2))
     g.append('set arrow from 0, graph 0 to 0, graph 1 nohead dt 2 lc rgb "#444444"')
     if spike is not None:
@@ -276,12 +277,133 @@ def plot(run, names, png):
         print("plot: %s" % png)
 
 
+def densify(d, md_path=None):
+    run = Run(d)
+    t_end = run.t_end
+    sets = {"m": "managed (balancerd)", "u": "unmanaged twins"}
+    names = {k: sorted(n for n in run.vms if n.startswith(k + "-") and run.ready_ts(n)) for k in sets}
+    spike_vm = max(names["m"], key=lambda n: int(n.split("vm")[-1]), default=None)
+    fig = {}
+    for k in sets:
+        f = {}
+        res0 = res60 = resend = cold = rec60 = recend = 0
+        acc = base_acc = 0
+        psi_some = psi_full = rf = mf = ovc_rf = 0.0
+        p99s = []
+        for n in names[k]:
+            r0 = run.ready_ts(n)
+            size = run.size(n) or 0
+            hot = 0.5 if n.endswith(spike_vm.split("-", 1)[1]) else 0.25
+            c0 = run.sample_at(n, r0 + 2, "current") or 0
+            c60 = run.sample_at(n, r0 + 60, "current") or 0
+            ce = run.sample_at(n, t_end - 2, "current") or 0
+            res0 += c0
+            res60 += c60
+            resend += ce
+            cold += size * (1 - 0.25)
+            rec60 += max(0, c0 - c60)
+            recend += max(0, c0 - ce)
+            lines = [x for x in run.vms[n] if "rate" in x]
+            acc += sum(x["accesses"] for x in lines if x["ts"] >= r0 + 5)
+            ovc_rf += sum(x.get("refaults", 0) for x in lines)
+            p99s += [x["p99_us"] for x in lines if x["ts"] >= r0 + 5]
+            for key, var in (("psi_some_us", "s"), ("psi_full_us", "f"),
+                             ("refault_anon", "r"), ("pgmajfault", "m")):
+                dv = run.delta(n, key, r0, t_end) or 0
+                if var == "s":
+                    psi_some += dv
+                elif var == "f":
+                    psi_full += dv
+                elif var == "r":
+                    rf += dv
+                else:
+                    mf += dv
+            del hot
+        p99s.sort()
+        f.update(vms=len(names[k]), res0=res0, res60=res60, resend=resend, cold=cold,
+                 rec60=rec60, recend=recend, acc=acc, psi_some=psi_some / 1e6,
+                 psi_full=psi_full / 1e6, refault_anon=rf, pgmajfault=mf, ovc_refaults=ovc_rf,
+                 p99_med=p99s[len(p99s) // 2] if p99s else 0,
+                 p99_99=p99s[int(len(p99s) * 0.99)] if p99s else 0)
+        fig[k] = f
+    spike_ts = (run.ready_ts(spike_vm) or 0) + 60 if spike_vm else None
+    restore = None
+    first_action = None
+    if spike_vm:
+        for e in run.actions(spike_vm, ("prefault",)):
+            if e["_ts"] >= spike_ts:
+                restore = e["_ts"] - spike_ts
+                break
+        acts = run.actions()
+        if acts:
+            first_action = acts[0]["_ts"] - min(run.ready_ts(n) for n in names["m"])
+    oom = 0
+    try:
+        with open(os.path.join(d, "dmesg.txt"), errors="replace") as fh:
+            oom = sum(1 for line in fh if "oom-kill:" in line or "Killed process" in line)
+    except OSError:
+        pass
+    errs = sum(run.errors(n) for k in sets for n in names[k])
+    actions = defaultdict(lambda: [0, 0])
+    for e in run.actions():
+        actions[e["ACTION"]][0] += 1
+        actions[e["ACTION"]][1] += int(e.get("BYTES_DONE", 0) or 0)
+    m, u = fig["m"], fig["u"]
+    rows = [
+        ("VMs (256 MiB, THP, hot 25%; the last doubles at 60 s)", "%d" % m["vms"], "%d" % u["vms"]),
+        ("resident sum after start-up", fmt_mib(m["res0"]), fmt_mib(u["res0"])),
+        ("resident sum at 60 s", fmt_mib(m["res60"]), fmt_mib(u["res60"])),
+        ("resident sum at the end (%.0f s)" % (t_end - min(run.ready_ts(n) for n in names["m"])),
+         fmt_mib(m["resend"]), fmt_mib(u["resend"])),
+        ("cold memory reclaimed at 60 s", "%.0f%%" % (100 * m["rec60"] / m["cold"]) if m["cold"] else "-",
+         "%.0f%%" % (100 * u["rec60"] / u["cold"]) if u["cold"] else "-"),
+        ("cold memory reclaimed at the end", "%.0f%%" % (100 * m["recend"] / m["cold"]) if m["cold"] else "-",
+         "%.0f%%" % (100 * u["recend"] / u["cold"]) if u["cold"] else "-"),
+        ("hot-set accesses (relative to unmanaged)",
+         "%.1f%%" % (100.0 * m["acc"] / u["acc"]) if u["acc"] else "-", "100%"),
+        ("vCPU-run p99 latency, median / 99th pct of seconds (us)",
+         "%.0f / %.0f" % (m["p99_med"], m["p99_99"]), "%.0f / %.0f" % (u["p99_med"], u["p99_99"])),
+        ("PSI memory some, total stall (s)", "%.2f" % m["psi_some"], "%.2f" % u["psi_some"]),
+        ("PSI memory full, total stall (s)", "%.2f" % m["psi_full"], "%.2f" % u["psi_full"]),
+        ("workingset_refault_anon", "%d" % m["refault_anon"], "%d" % u["refault_anon"]),
+        ("pgmajfault", "%d" % m["pgmajfault"], "%d" % u["pgmajfault"]),
+        ("ovcmem refaults (guestsim)", "%d" % m["ovc_refaults"], "%d" % u["ovc_refaults"]),
+    ]
+    w = max(len(r[0]) for r in rows)
+    print()
+    print("Densification, scenario S1 (one boot, managed vs unmanaged twins):")
+    print("  %-*s  %16s  %16s" % (w, "", "managed", "unmanaged"))
+    for r in rows:
+        print("  %-*s  %16s  %16s" % (w, r[0], r[1], r[2]))
+    print("  %-*s  %s" % (w, "spike -> first restore (prefault) action",
+                          "%.1f s" % restore if restore is not None else "none"))
+    print("  %-*s  %s" % (w, "first balancerd action after start-up",
+                          "%.1f s" % first_action if first_action is not None else "none"))
+    print("  %-*s  %d" % (w, "OOM kills (guest dmesg)", oom))
+    print("  %-*s  %d" % (w, "guestsim data errors (all VMs)", errs))
+    print("  %-*s  %s" % (w, "balancerd actions (count, bytes done)",
+                          ", ".join("%s %d/%s" % (a, c[0], fmt_mib(c[1])) for a, c in sorted(actions.items())) or "none"))
+    if md_path:
+        with open(md_path, "w") as fh:
+            fh.write("| S1 | managed (balancerd) | unmanaged twins |\n|---|---:|---:|\n")
+            for r in rows:
+                fh.write("| %s | %s | %s |\n" % r)
+            fh.write("| spike -> first restore action | %s | - |\n" %
+                     ("%.1f s" % restore if restore is not None else "none"))
+            fh.write("| OOM kills (guest) | %d | |\n" % oom)
+            fh.write("| guestsim data errors | %d | |\n" % errs)
+            fh.write("| balancerd actions (count/bytes) | %s | - |\n" %
+                     (", ".join("%s %d/%s" % (a, c[0], fmt_mib(c[1])) for a, c in sorted(actions.items())) or "none"))
+
+
 if __name__ == "__main__":
     if len(sys.argv) < 3:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     if sys.argv[1] == "demo":
         demo(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else os.path.join(sys.argv[2], "demo.png"))
+    elif sys.argv[1] == "densify":
+        densify(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
