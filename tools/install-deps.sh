@@ -13,7 +13,7 @@ linux-image-6.12-amd64 linux-headers-6.12-amd64 linux-source-6.12
 sparse kmod
 qemu-system-x86 busybox-static cpio xz-utils
 mmdebstrap e2fsprogs
-gnuplot-nox
+gnuplot-nox python3
 "
 
 missing=""
