@@ -32,10 +32,24 @@ static int ovcmem_objects_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(ovcmem_objects);
 
+static const char *ovcmem_region_type_name(enum ovcmem_region_type type)
+{
+	switch (type) {
+	case OVCMEM_REGION_TYPE_MMIO:
+		return "mmio";
+	case OVCMEM_REGION_TYPE_PINNED_RAM:
+		return "pinned";
+	case OVCMEM_REGION_TYPE_MOVABLE_RAM:
+		return "movable";
+	}
+	return "?";
+}
+
 #define SHOW(f) seq_printf(m, "  " #f " %llu\n", (unsigned long long)st.f)
 
 static int ovcmem_partitions_show(struct seq_file *m, void *unused)
 {
+	struct ovcmem_mem_region *r;
 	struct ovcmem_partition *p;
 	struct ovcmem_stats st;
 
@@ -48,6 +62,10 @@ static int ovcmem_partitions_show(struct seq_file *m, void *unused)
 			   ovcmem_partition_owner_gone(p) ? 0 :
 			   pid_nr(p->owner), p->nr_regions,
 			   p->slat->ops->name);
+		list_for_each_entry(r, &p->regions, node)
+			seq_printf(m, "  region gfn %#llx pages %llu uaddr %#lx type %s flags %#x\n",
+				   r->gfn, r->npages, r->uaddr,
+				   ovcmem_region_type_name(r->type), r->flags);
 		up_read(&p->layout);
 		SHOW(pages);
 		SHOW(pages_mapped);

@@ -89,7 +89,11 @@ void ovcmem_region_unmap_gfns(struct ovcmem_mem_region *r, u64 gfn, u64 n)
 	atomic64_add(pages, &r->stats.pages_invalidated);
 }
 
-/* Check that the owner's mm maps [start, end) with the access we need. */
+/*
+ * Check that the owner's mm maps [start, end) with the access we need.
+ * This only catches mistakes at map time: userspace may munmap or
+ * mprotect later, which the notifier and the fault path handle.
+ */
 static int ovcmem_check_vmas(struct mm_struct *mm, unsigned long start,
 			     unsigned long end, bool writable)
 {
@@ -132,10 +136,17 @@ static int ovcmem_pinned_map_block(struct ovcmem_mem_region *r,
 	for (i = 1; m->large && i < m->npages; i++)
 		m->large = pfns[i] == pfns[0] + i;
 
+	/*
+	 * Allocate outside the mutex: the invalidate callback takes a region
+	 * mutex from reclaim, so no region mutex is held across an
+	 * allocation that may enter reclaim.
+	 */
 	ret = slat->ops->prepare(slat, m->gfn);
 	if (ret)
 		return ret;
+	mutex_lock(&r->mutex);
 	ret = slat->ops->map(slat, m);
+	mutex_unlock(&r->mutex);
 	if (ret < 0)
 		return ret;
 	atomic64_add(ret, &r->stats.pages_mapped);
@@ -158,7 +169,6 @@ static int ovcmem_pinned_map(struct ovcmem_mem_region *r)
 		m.prot |= OVCMEM_SLAT_WRITE;
 	if (r->flags & OVCMEM_REGION_EXECUTABLE)
 		m.prot |= OVCMEM_SLAT_EXEC;
-	mutex_lock(&r->mutex);
 	for (gfn = r->gfn; gfn < ovcmem_region_end(r); gfn = next) {
 		next = min(OVCMEM_BLOCK(gfn) + OVCMEM_BLOCK_PAGES,
 			   ovcmem_region_end(r));
@@ -171,7 +181,6 @@ static int ovcmem_pinned_map(struct ovcmem_mem_region *r)
 		if (ret)
 			break;
 	}
-	mutex_unlock(&r->mutex);
 	kfree(pfns);
 	return ret;
 }
