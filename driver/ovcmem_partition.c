@@ -46,9 +46,10 @@ void ovcmem_partition_put(struct ovcmem_partition *p)
  * ovcmem_partition_owner_gone - has the owner's address space gone away?
  * @p: the partition
  *
- * True once the owner process has exited (its mm was torn down, the
- * release callback cleared the SLAT) or the owner fd was closed. Every
- * ioctl that needs the owner's memory fails with -ESRCH then.
+ * Every ioctl that needs the owner's memory fails with -ESRCH then.
+ *
+ * Return: true once the owner process has exited (its mm was torn down,
+ * the release callback cleared the SLAT) or the owner fd was closed.
  */
 bool ovcmem_partition_owner_gone(struct ovcmem_partition *p)
 {

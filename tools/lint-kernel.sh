@@ -1,12 +1,13 @@
 #!/bin/sh
 # Lint the ovcmem kernel module: checkpatch --strict on every driver source
-# and the uapi header, then a sparse build (C=1) against each installed
-# kernel. Any message fails the run.
+# and the uapi header, kernel-doc -Wall on the driver's comments, then a
+# sparse build (C=1, with W=1) against each installed kernel. Any message
+# fails the run.
 #
 #   tools/lint-kernel.sh [--kver VERSION]...
 #
-# checkpatch.pl and its data files come from the Debian linux-source
-# tarball, extracted once into build/checkpatch/.
+# checkpatch.pl, its data files and kernel-doc come from the Debian
+# linux-source tarball, extracted once into build/checkpatch/.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -22,7 +23,8 @@ done
 
 cp_dir=build/checkpatch
 checkpatch=$cp_dir/scripts/checkpatch.pl
-if [ ! -x "$checkpatch" ]; then
+kerneldoc=$cp_dir/scripts/kernel-doc
+if [ ! -f "$checkpatch" ] || [ ! -f "$kerneldoc" ]; then
 	tarball=$(ls /usr/src/linux-source-*.tar.xz 2>/dev/null | sort -V | tail -n 1)
 	[ -n "$tarball" ] || { echo "lint-kernel: no /usr/src/linux-source-*.tar.xz (apt install linux-source)" >&2; exit 1; }
 	top_dir=$(basename "$tarball" .tar.xz)
@@ -30,7 +32,8 @@ if [ ! -x "$checkpatch" ]; then
 	tar -xJf "$tarball" -C "$cp_dir" --strip-components=1 \
 		"$top_dir/scripts/checkpatch.pl" \
 		"$top_dir/scripts/spelling.txt" \
-		"$top_dir/scripts/const_structs.checkpatch"
+		"$top_dir/scripts/const_structs.checkpatch" \
+		"$top_dir/scripts/kernel-doc"
 fi
 
 status=0
@@ -40,6 +43,13 @@ echo "# checkpatch --strict"
 if ! perl "$checkpatch" --strict --no-tree --quiet --show-types \
 	--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG \
 	-f driver/*.c driver/*.h include/uapi/linux/ovcmem.h; then
+	status=1
+fi
+
+echo "# kernel-doc -Wall"
+kd_out=$(perl "$kerneldoc" -none -Wall driver/*.c driver/*.h 2>&1) || status=1
+if [ -n "$kd_out" ]; then
+	echo "$kd_out"
 	status=1
 fi
 
