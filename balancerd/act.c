@@ -22,6 +22,14 @@
 #define MADV_WILLNEED 3
 #endif
 
+/*
+ * Large actions go in slices, with act_progress() between them: under
+ * emulation (or with slow swap) paging out a few hundred MiB takes longer
+ * than the service's watchdog, and the caller pings it between slices.
+ */
+#define ADVISE_CHUNK  (64ULL << 20)
+#define RECLAIM_CHUNK (128ULL << 20)
+
 /* Kernel limit on iovecs per process_madvise(2) call (UIO_MAXIOV). */
 #define ACT_IOV_MAX 1024
 /* Guest RAM mappings are large; smaller ones are QEMU's own heap. */
@@ -42,6 +50,12 @@ static ssize_t sys_process_madvise(int pidfd, const struct iovec *iov, size_t n,
 				   int advice)
 {
 	return syscall(SYS_process_madvise, pidfd, iov, n, advice, 0);
+}
+
+static void act_progress(const struct act_context *ctx)
+{
+	if (ctx->progress)
+		ctx->progress(ctx->progress_userdata);
 }
 
 int act_cgroup_path(const struct act_context *ctx, const char *cgroup,
@@ -128,20 +142,28 @@ static int reclaim_measured(const struct act_context *ctx,
 			    uint64_t bytes, uint64_t *done, bool *partial)
 {
 	uint64_t after = 0;
-	int r;
+	int r = 0;
 
 	*done = 0;
-	r = write_value(ctx, vm->cgroup, "memory.reclaim", bytes);
-	if (r == 0) {
+	while (*done < bytes) {
+		uint64_t chunk = bytes - *done < RECLAIM_CHUNK ? bytes - *done
+							       : RECLAIM_CHUNK;
+
+		if (*done)
+			act_progress(ctx);
+		r = write_value(ctx, vm->cgroup, "memory.reclaim", chunk);
+		if (r < 0)
+			break;
 		/* The kernel returns success only once it reclaimed at
 		 * least what was asked. */
-		*done = bytes;
-		return 0;
+		*done += chunk;
 	}
 	if (r != -EAGAIN)
 		return r;
 	*partial = true;
-	if (read_current(ctx, vm->cgroup, &after) == 0 && before > after)
+	/* What left since @before, less the chunks already counted. */
+	if (read_current(ctx, vm->cgroup, &after) == 0 && before > after &&
+	    before - after > *done)
 		*done = before - after < bytes ? before - after : bytes;
 	return 0;
 }
@@ -157,9 +179,12 @@ static int do_reclaim(const struct act_context *ctx, const struct action *a,
 }
 
 /* Advise @n ranges in batches of ACT_IOV_MAX; *@done = bytes advised. */
-static int advise(pid_t pid, const struct iovec *iov, size_t n, int advice,
-		  uint64_t *done)
+static int advise(const struct act_context *ctx, pid_t pid,
+		  const struct iovec *iov, size_t n, int advice, uint64_t *done)
 {
+	struct iovec batch[ACT_IOV_MAX];
+	uint64_t off = 0; /* into iov[i] */
+	size_t i = 0;
 	int pidfd, r = 0;
 
 	*done = 0;
@@ -168,15 +193,34 @@ static int advise(pid_t pid, const struct iovec *iov, size_t n, int advice,
 	pidfd = sys_pidfd_open(pid);
 	if (pidfd < 0)
 		return errno == ESRCH ? -ENOENT : -errno;
-	for (size_t i = 0; i < n; i += ACT_IOV_MAX) {
-		size_t k = n - i < ACT_IOV_MAX ? n - i : ACT_IOV_MAX;
-		ssize_t w = sys_process_madvise(pidfd, iov + i, k, advice);
+	while (i < n) {
+		uint64_t bytes = 0;
+		size_t k = 0;
+		ssize_t w;
 
+		/* At most ADVISE_CHUNK bytes per call, splitting ranges. */
+		while (i < n && k < ACT_IOV_MAX && bytes < ADVISE_CHUNK) {
+			uint64_t len = iov[i].iov_len - off;
+
+			if (len > ADVISE_CHUNK - bytes)
+				len = ADVISE_CHUNK - bytes;
+			batch[k].iov_base = (char *)iov[i].iov_base + off;
+			batch[k++].iov_len = len;
+			bytes += len;
+			off += len;
+			if (off == iov[i].iov_len) {
+				i++;
+				off = 0;
+			}
+		}
+		w = sys_process_madvise(pidfd, batch, k, advice);
 		if (w < 0) {
 			r = -errno;
 			break;
 		}
 		*done += (uint64_t)w;
+		if (i < n)
+			act_progress(ctx);
 	}
 	close(pidfd);
 	return r;
@@ -200,7 +244,7 @@ static int pageout_pass(const struct act_context *ctx,
 			size_t n, uint64_t before, uint64_t *advised,
 			uint64_t *freed, uint64_t *after)
 {
-	int r = advise(vm->pid, iov, n, MADV_PAGEOUT, advised);
+	int r = advise(ctx, vm->pid, iov, n, MADV_PAGEOUT, advised);
 
 	*freed = 0;
 	if (r == 0 && read_current(ctx, vm->cgroup, after) == 0 &&
@@ -364,7 +408,7 @@ static int do_prefault(const struct act_context *ctx, const struct action *a,
 	r = swapped_ranges(ctx->root, vm->pid, a->bytes, &iov, &n);
 	if (r < 0)
 		return r;
-	r = advise(vm->pid, iov, n, MADV_WILLNEED, &res->bytes_done);
+	r = advise(ctx, vm->pid, iov, n, MADV_WILLNEED, &res->bytes_done);
 	free(iov);
 	return r;
 }

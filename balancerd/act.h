@@ -40,6 +40,10 @@ struct act_context {
 	unsigned int cold_ticks;      /* PAGEOUT: idle this many ticks */
 	act_write_fn write;	      /* NULL: act_write_file() */
 	void *write_userdata;
+	/* Called between the slices of a large action (NULL: nothing), so
+	 * that the daemon can tell the watchdog it is making progress. */
+	void (*progress)(void *userdata);
+	void *progress_userdata;
 };
 
 struct act_result {

@@ -111,6 +111,7 @@ struct balancer {
 	usec_t last_tick;
 	bool psi_skip_logged;
 	int publish_err, host_err; /* last errors, to log each cause once */
+	usec_t watchdog_usec, last_ping; /* 0: no watchdog */
 	unsigned int n_vm_triggers;
 	bool trigger_cap_logged;
 };
@@ -668,6 +669,25 @@ static unsigned int cold_ticks(const struct balancer *b,
 	return (unsigned int)((c->cold_age + iv - 1) / iv);
 }
 
+/*
+ * Between actions, and between the slices of a large one: a tick that
+ * pages out hundreds of MiB may outlast WatchdogSec while making steady
+ * progress. The event loop pings between ticks (sd_event_set_watchdog).
+ */
+static void ping_watchdog(void *userdata)
+{
+	struct balancer *b = userdata;
+	usec_t now;
+
+	if (!b->watchdog_usec)
+		return;
+	now = now_monotonic();
+	if (now - b->last_ping < b->watchdog_usec / 4)
+		return;
+	sd_notify(false, "WATCHDOG=1");
+	b->last_ping = now;
+}
+
 static void act_all(struct balancer *b, usec_t now)
 {
 	for (size_t i = 0; i < b->out.n_actions; i++) {
@@ -683,6 +703,8 @@ static void act_all(struct balancer *b, usec_t now)
 			.ovcmem = b->ovc,
 			.write = b->write,
 			.write_userdata = b->write_userdata,
+			.progress = ping_watchdog,
+			.progress_userdata = b,
 		};
 		char sz[32];
 		int r;
@@ -698,6 +720,7 @@ static void act_all(struct balancer *b, usec_t now)
 		ctx.cold_ticks = cold_ticks(b, c);
 		r = act_execute(&ctx, a, v, &res);
 		(void)r; /* res carries the outcome */
+		ping_watchdog(b);
 		log_action(b, a, v, c, &res);
 		account(b, a, &res);
 		if (!res.dry_run)
@@ -1208,6 +1231,8 @@ int balancer_run(struct balancer *b)
 	if (r < 0)
 		return log_error_errno(r, "cannot arm the tick timer");
 	/* Pings WATCHDOG=1 itself when $WATCHDOG_USEC is set. */
+	if (sd_watchdog_enabled(false, &b->watchdog_usec) <= 0)
+		b->watchdog_usec = 0;
 	r = sd_event_set_watchdog(b->event, true);
 	if (r < 0)
 		log_warning_errno(r, "cannot enable the watchdog");

@@ -159,6 +159,48 @@ static void test_eagain_more_than_asked_is_capped(void **state)
 	assert_int_equal(res.bytes_done, 8 * MiB);
 }
 
+static int busy_after_two(const char *path, const char *data, void *userdata)
+{
+	struct fixture *f = userdata;
+
+	(void)path;
+	f->calls++;
+	snprintf(f->last_data, sizeof(f->last_data), "%s", data);
+	if (f->calls < 3)
+		return 0;
+	fake_vm_current(&f->t, "vm1", f->current_after);
+	return -EAGAIN;
+}
+
+static void count_progress(void *userdata)
+{
+	(*(int *)userdata)++;
+}
+
+/* Large reclaims go in 128 MiB slices, with progress reported between
+ * them; EAGAIN in a slice ends it, the slices before it count. */
+static void test_large_reclaim_in_slices(void **state)
+{
+	struct fixture *f = *state;
+	struct action a = reclaim(300 * MiB);
+	struct act_result res;
+	int progress = 0;
+
+	f->vm.memory_current = 1 * GiB;
+	f->ctx.write = busy_after_two;
+	f->ctx.write_userdata = f;
+	f->ctx.progress = count_progress;
+	f->ctx.progress_userdata = &progress;
+	/* The third slice (44M) reclaims 10M and gives up. */
+	f->current_after = 1 * GiB - 256 * MiB - 10 * MiB;
+	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), 0);
+	assert_int_equal(f->calls, 3);
+	assert_string_equal(f->last_data, "46137344"); /* 44M */
+	assert_int_equal(progress, 2);
+	assert_true(res.partial);
+	assert_int_equal(res.bytes_done, 266 * MiB);
+}
+
 static void test_write_error_reported(void **state)
 {
 	struct fixture *f = *state;
@@ -255,6 +297,7 @@ int main(void)
 		T(test_eagain_partial),
 		T(test_eagain_nothing),
 		T(test_eagain_more_than_asked_is_capped),
+		T(test_large_reclaim_in_slices),
 		T(test_write_error_reported),
 		T(test_vanished_cgroup),
 		T(test_set_high_low),
