@@ -293,23 +293,23 @@ def densify(d, md_path=None):
         for n in names[k]:
             r0 = run.ready_ts(n)
             size = run.size(n) or 0
-            hot = 0.5 if n.endswith(spike_vm.split("-", 1)[1]) else 0.25
+            lines = [x for x in run.vms[n] if "rate" in x]
+            vend = lines[-1]["ts"] - 1 if lines else t_end
             c0 = run.sample_at(n, r0 + 2, "current") or 0
             c60 = run.sample_at(n, r0 + 60, "current") or 0
-            ce = run.sample_at(n, t_end - 2, "current") or 0
+            ce = run.sample_at(n, vend, "current") or 0
             res0 += c0
             res60 += c60
             resend += ce
             cold += size * (1 - 0.25)
             rec60 += max(0, c0 - c60)
             recend += max(0, c0 - ce)
-            lines = [x for x in run.vms[n] if "rate" in x]
             acc += sum(x["accesses"] for x in lines if x["ts"] >= r0 + 5)
             ovc_rf += sum(x.get("refaults", 0) for x in lines)
             p99s += [x["p99_us"] for x in lines if x["ts"] >= r0 + 5]
             for key, var in (("psi_some_us", "s"), ("psi_full_us", "f"),
                              ("refault_anon", "r"), ("pgmajfault", "m")):
-                dv = run.delta(n, key, r0, t_end) or 0
+                dv = run.delta(n, key, r0, vend) or 0
                 if var == "s":
                     psi_some += dv
                 elif var == "f":
@@ -318,7 +318,6 @@ def densify(d, md_path=None):
                     rf += dv
                 else:
                     mf += dv
-            del hot
         p99s.sort()
         f.update(vms=len(names[k]), res0=res0, res60=res60, resend=resend, cold=cold,
                  rec60=rec60, recend=recend, acc=acc, psi_some=psi_some / 1e6,
@@ -337,6 +336,8 @@ def densify(d, md_path=None):
         acts = run.actions()
         if acts:
             first_action = acts[0]["_ts"] - min(run.ready_ts(n) for n in names["m"])
+    fill_spread = (max(run.ready_ts(n) for n in names["m"] + names["u"]) -
+                   min(run.ready_ts(n) for n in names["m"] + names["u"])) if names["m"] else 0
     oom = 0
     try:
         with open(os.path.join(d, "dmesg.txt"), errors="replace") as fh:
@@ -349,11 +350,12 @@ def densify(d, md_path=None):
         actions[e["ACTION"]][0] += 1
         actions[e["ACTION"]][1] += int(e.get("BYTES_DONE", 0) or 0)
     m, u = fig["m"], fig["u"]
+    dur = max((x["t"] for n in names["m"] for x in run.vms[n] if "rate" in x), default=0)
     rows = [
         ("VMs (256 MiB, THP, hot 25%; the last doubles at 60 s)", "%d" % m["vms"], "%d" % u["vms"]),
         ("resident sum after start-up", fmt_mib(m["res0"]), fmt_mib(u["res0"])),
         ("resident sum at 60 s", fmt_mib(m["res60"]), fmt_mib(u["res60"])),
-        ("resident sum at the end (%.0f s)" % (t_end - min(run.ready_ts(n) for n in names["m"])),
+        ("resident sum at the end (%.0f s)" % dur,
          fmt_mib(m["resend"]), fmt_mib(u["resend"])),
         ("cold memory reclaimed at 60 s", "%.0f%%" % (100 * m["rec60"] / m["cold"]) if m["cold"] else "-",
          "%.0f%%" % (100 * u["rec60"] / u["cold"]) if u["cold"] else "-"),
@@ -377,7 +379,8 @@ def densify(d, md_path=None):
         print("  %-*s  %16s  %16s" % (w, r[0], r[1], r[2]))
     print("  %-*s  %s" % (w, "spike -> first restore (prefault) action",
                           "%.1f s" % restore if restore is not None else "none"))
-    print("  %-*s  %s" % (w, "first balancerd action after start-up",
+    print("  %-*s  %.0f s" % (w, "start-up spread (first to last VM filled)", fill_spread))
+    print("  %-*s  %s" % (w, "first balancerd action, after the first VM was filled",
                           "%.1f s" % first_action if first_action is not None else "none"))
     print("  %-*s  %d" % (w, "OOM kills (guest dmesg)", oom))
     print("  %-*s  %d" % (w, "guestsim data errors (all VMs)", errs))
