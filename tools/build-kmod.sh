@@ -47,8 +47,12 @@ for pair in $pairs; do
 	v=${pair%%=*} d=${pair#*=}
 	out=$top/build/kmod/$v
 	mkdir -p "$out"
+	# Two builds for one kernel at once would corrupt each other's objects.
+	exec 9>"$out.lock"
+	flock 9
 	# Refresh sources but keep objects, so rebuilds stay incremental.
 	cp -a "$top/driver" "$top/include" "$out/"
 	echo "build-kmod: $v" >&2
 	make -s -C "$d" M="$out/driver" "$@" modules
+	flock -u 9
 done

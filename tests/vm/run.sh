@@ -145,11 +145,20 @@ judge() {
 	}' "$log"
 }
 
+# Runs of the rig may overlap (several developers, or make -j); each kernel's
+# build, initramfs and console log are theirs alone while a run holds its
+# lock, and the suite binaries are built under a lock of their own.
+mkdir -p "$top/build/vm"
+exec 8>"$top/build/vm/.bin.lock"
+flock 8
 build_suites || { echo "vm: building the suites failed"; echo "0 passed, 1 failed"; exit 1; }
+flock -u 8
 status=0
 for kver in "${kvers[@]}"; do
 	out=$top/build/vm/$kver
 	mkdir -p "$out"
+	exec 9>"$out.lock"
+	flock 9
 	if ! tools/build-kmod.sh --kver "$kver" >"$out/build.log" 2>&1; then
 		cat "$out/build.log"
 		echo "not ok vm/$kver/rig/module-builds"
@@ -172,5 +181,6 @@ for kver in "${kvers[@]}"; do
 	qrc=$?
 	echo "# vm/$kver: guest ran $(($(date +%s) - start)) s, console in ${out#"$top"/}/console.log"
 	judge "$kver" "$out/console.log" "$qrc" || status=1
+	flock -u 9
 done
 exit $status
