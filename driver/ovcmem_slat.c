@@ -326,6 +326,33 @@ static void scan_bits(u64 e, unsigned long *accessed, unsigned long *dirty,
 		bitmap_set(dirty, bit, n);
 }
 
+/* Scan one table's part [lo, hi) of the range that starts at @gfn. */
+static void scan_table(struct soft_table *t, u64 base, u64 lo, u64 hi,
+		       u64 gfn, unsigned long *accessed, unsigned long *dirty,
+		       u64 clear)
+{
+	u64 i;
+
+	if (is_large(t)) {
+		scan_bits(t->e[0], accessed, dirty, lo - gfn, hi - lo);
+		t->e[0] &= ~clear;
+		return;
+	}
+	for (i = lo; i < hi; i++) {
+		u64 *e = &t->e[i - base];
+
+		if (!(*e & ENT_PRESENT))
+			continue;
+		scan_bits(*e, accessed, dirty, i - gfn, 1);
+		*e &= ~clear;
+	}
+}
+
+/*
+ * ->scan and ->count run in process context over up to 4 GiB of guest
+ * memory: they take the SLAT lock one table at a time, as ->unmap does,
+ * so that the aging callbacks never spin behind a whole scan.
+ */
 static void soft_scan(struct ovcmem_slat *slat, u64 gfn, u64 npages,
 		      unsigned long *accessed, unsigned long *dirty,
 		      u32 clear_flags)
@@ -333,36 +360,29 @@ static void soft_scan(struct ovcmem_slat *slat, u64 gfn, u64 npages,
 	struct soft_slat *s = to_soft(slat);
 	unsigned long first = gfn / OVCMEM_BLOCK_PAGES;
 	unsigned long last = (gfn + npages - 1) / OVCMEM_BLOCK_PAGES;
-	u64 clear = 0, i;
 	struct soft_table *t;
 	unsigned long idx;
+	u64 clear = 0;
 
+	if (!npages)
+		return;
 	if (clear_flags & OVCMEM_SCAN_CLEAR_ACCESSED)
 		clear |= ENT_ACCESSED;
 	if (clear_flags & OVCMEM_SCAN_CLEAR_DIRTY)
 		clear |= ENT_DIRTY;
 
-	xa_lock(&s->dir);
 	xa_for_each_range(&s->dir, idx, t, first, last) {
 		u64 base = (u64)idx * OVCMEM_BLOCK_PAGES;
-		u64 lo = max(gfn, base);
-		u64 hi = min(gfn + npages, base + OVCMEM_BLOCK_PAGES);
 
-		if (is_large(t)) {
-			scan_bits(t->e[0], accessed, dirty, lo - gfn, hi - lo);
-			t->e[0] &= ~clear;
-			continue;
-		}
-		for (i = lo; i < hi; i++) {
-			u64 *e = &t->e[i - base];
-
-			if (!(*e & ENT_PRESENT))
-				continue;
-			scan_bits(*e, accessed, dirty, i - gfn, 1);
-			*e &= ~clear;
-		}
+		xa_lock(&s->dir);
+		t = xa_load(&s->dir, idx);
+		if (t)
+			scan_table(t, base, max(gfn, base),
+				   min(gfn + npages, base + OVCMEM_BLOCK_PAGES),
+				   gfn, accessed, dirty, clear);
+		xa_unlock(&s->dir);
+		cond_resched();
 	}
-	xa_unlock(&s->dir);
 }
 
 static u64 soft_count(struct ovcmem_slat *slat, u64 gfn, u64 npages)
@@ -376,20 +396,19 @@ static u64 soft_count(struct ovcmem_slat *slat, u64 gfn, u64 npages)
 
 	if (!npages)
 		return 0;
-	xa_lock(&s->dir);
 	xa_for_each_range(&s->dir, idx, t, first, last) {
 		u64 base = (u64)idx * OVCMEM_BLOCK_PAGES;
 		u64 lo = max(gfn, base);
 		u64 hi = min(gfn + npages, base + OVCMEM_BLOCK_PAGES);
 
-		if (is_large(t)) {
+		xa_lock(&s->dir);
+		t = xa_load(&s->dir, idx);
+		if (t && is_large(t))
 			n += hi - lo;
-			continue;
-		}
-		for (i = lo; i < hi; i++)
+		for (i = lo; t && !is_large(t) && i < hi; i++)
 			n += !!(t->e[i - base] & ENT_PRESENT);
+		xa_unlock(&s->dir);
 	}
-	xa_unlock(&s->dir);
 	return n;
 }
 
