@@ -82,16 +82,21 @@ static char *mem_4k(size_t bytes)
  * The victim's side: a partition with a @bytes MOVABLE region, its id sent
  * on @idpipe. Returns the partition fd.
  */
-static int victim_vm(int idpipe, char **mem, size_t bytes)
+static int victim_vm_thp(int idpipe, char **mem, size_t bytes, int thp)
 {
 	__u64 id;
 	int pfd = ovt_partition_ok(0, &id);
 
-	*mem = mem_4k(bytes);
+	*mem = thp ? ovt_mmap_thp(bytes) : mem_4k(bytes);
 	CHECK(ovt_map_region(pfd, GFN, *mem, bytes, OVCMEM_REGION_WRITABLE) ==
 	      0);
 	CHECK(write(idpipe, &id, sizeof(id)) == sizeof(id));
 	return pfd;
+}
+
+static int victim_vm(int idpipe, char **mem, size_t bytes)
+{
+	return victim_vm_thp(idpipe, mem, bytes, 0);
 }
 
 /* The parent's side: a monitor fd on the victim's partition. */
@@ -223,14 +228,15 @@ static void *victim_pageout(void *arg)
 	return NULL;
 }
 
-static void reap_victim(int ready)
+/* @thp: THP-backed, so the reaper zaps 2 MiB SLAT entries. */
+static void reap_victim(int ready, int thp)
 {
 	const size_t region = OVCMEM_ACCESS_MAX_LEN;
 	pthread_t th, po;
 	char *mem;
 	__u64 seed = 0;
 
-	victim_pfd = victim_vm(ready, &mem, region);
+	victim_pfd = victim_vm_thp(ready, &mem, region, thp);
 	victim_mem = mem;
 	CHECK_EQ(ovt_fill(victim_pfd, GPA, region, seed), OVCMEM_EXIT_OK);
 	CHECK(pthread_create(&th, NULL, victim_reader, NULL) == 0);
@@ -260,7 +266,7 @@ TEST_TIMEOUT(oom_reaper_invalidates_without_blocking, 60)
 		CHECK(pid >= 0);
 		if (pid == 0) {
 			close(p[0]);
-			reap_victim(p[1]);
+			reap_victim(p[1], i % 2);
 			_exit(3);
 		}
 		close(p[1]);
