@@ -5,8 +5,7 @@
  *   RECLAIM   write the byte count to <cgroup>/memory.reclaim
  *   PAGEOUT   process_madvise(MADV_PAGEOUT) on the VM's cold guest ranges
  *             (known only through ovcmem scans); bytes_done is what left
- *             memory.current, not what was advised, and when that is less
- *             than half of it, memory.reclaim is asked for the rest
+ *             memory.current, not what was advised
  *   PREFAULT  ovcmem PREFAULT when the VM has a partition, else
  *             process_madvise(MADV_WILLNEED) on its swapped-out pages
  *   SET_HIGH  write memory.high ("max" for MEMORY_UNLIMITED)
@@ -48,9 +47,9 @@ struct act_context {
 
 struct act_result {
 	uint64_t bytes_done; /* reclaimed / faulted in / the value set */
-	/* PAGEOUT: what process_madvise() accepted, and what memory.reclaim
-	 * took instead when the kernel left most of it resident. */
-	uint64_t bytes_advised, bytes_fallback;
+	/* PAGEOUT: what process_madvise() accepted (bytes_done is what
+	 * left memory.current; partial when under half of this). */
+	uint64_t bytes_advised;
 	int error;    /* 0, or the negative errno that stopped it */
 	bool partial; /* the kernel gave less than asked (EAGAIN) */
 	bool dry_run; /* nothing was done on purpose */

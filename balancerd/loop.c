@@ -398,6 +398,7 @@ static int grow_tick_arrays(struct balancer *b, size_t n)
 }
 
 static void psi_trigger_vm(struct balancer *b, struct vm_entry *e);
+static void ping_watchdog(void *userdata);
 static unsigned int cold_ticks(const struct balancer *b,
 			       const struct policy_class *c);
 
@@ -508,8 +509,10 @@ static int discover(struct balancer *b)
 		b->entries[i].present = false;
 	b->n_vms = 0;
 	r = 0;
-	for (size_t i = 0; i < list.n && r == 0; i++)
+	for (size_t i = 0; i < list.n && r == 0; i++) {
 		r = acquire_vm(b, list.cgroups[i]);
+		ping_watchdog(b);
+	}
 	/* Partitions whose owner lives outside the configured globs are
 	 * VMs too. */
 	for (size_t i = 0; r == 0 && i < ovcmem_client_count(b->ovc); i++) {
@@ -597,15 +600,14 @@ static void log_action(const struct balancer *b, const struct action *a,
 		snprintf(line, sizeof(line), "(failed: %s)",
 			 strerror(-res->error));
 		prio = LOG_WARNING;
-	} else if (res->bytes_fallback) {
-		char adv[32], fb[32];
+	} else if (res->partial && a->kind == ACTION_PAGEOUT) {
+		char adv[32];
 
 		format_size(res->bytes_advised, adv, sizeof(adv));
-		format_size(res->bytes_fallback, fb, sizeof(fb));
 		snprintf(line, sizeof(line),
-			 "(done %s: pageout of %s freed too little, "
-			 "memory.reclaim took %s)",
-			 done, adv, fb);
+			 "(partial: done %s of %s advised, the rest stayed "
+			 "resident)",
+			 done, adv);
 	} else if (res->partial) {
 		snprintf(line, sizeof(line), "(partial: done %s)", done);
 	} else {
@@ -634,12 +636,9 @@ static void log_action(const struct balancer *b, const struct action *a,
 		log_field_set(&f[n++], "ERRNO", "%d", -res->error);
 	if (res->partial)
 		log_field_set(&f[n++], "PARTIAL", "1");
-	if (a->kind == ACTION_PAGEOUT && !res->dry_run) {
+	if (a->kind == ACTION_PAGEOUT && !res->dry_run)
 		log_field_set(&f[n++], "BYTES_ADVISED", "%" PRIu64,
 			      res->bytes_advised);
-		log_field_set(&f[n++], "BYTES_FALLBACK", "%" PRIu64,
-			      res->bytes_fallback);
-	}
 	log_send(prio, MSGID_ACTION, f, n, "%s %s %s %s mode=%s: %s", v->name,
 		 action_kind_name(a->kind), req, line, host_mode_name(a->mode),
 		 a->reason);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "coldmap.h"
@@ -389,8 +390,17 @@ static int prefault_range(struct part *p, uint64_t gfn, uint64_t npages,
 	return r;
 }
 
+static usec_t mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
+}
+
 /* What the balancer paged out itself comes back first. */
-static int prefault_evicted(struct part *p, uint64_t want, uint64_t *got)
+static int prefault_evicted(struct part *p, uint64_t want, usec_t deadline,
+			    uint64_t *got)
 {
 	struct gfn_range *ranges = calloc(RANGES_MAX, sizeof(*ranges));
 	int r = 0;
@@ -407,11 +417,15 @@ static int prefault_evicted(struct part *p, uint64_t want, uint64_t *got)
 					   RANGES_MAX);
 		for (size_t k = 0; k < n && !r; k++) {
 			for (uint64_t off = 0; off < ranges[k].npages && !r;
-			     off += OVCMEM_SCAN_MAX_PAGES) {
+			     off += PREFAULT_STEP_PAGES) {
 				uint64_t len = ranges[k].npages - off;
 
-				if (len > OVCMEM_SCAN_MAX_PAGES)
-					len = OVCMEM_SCAN_MAX_PAGES;
+				if (deadline && mono_usec() > deadline) {
+					r = -EAGAIN;
+					break;
+				}
+				if (len > PREFAULT_STEP_PAGES)
+					len = PREFAULT_STEP_PAGES;
 				r = prefault_range(p, ranges[k].gfn + off, len,
 						   got);
 				if (!r)
@@ -426,8 +440,9 @@ static int prefault_evicted(struct part *p, uint64_t want, uint64_t *got)
 }
 
 int ovcmem_client_prefault(struct ovcmem_client *c, uint64_t id, uint64_t bytes,
-			   uint64_t *done)
+			   usec_t budget, uint64_t *done)
 {
+	usec_t deadline = budget ? mono_usec() + budget : 0;
 	struct part *p = find(c, id);
 	uint64_t want = (bytes + OVCMEM_PAGE_SIZE - 1) / OVCMEM_PAGE_SIZE;
 	uint64_t total = 0, got = 0;
@@ -441,10 +456,14 @@ int ovcmem_client_prefault(struct ovcmem_client *c, uint64_t id, uint64_t bytes,
 			total += p->regions[i].info.size / OVCMEM_PAGE_SIZE;
 	if (!total)
 		return -EOPNOTSUPP; /* no movable RAM: nothing to fault in */
-	r = prefault_evicted(p, want, &got);
+	r = prefault_evicted(p, want, deadline, &got);
 	/* Then what host reclaim took on its own: walk all RAM in 2 MiB
 	 * steps from where the last call stopped, once at most. */
 	for (uint64_t walked = 0; !r && walked < total && got < want;) {
+		if (deadline && mono_usec() > deadline) {
+			r = -EAGAIN;
+			break;
+		}
 		uint64_t cur = (p->prefault_cursor + walked) % total, pos = 0;
 
 		for (size_t i = 0; i < p->n_regions; i++) {

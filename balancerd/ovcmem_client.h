@@ -20,6 +20,7 @@
 #include <linux/ovcmem.h>
 
 #include "signals.h"
+#include "units.h"
 
 struct ovcmem_client;
 
@@ -69,12 +70,12 @@ int ovcmem_client_collect(struct ovcmem_client *c, uint64_t id,
  * Fault up to @bytes of partition @id back in: first the ranges the
  * balancer paged out itself (the coldmap's evicted pages), then the rest
  * of the RAM regions in 2 MiB steps, resuming where the last call stopped.
- * -EAGAIN when a signal or racing invalidations stopped it early (*@done
- * is what it did).
+ * -EAGAIN when a signal or racing invalidations stopped it early, or when
+ * it ran for @budget usec (0: no limit); *@done is what it did.
  * *@done receives the bytes newly mapped. Returns 0 or a negative errno.
  */
 int ovcmem_client_prefault(struct ovcmem_client *c, uint64_t id, uint64_t bytes,
-			   uint64_t *done);
+			   usec_t budget, uint64_t *done);
 
 /*
  * The owner-mm address ranges of partition @id's pages idle for at least

@@ -286,8 +286,8 @@ static void test_cold_ranges_then_prefault(void **state)
 	free(iov);
 	assert_int_equal(ovcmem_client_collect(f->c, PART_ID, 3, &s), 0);
 	assert_int_equal(s.cold_pages, NPAGES - HOT - 256);
-	assert_int_equal(ovcmem_client_prefault(f->c, PART_ID, 1 << 20, &done),
-			 0);
+	assert_int_equal(
+		ovcmem_client_prefault(f->c, PART_ID, 1 << 20, 0, &done), 0);
 	assert_int_equal(done, 1 << 20);
 	assert_int_equal(drv.n_prefaults, 1);
 	assert_int_equal(drv.prefault_gfn[0], GFN0 + HOT);
@@ -297,20 +297,22 @@ static void test_cold_ranges_then_prefault(void **state)
 	assert_int_equal(s.cold_pages, NPAGES - HOT - 256);
 
 	/* Nothing evicted left: 2 MiB steps through the region. */
-	assert_int_equal(ovcmem_client_prefault(f->c, PART_ID, 3 << 20, &done),
-			 0);
+	assert_int_equal(
+		ovcmem_client_prefault(f->c, PART_ID, 3 << 20, 0, &done), 0);
 	assert_int_equal(done, 3 << 20);
 	assert_int_equal(drv.n_prefaults, 3);
 	assert_int_equal(drv.prefault_npages[1], 512);
 
 	/* Racing invalidations: partial, not failed. */
 	drv.prefault_errno = EBUSY;
-	assert_int_equal(ovcmem_client_prefault(f->c, PART_ID, 1 << 20, &done),
-			 -EAGAIN);
+	assert_int_equal(
+		ovcmem_client_prefault(f->c, PART_ID, 1 << 20, 0, &done),
+		-EAGAIN);
 	assert_int_equal(done, 0);
 	drv.prefault_errno = EPERM;
-	assert_int_equal(ovcmem_client_prefault(f->c, PART_ID, 1 << 20, &done),
-			 -EPERM);
+	assert_int_equal(
+		ovcmem_client_prefault(f->c, PART_ID, 1 << 20, 0, &done),
+		-EPERM);
 }
 
 int main(void)
