@@ -273,6 +273,8 @@ static int do_pageout(const struct act_context *ctx, const struct action *a,
 	if (r < 0)
 		return r;
 	for (int pass = 0; pass < PAGEOUT_PASSES && r == 0; pass++) {
+		if (pass)
+			act_progress(ctx);
 		r = pageout_pass(ctx, vm, iov, n, before, &res->bytes_advised,
 				 &freed, &after);
 		if (!PAGEOUT_SHORT(freed, res->bytes_advised))
