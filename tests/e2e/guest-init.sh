@@ -53,6 +53,8 @@ OUT=$OUT bash $P/scenario.sh
 rc=$?
 echo "guest-init: scenario exit $rc after $(($(date +%s) - t0))s"
 echo $rc >"$OUT/scenario.rc"
+# Whatever the scenario left running (VMs, samplers) stops writing to /e2e.
+systemctl stop machine.slice unmanaged.slice 2>/dev/null
 journalctl -o json --no-pager >"$OUT/journal.json" 2>/dev/null
 dmesg >"$OUT/dmesg.txt"
 sync
