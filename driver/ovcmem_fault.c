@@ -93,32 +93,44 @@ static int ovcmem_fault_and_lock(struct ovcmem_mem_region *r,
  * One 2 MiB SLAT entry is right only if the batch is the whole 2 MiB block
  * in GFN space (so it lies inside the region), the user address is
  * congruent to the gfn modulo 2 MiB, and the host maps the block with one
- * huge page: then pfns are contiguous and 512-aligned. Anything else gets
- * 4 KiB entries; the decision is per entry, never per region.
+ * huge page: then every pfn is valid, and the pfns are contiguous and
+ * 512-aligned. Anything else gets 4 KiB entries; the decision is per
+ * entry, never per region. @pfns are plain pfns here; @order is the host
+ * mapping order of the first.
  */
 static bool ovcmem_fault_large(u64 gfn, u64 npages, unsigned long uaddr,
-			       const unsigned long *hmm_pfns)
+			       const unsigned long *pfns, unsigned int order,
+			       const unsigned long *skip)
 {
-	unsigned long pfn0;
 	u64 i;
 
 	if (npages != OVCMEM_BLOCK_PAGES || !IS_ALIGNED(gfn, npages) ||
-	    !IS_ALIGNED(uaddr, PMD_SIZE))
-		return false;
-	for (i = 0; i < npages; i++) {
-		if (!(hmm_pfns[i] & HMM_PFN_VALID))
-			return false;
-	}
-	if (hmm_pfn_to_map_order(hmm_pfns[0]) < PMD_SHIFT - PAGE_SHIFT)
-		return false;
-	pfn0 = page_to_pfn(hmm_pfn_to_page(hmm_pfns[0]));
-	if (!IS_ALIGNED(pfn0, npages))
+	    !IS_ALIGNED(uaddr, PMD_SIZE) || order < PMD_SHIFT - PAGE_SHIFT ||
+	    !bitmap_empty(skip, npages) || !IS_ALIGNED(pfns[0], npages))
 		return false;
 	for (i = 1; i < npages; i++) {
-		if (page_to_pfn(hmm_pfn_to_page(hmm_pfns[i])) != pfn0 + i)
+		if (pfns[i] != pfns[0] + i)
 			return false;
 	}
 	return true;
+}
+
+/* Count (and forget) the pages of the batch the host had taken before. */
+static u64 ovcmem_fault_refaults(struct ovcmem_mem_region *r, u64 gfn,
+				 const unsigned long *newly)
+{
+	unsigned long first = gfn - r->gfn, i;
+	unsigned long end = min_t(u64, first + OVCMEM_BLOCK_PAGES, r->npages);
+	u64 refaults = 0;
+
+	/* The common case: nothing in the batch was ever invalidated. */
+	if (find_next_bit(r->invalidated, end, first) >= end)
+		return 0;
+	for_each_set_bit(i, newly, OVCMEM_BLOCK_PAGES) {
+		if (__test_and_clear_bit(first + i, r->invalidated))
+			refaults++;
+	}
+	return refaults;
 }
 
 /*
@@ -139,24 +151,31 @@ static long ovcmem_fault_install(struct ovcmem_mem_region *r, u64 gfn,
 		.npages = npages,
 		.pfns = pfns,
 	};
+	unsigned int order = 0;
 	unsigned long i;
-	u64 refaults = 0;
 	long n;
 
+	if (pfns[0] & HMM_PFN_VALID)
+		order = hmm_pfn_to_map_order(pfns[0]);
+	/* One pass: classify each page and turn hmm pfns into plain pfns. */
 	bitmap_zero(skip, OVCMEM_BLOCK_PAGES);
 	bitmap_zero(wp, OVCMEM_BLOCK_PAGES);
 	for (i = 0; i < npages; i++) {
-		if (!(pfns[i] & HMM_PFN_VALID))
+		if (!(pfns[i] & HMM_PFN_VALID)) {
 			__set_bit(i, skip);
-		else if (!(pfns[i] & HMM_PFN_WRITE))
+			pfns[i] = 0;
+			continue;
+		}
+		if (!(pfns[i] & HMM_PFN_WRITE))
 			__set_bit(i, wp);
+		pfns[i] = page_to_pfn(hmm_pfn_to_page(pfns[i]));
 	}
 	if (r->flags & OVCMEM_REGION_WRITABLE)
 		m.prot |= OVCMEM_SLAT_WRITE;
 	if (r->flags & OVCMEM_REGION_EXECUTABLE)
 		m.prot |= OVCMEM_SLAT_EXEC;
 
-	m.large = ovcmem_fault_large(gfn, npages, uaddr, pfns);
+	m.large = ovcmem_fault_large(gfn, npages, uaddr, pfns, order, skip);
 	if (m.large && !bitmap_empty(wp, npages)) {
 		/* One entry, one permission: all read-only, or 4 KiB. */
 		if (bitmap_full(wp, npages))
@@ -168,23 +187,17 @@ static long ovcmem_fault_install(struct ovcmem_mem_region *r, u64 gfn,
 		m.wp = bitmap_empty(wp, npages) ? NULL : wp;
 		m.skip = bitmap_empty(skip, npages) ? NULL : skip;
 	}
-	for (i = 0; i < npages; i++)
-		pfns[i] = test_bit(i, skip) ? 0 :
-			  page_to_pfn(hmm_pfn_to_page(pfns[i]));
 
 	n = slat->ops->map(slat, &m);
 	if (n < 0)
 		return n;
 
 	/* newly is relative to gfn (block-aligned when large). */
-	for_each_set_bit(i, m.newly, OVCMEM_BLOCK_PAGES) {
-		if (__test_and_clear_bit(gfn - r->gfn + i, r->invalidated))
-			refaults++;
-	}
+	atomic64_add(ovcmem_fault_refaults(r, gfn, m.newly),
+		     &r->stats.refaults);
 	atomic64_add(n, &r->stats.pages_mapped);
 	atomic64_add(n, &r->stats.pages_faulted);
 	atomic64_add(m.large_delta, &r->stats.large_entries);
-	atomic64_add(refaults, &r->stats.refaults);
 	atomic64_inc(&r->stats.fault_batches);
 	return n;
 }
