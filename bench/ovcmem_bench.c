@@ -74,7 +74,8 @@ static double map_seconds(size_t bytes, int pinned, int warm, int thp)
 		printf("bench: warning: %llu of %zu pages mapped\n",
 		       (unsigned long long)s.pages_mapped,
 		       (size_t)(bytes / OVT_PAGE));
-	printf("bench:   %s %s%s: %.3f s, %llu intercepts, %llu fault batches, %llu 2 MiB entries\n",
+	printf("bench:   %s %s%s: %.3f s, %llu intercepts, %llu fault batches, "
+	       "%llu 2 MiB entries\n",
 	       pinned ? "pinned" : "movable", warm ? "warm" : "cold",
 	       thp ? " THP" : "", t, (unsigned long long)s.intercepts,
 	       (unsigned long long)s.fault_batches,
@@ -98,9 +99,11 @@ static void bench_mapping_one(size_t mib, int warm, int thp)
 		t = map_seconds(bytes, 1, warm, thp);
 		pin = t < pin ? t : pin;
 	}
-	printf("bench: map %zu MiB %s%s: movable %.0f MiB/s, pinned %.0f MiB/s, movable/pinned %.2f\n",
-	       mib, warm ? "warm (host pages present)" :
-			   "cold (allocation included)",
+	printf("bench: map %zu MiB %s%s: movable %.0f MiB/s, pinned %.0f "
+	       "MiB/s, movable/pinned %.2f\n",
+	       mib,
+	       warm ? "warm (host pages present)"
+		    : "cold (allocation included)",
 	       thp ? ", THP" : ", 4 KiB", mib / mov, mib / pin, pin / mov);
 }
 
@@ -113,8 +116,8 @@ static void bench_mapping(size_t mib)
 
 /* ---- hit accesses ------------------------------------------------------- */
 
-#define HIT_SPAN (16ULL << 20)
-#define HIT_STRIDE 64
+#define HIT_SPAN    (16ULL << 20)
+#define HIT_STRIDE  64
 #define MIN_SECONDS 1.5
 
 static void bench_hits(void)
@@ -163,7 +166,8 @@ static void bench_hits(void)
 		done_n += n;
 	} while ((t = now() - t0) < MIN_SECONDS);
 	user_rate = done_n / t;
-	printf("bench: hit READ64: vCPU %.2f M/s (batches of %d), userspace loop %.2f M/s, vCPU/userspace %.3f\n",
+	printf("bench: hit READ64: vCPU %.2f M/s (batches of %d), userspace "
+	       "loop %.2f M/s, vCPU/userspace %.3f\n",
 	       vcpu_rate / 1e6, OVCMEM_VCPU_MAX_BATCH, user_rate / 1e6,
 	       vcpu_rate / user_rate);
 
@@ -182,7 +186,8 @@ static void bench_hits(void)
 		passes++;
 	} while ((t = now() - t0) < MIN_SECONDS);
 	user_bw = passes * (HIT_SPAN >> 20) / t;
-	printf("bench: bulk CHECKSUM: vCPU %.1f MiB/s, userspace %.1f MiB/s, vCPU/userspace %.3f\n",
+	printf("bench: bulk CHECKSUM: vCPU %.1f MiB/s, userspace %.1f MiB/s, "
+	       "vCPU/userspace %.3f\n",
 	       vcpu_bw, user_bw, vcpu_bw / user_bw);
 	(void)sink;
 	close(pfd);
@@ -219,7 +224,7 @@ static double advise_seconds(int advice, int in_region, __u64 *inval)
 		CHECK_EQ(ovt_stats_ok(pfd, GFN).pages_mapped,
 			 INVAL_BYTES / OVT_PAGE);
 	}
-	s0 = in_region ? ovt_stats_ok(pfd, GFN) : (struct ovcmem_stats){ 0 };
+	s0 = in_region ? ovt_stats_ok(pfd, GFN) : (struct ovcmem_stats){0};
 	t0 = now();
 	for (pass = 0; pass < 4; pass++) {
 		CHECK(madvise(mem, INVAL_BYTES, advice) == 0);
@@ -253,7 +258,9 @@ static void bench_advice(int advice, const char *name)
 			inval = n;
 		}
 	}
-	printf("bench: %s %llu MiB: %.0f pages invalidated/s (%llu of %zu pages in %.3f s); same without a region %.3f s: notifier overhead %+.1f%%\n",
+	printf("bench: %s %llu MiB: %.0f pages invalidated/s (%llu of %zu "
+	       "pages in %.3f s); same without a region %.3f s: notifier "
+	       "overhead %+.1f%%\n",
 	       name, INVAL_BYTES >> 20, inval / with, (unsigned long long)inval,
 	       pages, with, without, 100.0 * (with - without) / without);
 }
@@ -270,7 +277,8 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	harness_current = "ovcmem_bench";
-	printf("bench: ovcmem driver, region %zu MiB, page size 4 KiB (MADV_NOHUGEPAGE)\n",
+	printf("bench: ovcmem driver, region %zu MiB, page size 4 KiB "
+	       "(MADV_NOHUGEPAGE)\n",
 	       mib);
 	bench_mapping(mib);
 	bench_hits();
