@@ -33,8 +33,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 kver=${kver:-$(e2e_default_kver)}
-w=$top/build/bench/densify-$policy${cold_age:+-$cold_age}
-mkdir -p "$w"
+mkdir -p "$top/build/bench"
+w=$(mktemp -d "$top/build/bench/densify-$policy${cold_age:+-$cold_age}.XXXXXX")
 t0=$(date +%s)
 "$top/tests/e2e/build-image.sh" >/dev/null || { echo "densify: image build failed" >&2; exit 1; }
 cat >"$w/s1.env" <<EOF
@@ -54,6 +54,6 @@ if ! e2e_boot "$kver" "$w" $((secs + 900)) "$mem"; then
 fi
 grep -q 'densify-guest: done' "$w/out/guest-init.log" 2>/dev/null ||
 	{ echo "densify: scenario did not finish; see $w/out/guest-init.log" >&2; tail -5 "$w/out/guest-init.log" >&2; exit 1; }
-rm -f "$w/payload.ext4"
+rm -rf "$w/payload.ext4" "$w/payload"
 echo "densify: guest ${E2E_BOOT_SECONDS}s, total $(($(date +%s) - t0))s; data in $w/out" >&2
 python3 "$top/tests/e2e/report.py" densify "$w/out" ${md:+"$md"}

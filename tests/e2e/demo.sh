@@ -20,8 +20,10 @@ while [ $# -gt 0 ]; do
 	esac
 done
 kver=${kver:-$(e2e_default_kver)}
-w=$E2E_TOP/build/demo
-mkdir -p "$w"
+out=$E2E_TOP/build/demo
+mkdir -p "$out"
+# A private work directory (others may run the demo from this tree too).
+w=$(mktemp -d "$out/run.XXXXXX")
 for t in qemu-system-x86_64 mmdebstrap debugfs mke2fs jq gnuplot python3; do
 	command -v "$t" >/dev/null || { echo "demo: $t is not installed (tools/install-deps.sh)" >&2; exit 1; }
 done
@@ -47,6 +49,9 @@ if ! grep -q 'demo-guest: done' "$w/out/guest-init.log" 2>/dev/null; then
 	tail -20 "$w/out/guest-init.log" >&2
 	exit 1
 fi
-rm -f "$w/payload.ext4"
+rm -rf "$w/payload.ext4" "$w/payload"
 echo "demo: guest ran ${E2E_BOOT_SECONDS}s; total $(($(date +%s) - t0)) s" >&2
-python3 "$here/report.py" demo "$w/out" "$w/demo.png"
+python3 "$here/report.py" demo "$w/out" "$w/demo.png" || exit 1
+cp "$w/demo.png" "$out/demo.png"
+rm -rf "$out/out" && cp -r "$w/out" "$out/out"
+echo "demo: data in $out/out, plot in $out/demo.png" >&2

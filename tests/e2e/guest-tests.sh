@@ -147,7 +147,7 @@ cursor=$(journalctl -u $U -n 0 --show-cursor --no-pager 2>/dev/null | sed -n 's/
 systemctl reload $U
 applied() { journalctl -u $U --after-cursor="$cursor" --no-pager -o cat | grep -qiE "reloaded.*$ncls class"; }
 if wait_until 15 applied; then
-	ok "reload-good-applied ($(journalctl -u $U --after-cursor="$cursor" --no-pager -o cat | grep -iE -m1 'reloaded' | cut -c1-120))"
+	ok "reload-good-applied ($(journalctl -u $U --after-cursor="$cursor" --no-pager -o cat | grep -iE -m1 'policy reloaded' | cut -c1-120))"
 else
 	notok reload-good-applied "no 'reloaded ... $ncls classes' in the journal"
 fi

@@ -125,6 +125,7 @@ e2e_boot() {
 	e2e_log "booting $v (accel $accel, ${mem} MiB, timeout ${tmo}s)"
 	local t0 rc
 	t0=$(date +%s)
+	rm -f "$w/console.log"
 	timeout --foreground -k 10 "$tmo" qemu-system-x86_64 \
 		-machine q35,accel=$accel -cpu max -smp 2 -m "$mem" \
 		-nographic -no-reboot -monitor none -serial "file:$w/console.log" \

@@ -24,8 +24,12 @@ while [ $# -gt 0 ]; do
 	esac
 done
 kver=${kver:-$(e2e_default_kver)}
-w=$E2E_TOP/build/e2e/run-$kver
-mkdir -p "$w"
+# One directory per invocation: several runs may share this tree at once
+# (make check while someone runs this by hand); build/e2e/run-KVER-latest
+# points at the newest.
+mkdir -p "$E2E_TOP/build/e2e"
+w=$(mktemp -d "$E2E_TOP/build/e2e/run-$kver.XXXXXX")
+ln -sfn "$(basename "$w")" "$E2E_TOP/build/e2e/run-$kver-latest"
 
 fail_all() {
 	echo "not ok e2e-setup: $1"
@@ -70,6 +74,6 @@ else
 	passed=$((passed + 1))
 fi
 echo "# e2e on $kver: $(($(date +%s) - t0)) s in all, guest ${E2E_BOOT_SECONDS:-?} s; logs in $w" >&2
-[ -n "$keep" ] || rm -f "$w/payload.ext4"
+[ -n "$keep" ] || rm -rf "$w/payload.ext4" "$w/payload"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
