@@ -71,7 +71,9 @@ int ovcmem_client_collect(struct ovcmem_client *c, uint64_t id,
  * balancer paged out itself (the coldmap's evicted pages), then the rest
  * of the RAM regions in 2 MiB steps, resuming where the last call stopped.
  * -EAGAIN when a signal or racing invalidations stopped it early, or when
- * it ran for @budget usec (0: no limit); *@done is what it did.
+ * it ran for @budget usec (0: no limit); *@done is what it did. With a
+ * budget, SIGALRM (ITIMER_REAL) interrupts a driver call that overruns
+ * it: the caller must not use either for anything else.
  * *@done receives the bytes newly mapped. Returns 0 or a negative errno.
  */
 int ovcmem_client_prefault(struct ovcmem_client *c, uint64_t id, uint64_t bytes,

@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -37,6 +38,7 @@ static struct {
 	bool exists;
 	struct ovcmem_stats stats;
 	int prefault_errno;
+	bool prefault_block;
 	uint64_t prefault_gfn[64], prefault_npages[64];
 	size_t n_prefaults;
 } drv;
@@ -124,6 +126,13 @@ static int fake_part_ioctl(unsigned long req, void *arg)
 	if (req == OVCMEM_PREFAULT) {
 		struct ovcmem_prefault *pf = arg;
 
+		if (drv.prefault_block) {
+			/* A call racing invalidations for ever: only a
+			 * signal ends it, as in the driver. */
+			if (usleep(5 * 1000 * 1000) < 0 && errno == EINTR)
+				return fake_fail(EINTR);
+			return fake_fail(ETIMEDOUT);
+		}
 		if (drv.prefault_errno)
 			return fake_fail(drv.prefault_errno);
 		drv.prefault_gfn[drv.n_prefaults] = pf->guest_pfn;
@@ -315,14 +324,34 @@ static void test_cold_ranges_then_prefault(void **state)
 		-EPERM);
 }
 
+/* The time budget interrupts a driver call that would block past it. */
+static void test_prefault_budget(void **state)
+{
+	struct fixture *f = *state;
+	struct timespec t0, t1;
+	uint64_t done;
+	double secs;
+
+	assert_int_equal(ovcmem_client_refresh(f->c), 1);
+	drv.prefault_block = true;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(ovcmem_client_prefault(f->c, PART_ID, 1 << 20,
+						200 * 1000, &done),
+			 -EAGAIN);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) +
+	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_true(secs < 2.0);
+	assert_int_equal(done, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-		T(test_absent_driver),
-		T(test_partitions_map_to_vms),
-		T(test_stats_and_ages),
-		T(test_cold_ranges_then_prefault),
+		T(test_absent_driver),	 T(test_partitions_map_to_vms),
+		T(test_stats_and_ages),	 T(test_cold_ranges_then_prefault),
+		T(test_prefault_budget),
 #undef T
 	};
 
