@@ -35,8 +35,11 @@
  *         read: everything that looks regions up and may sleep (vCPU,
  *         fault, prefault, scan, stats). The region list is also an RCU
  *         list so that the host-aging callbacks, which run under the
- *         host's page table lock, can walk it without sleeping.
- *   mm->mmap_lock (read)            held only around hmm_range_fault()
+ *         host's page table lock, can walk it without sleeping. The mm
+ *         release callback takes it for read, so the mm notifier is never
+ *         unregistered (which waits for that callback) with it held.
+ *   mm->mmap_lock (read)            around hmm_range_fault(), and in MAP
+ *         for the VMA checks and pinning; never taken by our callbacks
  *   region->mutex                   the lock of the HMM contract: the fault
  *         path checks mmu_interval_read_retry() under it and installs SLAT
  *         entries before dropping it; the invalidate callback takes it
