@@ -464,11 +464,17 @@ static void plan_init(struct plan *pl, const struct tick_ctx *t)
 	pl->pressure = v->psi.some.present ? v->psi.some.avg10 : 0;
 	pl->over_target =
 		c->pressure_target > 0 && pl->pressure >= c->pressure_target;
-	if (pl->over_target && vs->backoff_until < now + t->p->backoff)
+	pl->refault_bs = refault_rate(v, t->elapsed);
+	/*
+	 * A VM refaulting what we took is paying for our reclaim even when
+	 * cheap refaults (zram) keep its PSI under target: back off as for
+	 * pressure, or the next step evicts what it is faulting back in.
+	 */
+	if ((pl->over_target || pl->refault_bs >= RESTORE_REFAULT_RATE) &&
+	    vs->backoff_until < now + t->p->backoff)
 		vs->backoff_until = now + t->p->backoff;
 	vs->over_target = pl->over_target;
 	pl->in_backoff = now < vs->backoff_until;
-	pl->refault_bs = refault_rate(v, t->elapsed);
 	pl->restoring =
 		t->mode == MODE_RESTORE &&
 		(pl->over_target || pl->refault_bs >= RESTORE_REFAULT_RATE);
