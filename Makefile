@@ -71,7 +71,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRCS))
 
 .PHONY: all userspace driver unit check check-unit check-vm check-e2e \
-	demo install deps lint format clean bench
+	demo install install-driver deps lint format clean bench
 .SECONDARY:
 
 all: userspace driver
@@ -125,6 +125,15 @@ install: userspace
 	install -D -m 0755 $(B)/balancerd $(DESTDIR)$(SBINDIR)/balancerd
 	install -D -m 0755 $(B)/balancerctl $(DESTDIR)$(BINDIR)/balancerctl
 	tools/install-files.sh "$(DESTDIR)" "$(SYSCONFDIR)" "$(UNITDIR)" "$(SBINDIR)"
+
+# The module, for a real host: build against KVER's headers (default: every
+# installed Debian kernel), install under /lib/modules/<v>/updates, depmod.
+install-driver: driver
+	for v in $(or $(KVER),$(shell tools/kernels.sh)); do \
+		install -D -m 0644 $(B)/kmod/$$v/driver/ovcmem.ko \
+			$(DESTDIR)/lib/modules/$$v/updates/ovcmem.ko && \
+		depmod $(if $(DESTDIR),-b $(DESTDIR)) $$v || exit 1; \
+	done
 
 clean:
 	rm -rf $(B)
