@@ -345,6 +345,10 @@ def densify(d, md_path=None):
     except OSError:
         pass
     errs = sum(run.errors(n) for k in sets for n in names[k])
+    wd = 0
+    for e in jsonl(os.path.join(d, "journal.json")):
+        if e.get("UNIT") == "balancerd.service" and "Watchdog timeout" in e.get("MESSAGE", ""):
+            wd += 1
     actions = defaultdict(lambda: [0, 0])
     for e in run.actions():
         actions[e["ACTION"]][0] += 1
@@ -384,6 +388,7 @@ def densify(d, md_path=None):
                           "%.1f s" % first_action if first_action is not None else "none"))
     print("  %-*s  %d" % (w, "OOM kills (guest dmesg)", oom))
     print("  %-*s  %d" % (w, "guestsim data errors (all VMs)", errs))
+    print("  %-*s  %d" % (w, "balancerd watchdog timeouts (restarts)", wd))
     print("  %-*s  %s" % (w, "balancerd actions (count, bytes done)",
                           ", ".join("%s %d/%s" % (a, c[0], fmt_mib(c[1])) for a, c in sorted(actions.items())) or "none"))
     if md_path:
@@ -395,6 +400,7 @@ def densify(d, md_path=None):
                      ("%.1f s" % restore if restore is not None else "none"))
             fh.write("| OOM kills (guest) | %d | |\n" % oom)
             fh.write("| guestsim data errors | %d | |\n" % errs)
+            fh.write("| balancerd watchdog timeouts | %d | - |\n" % wd)
             fh.write("| balancerd actions (count/bytes) | %s | - |\n" %
                      (", ".join("%s %d/%s" % (a, c[0], fmt_mib(c[1])) for a, c in sorted(actions.items())) or "none"))
 
