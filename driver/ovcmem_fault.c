@@ -321,13 +321,17 @@ static int ovcmem_prefault_range(struct ovcmem_mem_region *r, u64 gfn,
 			continue;
 		if (signal_pending(current))
 			return -EINTR;
-		do {
-			mapped = 0;
-			ret = ovcmem_fault_range(r, gfn, next - gfn, U64_MAX,
-						 false, &mapped);
-		} while (ret == -EBUSY && !signal_pending(current));
+		/*
+		 * No retry on -EBUSY: the host has been invalidating this block
+		 * for HMM_RANGE_DEFAULT_TIMEOUT, i.e. reclaiming it right now.
+		 * Warming it against that is wasted work; say so with partial
+		 * progress and let the balancer try again on a later tick.
+		 */
+		mapped = 0;
+		ret = ovcmem_fault_range(r, gfn, next - gfn, U64_MAX, false,
+					 &mapped);
 		if (ret)
-			return ret == -EBUSY ? -EINTR : ret;
+			return ret;
 		*total += mapped;
 		atomic64_add(mapped, &r->stats.pages_prefaulted);
 		cond_resched();
@@ -341,7 +345,8 @@ static int ovcmem_prefault_range(struct ovcmem_mem_region *r, u64 gfn,
  * @uarg: struct ovcmem_prefault
  *
  * Return: 0, -EINVAL (range not inside one MOVABLE RAM region), -ESRCH
- * (owner gone), -EINTR (pages_mapped is partial), -EFAULT, -ENOMEM.
+ * (owner gone), -EINTR or -EBUSY (pages_mapped is partial), -EFAULT,
+ * -ENOMEM.
  */
 long ovcmem_prefault(struct ovcmem_partition *p, void __user *uarg)
 {
@@ -372,7 +377,8 @@ long ovcmem_prefault(struct ovcmem_partition *p, void __user *uarg)
 	mmput(p->mm);
 
 	pf.pages_mapped = total;
-	if ((!ret || ret == -EINTR) && copy_to_user(uarg, &pf, sizeof(pf)))
+	if ((!ret || ret == -EINTR || ret == -EBUSY) &&
+	    copy_to_user(uarg, &pf, sizeof(pf)))
 		return -EFAULT;
 	return ret;
 }

@@ -693,9 +693,10 @@ static long long free_kb_settled(void)
 TEST_TIMEOUT(cycles_200_leak_nothing, 120)
 {
 	/* Leaking the 512 KiB a cycle uses (or its pinned 256 KiB) would
-	 * cost 50-100 MiB; the tolerance covers per-cpu lists and slab
-	 * churn. */
-	const long long tolerance_kb = 16 << 10;
+	 * cost 50-100 MiB; the tolerance covers per-cpu lists, slab churn
+	 * and page cache (16 MiB was seen to drift by 18 MiB on 6.1, with
+	 * no trend over 800 cycles). The object counts above are exact. */
+	const long long tolerance_kb = 40 << 10;
 	long long free0, free1, sunr0, sunr1, mm0, mm1, pid0, pid1;
 	long base, i;
 	double t0;

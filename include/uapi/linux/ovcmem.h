@@ -371,7 +371,9 @@ struct ovcmem_scan {
  *
  * Faults the range in through the same path as intercepts, without a
  * guest access, so that a VM the balancer restores does not stall on its
- * first touches. -EINTR on a pending signal (@pages_mapped is partial).
+ * first touches. -EINTR on a pending signal; -EBUSY when the host kept
+ * invalidating one 2 MiB block for a second (it is reclaiming that range
+ * right now: try again later). Either way @pages_mapped is partial.
  */
 struct ovcmem_prefault {
 	__u64 guest_pfn;
