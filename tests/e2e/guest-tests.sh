@@ -112,11 +112,16 @@ if wait_until $left prefaulted; then
 	first=$(bjournal | jq -r -s --argjson t "$spike_ts" '[.[] | select(.VM == "web-spike" and .ACTION == "prefault"
 		and ((.__REALTIME_TIMESTAMP | tonumber) / 1e6) >= $t)][0] | ((.__REALTIME_TIMESTAMP | tonumber) / 1e6)')
 	ok "prefault-after-spike ($(awk -v a="$first" -v b="$spike_ts" 'BEGIN{printf "%.1f", a - b}') s after the spike)"
-	sleep 10
-	# Backed off: no reclaim of web-spike from its first prefault on.
+	sleep 15
+	# Backed off: no reclaim of web-spike for the policy's backoff (15 s)
+	# after its restore began.
 	n=$(bjournal | jq -s --argjson t "$first" 'map(select(.VM == "web-spike" and (.ACTION == "reclaim" or .ACTION == "pageout")
-		and ((.__REALTIME_TIMESTAMP | tonumber) / 1e6) >= $t)) | length')
-	check backoff "web-spike was reclaimed $n times after its restore began" test "$n" = 0
+		and ((.__REALTIME_TIMESTAMP | tonumber) / 1e6) >= $t
+		and ((.__REALTIME_TIMESTAMP | tonumber) / 1e6) < $t + 15)) | length')
+	when=$(bjournal | jq -r -s --argjson t "$first" '[.[] | select(.VM == "web-spike" and (.ACTION == "reclaim" or .ACTION == "pageout")
+		and ((.__REALTIME_TIMESTAMP | tonumber) / 1e6) >= $t)][0] // empty
+		| "first at +\(((.__REALTIME_TIMESTAMP | tonumber) / 1e6 - $t) * 10 | floor / 10) s: \(.MESSAGE)"' | cut -c1-140)
+	check backoff "web-spike was reclaimed $n times within the 15 s backoff after its restore began ($when)" test "$n" = 0
 else
 	notok prefault-after-spike "no prefault of web-spike in 120 s after the spike"
 	notok backoff "no restore, so no backoff to observe"
