@@ -24,7 +24,7 @@ out=$E2E_TOP/build/demo
 mkdir -p "$out"
 # A private work directory (others may run the demo from this tree too).
 w=$(mktemp -d "$out/run.XXXXXX")
-for t in qemu-system-x86_64 mmdebstrap debugfs mke2fs jq gnuplot python3; do
+for t in qemu-system-x86_64 mmdebstrap debugfs mke2fs gnuplot python3; do
 	command -v "$t" >/dev/null || { echo "demo: $t is not installed (tools/install-deps.sh)" >&2; exit 1; }
 done
 

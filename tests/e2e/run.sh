@@ -7,7 +7,7 @@
 #
 #   tests/e2e/run.sh [--kver VERSION] [--timeout SECONDS] [--keep]
 #
-# Needs: qemu-system-x86_64, mmdebstrap, e2fsprogs (debugfs), jq, the kernel
+# Needs: qemu-system-x86_64, mmdebstrap, e2fsprogs (debugfs), the kernel
 # headers for VERSION (default: the oldest installed Debian kernel).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,7 +36,7 @@ fail_all() {
 	echo "0 passed, 1 failed"
 	exit 1
 }
-for t in qemu-system-x86_64 mmdebstrap debugfs mke2fs jq; do
+for t in qemu-system-x86_64 mmdebstrap debugfs mke2fs; do
 	command -v "$t" >/dev/null || fail_all "$t not installed (tools/install-deps.sh)"
 done
 [ -f "/boot/vmlinuz-$kver" ] || fail_all "no /boot/vmlinuz-$kver"
