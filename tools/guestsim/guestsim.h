@@ -15,9 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GS_PAGE_SIZE 4096ULL
+#define GS_PAGE_SIZE	  4096ULL
 #define GS_WORDS_PER_PAGE 512
-#define GS_MAX_PHASES 32
+#define GS_MAX_PHASES	  32
 
 enum gs_access { GS_UNIFORM, GS_ZIPF };
 enum gs_mode { GS_MODE_OVCMEM, GS_MODE_PLAIN };
@@ -25,10 +25,10 @@ enum gs_mode { GS_MODE_OVCMEM, GS_MODE_PLAIN };
 /* A change of the working set at time @at_us (after start-up). */
 struct gs_phase {
 	uint64_t at_us;
-	double hot;	 /* fraction of memory hot; < 0: unchanged */
-	double offset;	 /* start of the hot set, fraction; < 0: unchanged */
-	double rate;	 /* accesses/s; < 0: unchanged */
-	int access;	 /* enum gs_access; < 0: unchanged */
+	double hot;    /* fraction of memory hot; < 0: unchanged */
+	double offset; /* start of the hot set, fraction; < 0: unchanged */
+	double rate;   /* accesses/s; < 0: unchanged */
+	int access;    /* enum gs_access; < 0: unchanged */
 	char label[48];
 };
 
@@ -44,7 +44,8 @@ struct gs_opts {
 	uint64_t seed;
 	uint64_t report_us;
 	uint64_t verify_us;	 /* checksum a hot page every ... */
-	uint64_t verify_cold_us; /* checksum a random page of all RAM every ... */
+	uint64_t verify_cold_us; /* checksum a random page of all RAM every ...
+				  */
 	double writes;		 /* fraction of accesses that write */
 	unsigned batch;
 	bool verify_all_at_exit;
@@ -102,7 +103,8 @@ int gs_vm_fill(struct gs_vm *vm);
 unsigned gs_vm_access(struct gs_vm *vm, const uint64_t *pages,
 		      const uint16_t *words, const bool *write, unsigned n,
 		      uint64_t *bad);
-/* Checksum @npages pages from @page against the pattern: 0 ok, 1 bad, -1 failed. */
+/* Checksum @npages pages from @page against the pattern: 0 ok, 1 bad, -1
+ * failed. */
 int gs_vm_verify(struct gs_vm *vm, uint64_t page, uint64_t npages);
 void gs_vm_counters(struct gs_vm *vm, struct gs_counters *c);
 uint64_t gs_expected_word(uint64_t seed, uint64_t page, unsigned word);

@@ -20,7 +20,7 @@
 
 #include "guestsim.h"
 
-#define HUGE_SZ (2ULL << 20)
+#define HUGE_SZ	   (2ULL << 20)
 #define FILL_CHUNK (2ULL << 20)
 
 struct gs_vm {
@@ -28,9 +28,9 @@ struct gs_vm {
 	enum gs_mode mode;
 	uint64_t seed;
 	uint64_t size, pages;
-	void *map;	  /* what mmap returned */
+	void *map; /* what mmap returned */
 	size_t map_len;
-	uint8_t *ram;	  /* guest RAM, 2 MiB aligned */
+	uint8_t *ram; /* guest RAM, 2 MiB aligned */
 	int dev_fd, part_fd;
 	uint64_t base_gpa;
 	struct ovcmem_access *acc;
@@ -73,11 +73,16 @@ static int vcpu_run(struct gs_vm *vm, struct ovcmem_access *a, unsigned n,
 static const char *exit_name(uint32_t e)
 {
 	switch (e) {
-	case OVCMEM_EXIT_OK: return "ok";
-	case OVCMEM_EXIT_MMIO: return "mmio";
-	case OVCMEM_EXIT_UNMAPPED: return "unmapped";
-	case OVCMEM_EXIT_PERMISSION: return "permission";
-	case OVCMEM_EXIT_FAULT_FAILED: return "fault_failed";
+	case OVCMEM_EXIT_OK:
+		return "ok";
+	case OVCMEM_EXIT_MMIO:
+		return "mmio";
+	case OVCMEM_EXIT_UNMAPPED:
+		return "unmapped";
+	case OVCMEM_EXIT_PERMISSION:
+		return "permission";
+	case OVCMEM_EXIT_FAULT_FAILED:
+		return "fault_failed";
 	}
 	return "unknown";
 }
@@ -103,10 +108,13 @@ struct gs_vm *gs_vm_create(const struct gs_opts *o)
 		free(vm);
 		return NULL;
 	}
-	vm->ram = (uint8_t *)(((uintptr_t)vm->map + HUGE_SZ - 1) & ~(HUGE_SZ - 1));
-	if (madvise(vm->ram, vm->size, o->thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE))
+	vm->ram = (uint8_t *)(((uintptr_t)vm->map + HUGE_SZ - 1) &
+			      ~(HUGE_SZ - 1));
+	if (madvise(vm->ram, vm->size,
+		    o->thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE))
 		fprintf(stderr, "guestsim: madvise(%s): %s (continuing)\n",
-			o->thp ? "MADV_HUGEPAGE" : "MADV_NOHUGEPAGE", strerror(errno));
+			o->thp ? "MADV_HUGEPAGE" : "MADV_NOHUGEPAGE",
+			strerror(errno));
 
 	vm->acc_cap = OVCMEM_VCPU_MAX_BATCH;
 	vm->acc = calloc(vm->acc_cap, sizeof(*vm->acc));
@@ -118,7 +126,8 @@ struct gs_vm *gs_vm_create(const struct gs_opts *o)
 		if (!vm->mincore_vec)
 			goto fail;
 		if (o->pinned && mlock(vm->ram, vm->size))
-			fprintf(stderr, "guestsim: mlock: %s (continuing unpinned)\n",
+			fprintf(stderr,
+				"guestsim: mlock: %s (continuing unpinned)\n",
 				strerror(errno));
 		return vm;
 	}
@@ -131,7 +140,7 @@ struct gs_vm *gs_vm_create(const struct gs_opts *o)
 			OVCMEM_DEVICE_PATH, strerror(errno));
 		goto fail;
 	}
-	struct ovcmem_create_partition cp = { 0 };
+	struct ovcmem_create_partition cp = {0};
 
 	vm->part_fd = ioctl(vm->dev_fd, OVCMEM_CREATE_PARTITION, &cp);
 	if (vm->part_fd < 0) {
@@ -147,7 +156,8 @@ struct gs_vm *gs_vm_create(const struct gs_opts *o)
 			 (o->pinned ? OVCMEM_REGION_PINNED : 0),
 	};
 	if (ioctl(vm->part_fd, OVCMEM_MAP_REGION, &reg)) {
-		fprintf(stderr, "guestsim: OVCMEM_MAP_REGION (%s, %llu bytes): %s\n",
+		fprintf(stderr,
+			"guestsim: OVCMEM_MAP_REGION (%s, %llu bytes): %s\n",
 			o->pinned ? "pinned" : "movable",
 			(unsigned long long)vm->size, strerror(errno));
 		goto fail;
@@ -205,13 +215,15 @@ int gs_vm_fill(struct gs_vm *vm)
 		int r = vcpu_run(vm, vm->acc, n, &done);
 
 		if (r) {
-			fprintf(stderr, "guestsim: OVCMEM_VCPU_RUN (fill): %s\n",
+			fprintf(stderr,
+				"guestsim: OVCMEM_VCPU_RUN (fill): %s\n",
 				strerror(-r));
 			return -1;
 		}
 		if (done < n) {
 			fprintf(stderr,
-				"guestsim: fill stopped at gpa 0x%llx: exit %s\n",
+				"guestsim: fill stopped at gpa 0x%llx: exit "
+				"%s\n",
 				(unsigned long long)vm->acc[done].gpa,
 				exit_name(vm->acc[done].exit));
 			return -1;
@@ -229,9 +241,11 @@ unsigned gs_vm_access(struct gs_vm *vm, const uint64_t *pages,
 	if (vm->mode == GS_MODE_PLAIN) {
 		for (unsigned i = 0; i < n; i++) {
 			volatile uint64_t *w =
-				(volatile uint64_t *)(vm->ram + pages[i] * GS_PAGE_SIZE) +
+				(volatile uint64_t *)(vm->ram +
+						      pages[i] * GS_PAGE_SIZE) +
 				words[i];
-			uint64_t exp = gs_expected_word(vm->seed, pages[i], words[i]);
+			uint64_t exp =
+				gs_expected_word(vm->seed, pages[i], words[i]);
 
 			if (write[i])
 				*w = exp;
@@ -241,12 +255,16 @@ unsigned gs_vm_access(struct gs_vm *vm, const uint64_t *pages,
 		return n;
 	}
 	for (unsigned i = 0; i < n; i++) {
-		uint64_t gpa = vm->base_gpa + pages[i] * GS_PAGE_SIZE + 8ULL * words[i];
+		uint64_t gpa = vm->base_gpa + pages[i] * GS_PAGE_SIZE +
+			       8ULL * words[i];
 
 		vm->acc[i] = (struct ovcmem_access){
 			.gpa = gpa,
-			.op = write[i] ? OVCMEM_ACCESS_WRITE64 : OVCMEM_ACCESS_READ64,
-			.value = write[i] ? gs_expected_word(vm->seed, pages[i], words[i]) : 0,
+			.op = write[i] ? OVCMEM_ACCESS_WRITE64
+				       : OVCMEM_ACCESS_READ64,
+			.value = write[i] ? gs_expected_word(vm->seed, pages[i],
+							     words[i])
+					  : 0,
 		};
 	}
 	unsigned done = 0, total = 0;
@@ -256,12 +274,15 @@ unsigned gs_vm_access(struct gs_vm *vm, const uint64_t *pages,
 
 		for (unsigned i = total; i < total + done; i++)
 			if (!write[i] &&
-			    vm->acc[i].value != gs_expected_word(vm->seed, pages[i], words[i]))
+			    vm->acc[i].value != gs_expected_word(vm->seed,
+								 pages[i],
+								 words[i]))
 				(*bad)++;
 		total += done;
 		if (r) {
 			if (!vm->exit_reported)
-				fprintf(stderr, "guestsim: OVCMEM_VCPU_RUN: %s\n",
+				fprintf(stderr,
+					"guestsim: OVCMEM_VCPU_RUN: %s\n",
 					strerror(-r));
 			vm->exit_reported = true;
 			(*bad) += n - total;
@@ -271,7 +292,8 @@ unsigned gs_vm_access(struct gs_vm *vm, const uint64_t *pages,
 			/* An exit: count it and skip that access. */
 			if (!vm->exit_reported)
 				fprintf(stderr,
-					"guestsim: access to gpa 0x%llx exited: %s\n",
+					"guestsim: access to gpa 0x%llx "
+					"exited: %s\n",
 					(unsigned long long)vm->acc[total].gpa,
 					exit_name(vm->acc[total].exit));
 			vm->exit_reported = true;
@@ -292,10 +314,12 @@ int gs_vm_verify(struct gs_vm *vm, uint64_t page, uint64_t npages)
 		npages = vm->pages - page;
 	for (uint64_t p = page; p < page + npages; p++)
 		for (unsigned i = 0; i < GS_WORDS_PER_PAGE; i++)
-			exp = ovcmem_fnv64_word(exp, gs_expected_word(vm->seed, p, i));
+			exp = ovcmem_fnv64_word(
+				exp, gs_expected_word(vm->seed, p, i));
 	if (vm->mode == GS_MODE_PLAIN) {
 		const volatile uint64_t *w =
-			(const volatile uint64_t *)(vm->ram + page * GS_PAGE_SIZE);
+			(const volatile uint64_t *)(vm->ram +
+						    page * GS_PAGE_SIZE);
 
 		got = OVCMEM_FNV64_OFFSET;
 		for (uint64_t i = 0; i < npages * GS_WORDS_PER_PAGE; i++)
@@ -315,7 +339,8 @@ int gs_vm_verify(struct gs_vm *vm, uint64_t page, uint64_t npages)
 
 	if (r || done != 1) {
 		if (!vm->exit_reported)
-			fprintf(stderr, "guestsim: CHECKSUM of page %llu failed: %s\n",
+			fprintf(stderr,
+				"guestsim: CHECKSUM of page %llu failed: %s\n",
 				(unsigned long long)page,
 				r ? strerror(-r) : exit_name(a.exit));
 		vm->exit_reported = true;
@@ -331,7 +356,8 @@ void gs_vm_counters(struct gs_vm *vm, struct gs_counters *c)
 		struct rusage ru;
 
 		if (!getrusage(RUSAGE_SELF, &ru)) {
-			c->intercepts = (uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;
+			c->intercepts =
+				(uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;
 			c->refaults = (uint64_t)ru.ru_majflt;
 		}
 		if (!mincore(vm->ram, vm->size, vm->mincore_vec))
@@ -339,7 +365,7 @@ void gs_vm_counters(struct gs_vm *vm, struct gs_counters *c)
 				c->mapped_pages += vm->mincore_vec[i] & 1;
 		return;
 	}
-	struct ovcmem_get_stats gs = { .guest_pfn = OVCMEM_STATS_PARTITION };
+	struct ovcmem_get_stats gs = {.guest_pfn = OVCMEM_STATS_PARTITION};
 
 	if (ioctl(vm->part_fd, OVCMEM_GET_STATS, &gs) == 0) {
 		c->intercepts = gs.stats.intercepts;

@@ -71,7 +71,8 @@ double gs_hist_pct_us(const struct gs_hist *h, double pct)
 	want = (uint64_t)(pct / 100.0 * (double)h->n);
 	if (want < 1)
 		want = 1;
-	for (unsigned b = 0; b < sizeof(h->buckets) / sizeof(h->buckets[0]); b++) {
+	for (unsigned b = 0; b < sizeof(h->buckets) / sizeof(h->buckets[0]);
+	     b++) {
 		cum += h->buckets[b];
 		if (cum >= want)
 			return bucket_mid_ns(b) / 1000.0;
@@ -79,7 +80,8 @@ double gs_hist_pct_us(const struct gs_hist *h, double pct)
 	return 0;
 }
 
-/* Rss of the whole process, from /proc/self/smaps_rollup (kB), -1 if unknown. */
+/* Rss of the whole process, from /proc/self/smaps_rollup (kB), -1 if unknown.
+ */
 long gs_rss_kb(void)
 {
 	FILE *f = fopen("/proc/self/smaps_rollup", "re");

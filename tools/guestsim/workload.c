@@ -76,7 +76,8 @@ uint64_t gs_hotset_pick(const struct gs_hotset *h, struct gs_rng *r)
 	if (h->access == GS_ZIPF && h->hot_pages > 1) {
 		/* Zipf (s = 1) by inverse CDF of the continuous 1/x law. */
 		double u = gs_rng_unit(r);
-		uint64_t rank = (uint64_t)exp(u * log((double)h->hot_pages + 1.0)) - 1;
+		uint64_t rank =
+			(uint64_t)exp(u * log((double)h->hot_pages + 1.0)) - 1;
 
 		if (rank >= h->hot_pages)
 			rank = h->hot_pages - 1;
@@ -202,19 +203,22 @@ int gs_parse_phase(const char *s, struct gs_phase *p, char *err, size_t errlen)
 		const char *k = tok, *v;
 
 		if (!eq) {
-			snprintf(err, errlen, "expected key=value, got '%s'", tok);
+			snprintf(err, errlen, "expected key=value, got '%s'",
+				 tok);
 			return -1;
 		}
 		*eq = 0;
 		v = eq + 1;
 		if (!strcmp(k, "hot")) {
 			if (gs_parse_fraction(v, &p->hot) || p->hot <= 0) {
-				snprintf(err, errlen, "bad hot '%s' (e.g. 50%%)", v);
+				snprintf(err, errlen,
+					 "bad hot '%s' (e.g. 50%%)", v);
 				return -1;
 			}
 		} else if (!strcmp(k, "offset")) {
 			if (gs_parse_fraction(v, &p->offset)) {
-				snprintf(err, errlen, "bad offset '%s' (e.g. 50%%)", v);
+				snprintf(err, errlen,
+					 "bad offset '%s' (e.g. 50%%)", v);
 				return -1;
 			}
 		} else if (!strcmp(k, "rate")) {
@@ -231,12 +235,14 @@ int gs_parse_phase(const char *s, struct gs_phase *p, char *err, size_t errlen)
 			else if (!strcmp(v, "zipf"))
 				p->access = GS_ZIPF;
 			else {
-				snprintf(err, errlen, "bad access '%s' (uniform|zipf)", v);
+				snprintf(err, errlen,
+					 "bad access '%s' (uniform|zipf)", v);
 				return -1;
 			}
 		} else {
 			snprintf(err, errlen,
-				 "unknown key '%s' (hot, offset, rate, access)", k);
+				 "unknown key '%s' (hot, offset, rate, access)",
+				 k);
 			return -1;
 		}
 	}
