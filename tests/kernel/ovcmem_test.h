@@ -547,4 +547,30 @@ static inline int ovt_recv_fd(int sock)
 	return fd;
 }
 
+/* The driver's live objects in all; FAILs if debugfs does not say. */
+static inline long ovt_objects_total(void)
+{
+	long n = ovt_objects("total");
+
+	if (n < 0)
+		FAIL("no 'total' in " OVT_DEBUGFS "/objects");
+	return n;
+}
+
+/*
+ * Wait up to @ms for the object count to come back to @want (the driver
+ * frees some objects through RCU or a work item); returns the last count.
+ */
+static inline long ovt_objects_settle(long want, int ms)
+{
+	long n = ovt_objects_total();
+	int i;
+
+	for (i = 0; i < ms / 10 && n != want; i++) {
+		usleep(10000);
+		n = ovt_objects_total();
+	}
+	return n;
+}
+
 #endif /* OVCMEM_TEST_H */

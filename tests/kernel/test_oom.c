@@ -30,27 +30,6 @@
 #define GFN 0x100000ULL
 #define GPA (GFN * OVT_PAGE)
 
-static long objects(void)
-{
-	long n = ovt_objects("total");
-
-	if (n < 0)
-		FAIL("no 'total' in " OVT_DEBUGFS "/objects");
-	return n;
-}
-
-static long objects_settle(long want)
-{
-	long n = objects();
-	int i;
-
-	for (i = 0; i < 300 && n != want; i++) {
-		usleep(10000);
-		n = objects();
-	}
-	return n;
-}
-
 /* Wait up to @secs for @pid; FAILs (after a second SIGKILL) if it hangs. */
 static int wait_dead(pid_t pid, int secs)
 {
@@ -129,7 +108,7 @@ static void check_torn_down(int mon, long base)
 	CHECK(s.invalidations > 0);
 	CHECK(s.pages_invalidated > 0);
 	CHECK(close(mon) == 0);
-	CHECK_EQ(objects_settle(base), base);
+	CHECK_EQ(ovt_objects_settle(base, 3000), base);
 }
 
 /*
@@ -141,7 +120,7 @@ static void check_torn_down(int mon, long base)
 static void oom_kill_owner(int user_fault)
 {
 	const size_t region = 128 << 20;
-	long base = objects();
+	long base = ovt_objects_total();
 	int idp[2], go[2], mon, status;
 	char cg[256];
 	pid_t pid;
@@ -250,7 +229,7 @@ static void reap_victim(int ready, int thp)
 TEST_TIMEOUT(oom_reaper_invalidates_without_blocking, 60)
 {
 	const int attempts = 8;
-	long base = objects();
+	long base = ovt_objects_total();
 	int i, reaped = 0, refused = 0, gone = 0;
 	__u64 nonblock_failed = 0;
 
@@ -298,7 +277,7 @@ TEST_TIMEOUT(oom_reaper_invalidates_without_blocking, 60)
 	       reaped, refused, gone, (unsigned long long)nonblock_failed);
 	/* The non-blockable path really ran at least once. */
 	CHECK(reaped + refused > 0);
-	CHECK_EQ(objects_settle(base), base);
+	CHECK_EQ(ovt_objects_settle(base, 3000), base);
 }
 
 int main(void)

@@ -25,32 +25,6 @@
 #define SEED_B 0xb0b0b002ULL
 #define SEED_C 0xc0ffee03ULL
 
-/* The driver's live objects; FAILs if debugfs does not say. */
-static long objects(void)
-{
-	long n = ovt_objects("total");
-
-	if (n < 0)
-		FAIL("no 'total' in " OVT_DEBUGFS "/objects");
-	return n;
-}
-
-/*
- * Wait up to 2 s for the object count to come back to @want (the driver
- * may free through RCU or a work item); returns the last count seen.
- */
-static long objects_settle(long want)
-{
-	long n = objects();
-	int i;
-
-	for (i = 0; i < 200 && n != want; i++) {
-		usleep(10000);
-		n = objects();
-	}
-	return n;
-}
-
 static size_t cpu_mismatches(const char *mem, __u64 gpa, size_t bytes,
 			     __u64 seed)
 {
@@ -110,7 +84,7 @@ static int run_child(void (*fn)(void *), void *arg)
 TEST_TIMEOUT(munmap_backing_invalidates_and_access_fails, 60)
 {
 	const size_t bytes = 4 << 20;
-	long base = objects();
+	long base = ovt_objects_total();
 	char *mem = mem_4k(bytes);
 	int pfd = vm_filled(mem, bytes, SEED_A);
 	struct ovcmem_stats s0 = ovt_stats_ok(pfd, GFN), s1;
@@ -130,7 +104,7 @@ TEST_TIMEOUT(munmap_backing_invalidates_and_access_fails, 60)
 
 	CHECK(ovt_unmap_region(pfd, GFN, bytes) == 0);
 	CHECK(close(pfd) == 0);
-	CHECK_EQ(objects_settle(base), base);
+	CHECK_EQ(ovt_objects_settle(base, 2000), base);
 }
 
 TEST_TIMEOUT(munmap_part_of_backing, 60)
@@ -338,10 +312,10 @@ static void build_and_abandon(void *arg)
 
 TEST_TIMEOUT(owner_exit_frees_everything, 60)
 {
-	long base = objects();
+	long base = ovt_objects_total();
 
 	CHECK_CHILD_OK(run_child(build_and_abandon, NULL));
-	CHECK_EQ(objects_settle(base), base);
+	CHECK_EQ(ovt_objects_settle(base, 2000), base);
 	CHECK_EQ(ovt_objects("pinned_pages"), 0);
 }
 
@@ -371,7 +345,7 @@ static void holder_checks(int pfd, char *mem, size_t bytes, int owner_alive)
 
 TEST_TIMEOUT(owner_exit_while_fd_lives_elsewhere, 60)
 {
-	long base = objects();
+	long base = ovt_objects_total();
 	int owner_alive[2], status, reaped = 0;
 	pid_t owner, pid;
 
@@ -402,14 +376,14 @@ TEST_TIMEOUT(owner_exit_while_fd_lives_elsewhere, 60)
 		reaped++;
 	}
 	CHECK_EQ(reaped, 2);
-	CHECK_EQ(objects_settle(base), base);
+	CHECK_EQ(ovt_objects_settle(base, 2000), base);
 }
 
 /* Closing the partition fd with regions mapped releases them all. */
 TEST_TIMEOUT(close_with_live_regions_frees, 60)
 {
 	const size_t bytes = 8 << 20;
-	long base = objects(), pinned = ovt_objects("pinned_pages");
+	long base = ovt_objects_total(), pinned = ovt_objects("pinned_pages");
 	char *mov = mem_4k(bytes), *pin = ovt_mmap_anon(bytes);
 	int pfd = ovt_partition_ok(0, NULL);
 
@@ -419,9 +393,9 @@ TEST_TIMEOUT(close_with_live_regions_frees, 60)
 			     OVCMEM_REGION_WRITABLE | OVCMEM_REGION_PINNED) ==
 	      0);
 	CHECK_EQ(ovt_fill(pfd, GPA, bytes, SEED_A), OVCMEM_EXIT_OK);
-	CHECK(objects() > base);
+	CHECK(ovt_objects_total() > base);
 	CHECK(close(pfd) == 0);
-	CHECK_EQ(objects_settle(base), base);
+	CHECK_EQ(ovt_objects_settle(base, 2000), base);
 	CHECK_EQ(ovt_objects("pinned_pages"), pinned);
 	CHECK_EQ(cpu_mismatches(mov, GPA, bytes, SEED_A), 0);
 	CHECK(munmap(mov, bytes) == 0 && munmap(pin, bytes) == 0);
@@ -534,7 +508,7 @@ TEST_TIMEOUT(munmap_and_remap_race_vcpu_accesses, 60)
 	const size_t bytes = 2 << 20;
 	char *mem = mem_4k(bytes);
 	struct race r = { .bytes = bytes };
-	long base = objects();
+	long base = ovt_objects_total();
 	pthread_t th[2];
 	double t0;
 	int rounds = 0;
@@ -560,7 +534,7 @@ TEST_TIMEOUT(munmap_and_remap_race_vcpu_accesses, 60)
 	/* Quiet again: the region works on the last memory. */
 	CHECK(ovt_verify(r.pfd, GPA, bytes, SEED_A, NULL) == 0);
 	CHECK(close(r.pfd) == 0);
-	CHECK_EQ(objects_settle(base), base);
+	CHECK_EQ(ovt_objects_settle(base, 2000), base);
 }
 
 TEST_TIMEOUT(unmap_region_races_vcpu_accesses, 60)
@@ -568,7 +542,7 @@ TEST_TIMEOUT(unmap_region_races_vcpu_accesses, 60)
 	const size_t bytes = 2 << 20;
 	char *mem = mem_4k(bytes);
 	struct race r = { .bytes = bytes };
-	long base = objects();
+	long base = ovt_objects_total();
 	pthread_t th[2];
 	double t0;
 
@@ -585,7 +559,7 @@ TEST_TIMEOUT(unmap_region_races_vcpu_accesses, 60)
 	CHECK(ovt_verify(r.pfd, GPA, bytes, SEED_A, NULL) == 0);
 	CHECK_EQ(cpu_mismatches(mem, GPA, bytes, SEED_A), 0);
 	CHECK(close(r.pfd) == 0);
-	CHECK_EQ(objects_settle(base), base);
+	CHECK_EQ(ovt_objects_settle(base, 2000), base);
 }
 
 /* The partition fd closed while another thread is inside VCPU_RUN: the
@@ -607,7 +581,7 @@ TEST_TIMEOUT(close_while_vcpu_runs, 60)
 {
 	const size_t bytes = 16 << 20;
 	char *mem = mem_4k(bytes);
-	long base = objects();
+	long base = ovt_objects_total();
 	pthread_t th;
 
 	close_race_pfd = vm_filled(mem, bytes, SEED_A);
@@ -620,7 +594,7 @@ TEST_TIMEOUT(close_while_vcpu_runs, 60)
 	/* OK if it finished first, FAULT_FAILED if the munmap won. */
 	CHECK(close_race_exit == OVCMEM_EXIT_OK ||
 	      close_race_exit == OVCMEM_EXIT_FAULT_FAILED);
-	CHECK_EQ(objects_settle(base), base);
+	CHECK_EQ(ovt_objects_settle(base, 2000), base);
 }
 
 /* ---- many VMs come and go ------------------------------------------------ */
@@ -703,7 +677,7 @@ TEST_TIMEOUT(cycles_200_leak_nothing, 120)
 
 	for (i = 0; i < 5; i++)
 		CHECK_CHILD_OK(run_child(one_cycle, (void *)i));
-	base = objects_settle(objects());
+	base = ovt_objects_settle(ovt_objects_total(), 2000);
 	free0 = free_kb_settled();
 	sunr0 = ovt_meminfo_kb("SUnreclaim");
 	mm0 = slab_active("mm_struct");
@@ -712,7 +686,7 @@ TEST_TIMEOUT(cycles_200_leak_nothing, 120)
 	for (i = 0; i < 200; i++)
 		CHECK_CHILD_OK(run_child(one_cycle, (void *)(i + 5)));
 	printf("# 200 cycles took %.1f s\n", now_s() - t0);
-	CHECK_EQ(objects_settle(base), base);
+	CHECK_EQ(ovt_objects_settle(base, 2000), base);
 	free1 = free_kb_settled();
 	sunr1 = ovt_meminfo_kb("SUnreclaim");
 	mm1 = slab_active("mm_struct");
