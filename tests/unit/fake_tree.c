@@ -12,7 +12,7 @@
 
 #include "fake_tree.h"
 
-static void mkdir_p(const char *path)
+void fake_mkdir_p(const char *path)
 {
 	char buf[PATH_MAX];
 
@@ -38,7 +38,7 @@ void fake_write(const char *path, const char *text)
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = 0;
-		mkdir_p(dir);
+		fake_mkdir_p(dir);
 	}
 	f = fopen(path, "we");
 	assert(f);
@@ -95,11 +95,11 @@ void fake_tree_create(struct fake_tree *t, uint64_t total, uint64_t avail)
 		 t->root);
 	snprintf(t->state_file, sizeof(t->state_file), "%s/run/state.json",
 		 t->root);
-	mkdir_p(t->policy_dir);
+	fake_mkdir_p(t->policy_dir);
 	snprintf(text, sizeof(text), "%s/run", t->root);
-	mkdir_p(text);
+	fake_mkdir_p(text);
 	snprintf(text, sizeof(text), "%s/sys/fs/cgroup/machine.slice", t->root);
-	mkdir_p(text);
+	fake_mkdir_p(text);
 	fake_host(t, total, avail, 0, 0);
 	snprintf(text, sizeof(text),
 		 "{\n"
@@ -124,10 +124,15 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 	return unlink(path);
 }
 
+int fake_rm_rf(const char *path)
+{
+	return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 void fake_tree_destroy(struct fake_tree *t)
 {
 	if (t->root[0])
-		nftw(t->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		fake_rm_rf(t->root);
 	t->root[0] = 0;
 }
 

@@ -58,5 +58,9 @@ void fake_policy(struct fake_tree *t, const char *file, const char *json);
 
 /* Write @text to @path, creating parent directories. */
 void fake_write(const char *path, const char *text);
+/* mkdir -p: every missing directory of @path, @path included. */
+void fake_mkdir_p(const char *path);
+/* rm -rf @path; returns nftw()'s result. */
+int fake_rm_rf(const char *path);
 
 #endif /* TESTS_UNIT_FAKE_TREE_H */

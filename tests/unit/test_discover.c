@@ -4,7 +4,6 @@
  * tree in a mkdtemp dir, and pid -> cgroup -> VM.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,44 +16,25 @@
 
 #include <cmocka.h>
 
+#include "fake_tree.h"
 #include "signals.h"
 
 static char tree[64];
 
 static void mkdirs(const char *rel)
 {
-	char tmp[PATH_MAX];
+	char path[PATH_MAX];
 
-	snprintf(tmp, sizeof(tmp), "%s/%s", tree, rel);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		mkdir(tmp, 0755);
-		*p = '/';
-	}
-	mkdir(tmp, 0755);
+	snprintf(path, sizeof(path), "%s/%s", tree, rel);
+	fake_mkdir_p(path);
 }
 
 static void put(const char *rel, const char *text)
 {
-	char path[PATH_MAX];
-	FILE *f;
+	char path[PATH_MAX + sizeof(tree)];
 
 	snprintf(path, sizeof(path), "%s/%s", tree, rel);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
+	fake_write(path, text);
 }
 
 static int tree_setup(void **state)
@@ -67,7 +47,7 @@ static int tree_setup(void **state)
 static int tree_teardown(void **state)
 {
 	(void)state;
-	return nftw(tree, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return fake_rm_rf(tree);
 }
 
 static void test_name_decoding(void **state)

@@ -5,7 +5,6 @@
  * Run from the repository root.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "fake_tree.h"
 #include "signals.h"
 
 #define FIXTURES      "tests/unit/fixtures/signals/"
@@ -45,34 +45,12 @@ static char *fixture(const char *name)
 
 static char tree[64];
 
-static void mkdirs(const char *path)
-{
-	char tmp[PATH_MAX];
-
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		mkdir(tmp, 0755);
-		*p = '/';
-	}
-	mkdir(tmp, 0755);
-}
-
 static void put(const char *rel, const char *text)
 {
-	char path[PATH_MAX], dir[PATH_MAX];
-	FILE *f;
+	char path[PATH_MAX + sizeof(tree)];
 
 	snprintf(path, sizeof(path), "%s/%s", tree, rel);
-	snprintf(dir, sizeof(dir), "%s", path);
-	*strrchr(dir, '/') = '\0';
-	mkdirs(dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	fake_write(path, text);
 }
 
 static void put_fixture(const char *rel, const char *name)
@@ -91,21 +69,12 @@ static void unlink_rel(const char *rel)
 	assert_int_equal(unlink(path), 0);
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static void rm_rel(const char *rel)
 {
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/%s", tree, rel);
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fake_rm_rf(path);
 }
 
 static int tree_setup(void **state)
@@ -118,7 +87,7 @@ static int tree_setup(void **state)
 static int tree_teardown(void **state)
 {
 	(void)state;
-	return nftw(tree, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return fake_rm_rf(tree);
 }
 
 /* A VM cgroup with every file, from the 6.12 fixtures. */
