@@ -573,4 +573,19 @@ static inline long ovt_objects_settle(long want, int ms)
 	return n;
 }
 
+/*
+ * Words of @bytes at @mem, as the CPU reads them, that differ from the
+ * FILL pattern of @seed for guest address @gpa onwards.
+ */
+static inline size_t ovt_cpu_mismatches(const char *mem, __u64 gpa,
+					size_t bytes, __u64 seed)
+{
+	const __u64 *w = (const __u64 *)mem;
+	size_t i, bad = 0;
+
+	for (i = 0; i < bytes / 8; i++)
+		bad += w[i] != ovcmem_pattern(seed, gpa + 8 * i);
+	return bad;
+}
+
 #endif /* OVCMEM_TEST_H */

@@ -72,18 +72,6 @@ static struct ovcmem_stats vm_stats(struct vm *v)
 	return ovt_stats_ok(v->pfd, GFN);
 }
 
-/* Words of @bytes at @mem that differ from the FILL pattern of @seed. */
-static size_t cpu_mismatches(const char *mem, __u64 gpa, size_t bytes,
-			     __u64 seed)
-{
-	const __u64 *w = (const __u64 *)mem;
-	size_t i, bad = 0;
-
-	for (i = 0; i < bytes / 8; i++)
-		bad += w[i] != ovcmem_pattern(seed, gpa + 8 * i);
-	return bad;
-}
-
 /* The FILL pattern of @seed, written by the CPU. */
 static void cpu_fill(char *mem, __u64 gpa, size_t bytes, __u64 seed)
 {
@@ -117,7 +105,7 @@ static void vm_coherent_ok(struct vm *v, __u64 seed_cpu, __u64 seed_vcpu)
 	cpu_fill(v->mem, GPA, v->bytes, seed_cpu);
 	vm_verify_ok(v, seed_cpu);
 	vm_fill_ok(v, seed_vcpu);
-	CHECK_EQ(cpu_mismatches(v->mem, GPA, v->bytes, seed_vcpu), 0);
+	CHECK_EQ(ovt_cpu_mismatches(v->mem, GPA, v->bytes, seed_vcpu), 0);
 }
 
 /* Pages present both times whose pfn differs between @a and @b. */
@@ -198,7 +186,7 @@ static void pageout_round_trip(int thp)
 	CHECK(pm != NULL);
 	ovt_pagemap_ok(v.mem, v.npages, pm);
 	CHECK_EQ(count_present(pm, v.npages), v.npages);
-	CHECK_EQ(cpu_mismatches(v.mem, GPA, v.bytes, 0x5eed0001), 0);
+	CHECK_EQ(ovt_cpu_mismatches(v.mem, GPA, v.bytes, 0x5eed0001), 0);
 }
 
 TEST_TIMEOUT(pageout_4k_nothing_lost, 60)
@@ -235,7 +223,7 @@ TEST_TIMEOUT(pageout_then_cpu_and_vcpu_agree, 60)
 	out = ovt_pageout(v.mem, v.bytes, 4);
 	CHECK(out >= v.npages / 2);
 	vm_fill_ok(&v, 0x5eed0104);
-	CHECK_EQ(cpu_mismatches(v.mem, GPA, v.bytes, 0x5eed0104), 0);
+	CHECK_EQ(ovt_cpu_mismatches(v.mem, GPA, v.bytes, 0x5eed0104), 0);
 	vm_verify_ok(&v, 0x5eed0104);
 }
 
@@ -278,7 +266,7 @@ TEST_TIMEOUT(memcg_reclaim_to_zram_nothing_lost, 60)
 	s2 = vm_stats(&v);
 	check_refaulted(&s0, &s2, out);
 	CHECK_EQ(s2.pages_mapped, v.npages);
-	CHECK_EQ(cpu_mismatches(v.mem, GPA, v.bytes, 0x5eed0201), 0);
+	CHECK_EQ(ovt_cpu_mismatches(v.mem, GPA, v.bytes, 0x5eed0201), 0);
 
 	munmap(v.mem, v.bytes);
 	close(v.pfd);

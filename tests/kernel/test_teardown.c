@@ -25,17 +25,6 @@
 #define SEED_B 0xb0b0b002ULL
 #define SEED_C 0xc0ffee03ULL
 
-static size_t cpu_mismatches(const char *mem, __u64 gpa, size_t bytes,
-			     __u64 seed)
-{
-	const __u64 *w = (const __u64 *)mem;
-	size_t i, bad = 0;
-
-	for (i = 0; i < bytes / 8; i++)
-		bad += w[i] != ovcmem_pattern(seed, gpa + 8 * i);
-	return bad;
-}
-
 /* 4 KiB-only anonymous memory, 2 MiB aligned. */
 static char *mem_4k(size_t bytes)
 {
@@ -184,14 +173,14 @@ TEST_TIMEOUT(mremap_move_backing, 60)
 	CHECK_EQ(ovt_stats_ok(pfd, GFN).pages_mapped, 0);
 	CHECK_EQ(ovt_read64(pfd, GPA, &v), OVCMEM_EXIT_FAULT_FAILED);
 	/* The data went with the mapping. */
-	CHECK_EQ(cpu_mismatches(moved, GPA, bytes, SEED_A), 0);
+	CHECK_EQ(ovt_cpu_mismatches(moved, GPA, bytes, SEED_A), 0);
 
 	/* Moved back: the region's range is backed again, by the same data. */
 	CHECK(mremap(moved, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, mem) ==
 	      mem);
 	CHECK(ovt_verify(pfd, GPA, bytes, SEED_A, NULL) == 0);
 	CHECK_EQ(ovt_fill(pfd, GPA, bytes, SEED_B), OVCMEM_EXIT_OK);
-	CHECK_EQ(cpu_mismatches(mem, GPA, bytes, SEED_B), 0);
+	CHECK_EQ(ovt_cpu_mismatches(mem, GPA, bytes, SEED_B), 0);
 }
 
 TEST_TIMEOUT(mremap_shrink_backing, 60)
@@ -240,7 +229,7 @@ TEST_TIMEOUT(fork_keeps_guest_writes_private, 60)
 					   OVCMEM_REGION_WRITABLE),
 			    EPERM);
 		CHECK(read(go[0], &c, 1) == 1);
-		CHECK_EQ(cpu_mismatches(mem, GPA, bytes, SEED_A), 0);
+		CHECK_EQ(ovt_cpu_mismatches(mem, GPA, bytes, SEED_A), 0);
 		_exit(0);
 	}
 	close(go[0]);
@@ -248,12 +237,12 @@ TEST_TIMEOUT(fork_keeps_guest_writes_private, 60)
 	CHECK(write(go[1], "x", 1) == 1);
 	CHECK(waitpid(pid, &status, 0) == pid);
 	CHECK_CHILD_OK(status);
-	CHECK_EQ(cpu_mismatches(mem, GPA, bytes, SEED_B), 0);
+	CHECK_EQ(ovt_cpu_mismatches(mem, GPA, bytes, SEED_B), 0);
 	CHECK(ovt_verify(pfd, GPA, bytes, SEED_B, NULL) == 0);
 
 	/* The child's exit (and its copy of the fd) left the partition alone. */
 	CHECK_EQ(ovt_fill(pfd, GPA, bytes, SEED_C), OVCMEM_EXIT_OK);
-	CHECK_EQ(cpu_mismatches(mem, GPA, bytes, SEED_C), 0);
+	CHECK_EQ(ovt_cpu_mismatches(mem, GPA, bytes, SEED_C), 0);
 }
 
 /* The child writes its copy by CPU: the parent's guest memory is unchanged. */
@@ -273,7 +262,7 @@ TEST_TIMEOUT(fork_child_writes_do_not_reach_guest, 60)
 	CHECK(waitpid(pid, &status, 0) == pid);
 	CHECK_CHILD_OK(status);
 	CHECK(ovt_verify(pfd, GPA, bytes, SEED_A, NULL) == 0);
-	CHECK_EQ(cpu_mismatches(mem, GPA, bytes, SEED_A), 0);
+	CHECK_EQ(ovt_cpu_mismatches(mem, GPA, bytes, SEED_A), 0);
 }
 
 /* ---- the owner exits ----------------------------------------------------- */
@@ -397,7 +386,7 @@ TEST_TIMEOUT(close_with_live_regions_frees, 60)
 	CHECK(close(pfd) == 0);
 	CHECK_EQ(ovt_objects_settle(base, 2000), base);
 	CHECK_EQ(ovt_objects("pinned_pages"), pinned);
-	CHECK_EQ(cpu_mismatches(mov, GPA, bytes, SEED_A), 0);
+	CHECK_EQ(ovt_cpu_mismatches(mov, GPA, bytes, SEED_A), 0);
 	CHECK(munmap(mov, bytes) == 0 && munmap(pin, bytes) == 0);
 }
 
@@ -557,7 +546,7 @@ TEST_TIMEOUT(unmap_region_races_vcpu_accesses, 60)
 	}
 	race_stop(&r, th, 2, "UNMAP/MAP_REGION");
 	CHECK(ovt_verify(r.pfd, GPA, bytes, SEED_A, NULL) == 0);
-	CHECK_EQ(cpu_mismatches(mem, GPA, bytes, SEED_A), 0);
+	CHECK_EQ(ovt_cpu_mismatches(mem, GPA, bytes, SEED_A), 0);
 	CHECK(close(r.pfd) == 0);
 	CHECK_EQ(ovt_objects_settle(base, 2000), base);
 }
