@@ -280,9 +280,15 @@ static int do_pageout(const struct act_context *ctx, const struct action *a,
 		if (!PAGEOUT_SHORT(freed, res->bytes_advised))
 			break;
 	}
-	/* Only pages that really left count as evicted in the coldmap;
-	 * pages that stayed remain cold candidates. */
-	if (r == 0 && !PAGEOUT_SHORT(freed, res->bytes_advised))
+	/*
+	 * Every advised page counts as evicted, whatever memory.current
+	 * says: one that stayed was either gone already (the host reclaimed
+	 * it first, and advising it again frees nothing: the same oldest
+	 * ranges would be picked tick after tick) or touched again, which
+	 * the next scan sees and makes young. A resident page the kernel
+	 * could not isolate waits for host reclaim.
+	 */
+	if (r == 0)
 		ovcmem_client_mark_evicted(ctx->ovcmem, vm->ovcmem.partition_id,
 					   iov, n);
 	free(iov);

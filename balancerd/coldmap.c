@@ -7,13 +7,24 @@
 
 #include "coldmap.h"
 
+static uint64_t n_blocks(uint64_t npages)
+{
+	return (npages + COLDMAP_BLOCK_PAGES - 1) / COLDMAP_BLOCK_PAGES;
+}
+
 int coldmap_init(struct coldmap *m, uint64_t base_gfn, uint64_t npages)
 {
 	if (npages == 0 || base_gfn + npages < base_gfn || npages > SIZE_MAX)
 		return -EINVAL;
 	m->age = calloc((size_t)npages, 1);
-	if (!m->age)
+	m->refault_age = malloc((size_t)n_blocks(npages));
+	if (!m->age || !m->refault_age) {
+		free(m->age);
+		free(m->refault_age);
+		m->age = m->refault_age = NULL;
 		return -ENOMEM;
+	}
+	memset(m->refault_age, COLDMAP_AGE_MAX, (size_t)n_blocks(npages));
 	m->base_gfn = base_gfn;
 	m->npages = npages;
 	return 0;
@@ -22,24 +33,44 @@ int coldmap_init(struct coldmap *m, uint64_t base_gfn, uint64_t npages)
 void coldmap_free(struct coldmap *m)
 {
 	free(m->age);
-	m->age = NULL;
+	free(m->refault_age);
+	m->age = m->refault_age = NULL;
 	m->npages = 0;
 }
 
-int coldmap_feed(struct coldmap *m, uint64_t gfn, uint64_t npages,
-		 const uint64_t *accessed)
+static uint8_t age_by(uint8_t age, unsigned int step)
 {
+	return step >= (unsigned int)(COLDMAP_AGE_MAX - age)
+		       ? COLDMAP_AGE_MAX
+		       : (uint8_t)(age + step);
+}
+
+int coldmap_feed(struct coldmap *m, uint64_t gfn, uint64_t npages,
+		 const uint64_t *accessed, unsigned int step)
+{
+	uint64_t lo, first_block;
 	uint8_t *a;
 
 	if (gfn < m->base_gfn || npages > m->npages ||
 	    gfn - m->base_gfn > m->npages - npages)
 		return -ERANGE;
-	a = m->age + (gfn - m->base_gfn);
+	if (step < 1)
+		step = 1;
+	lo = gfn - m->base_gfn;
+	first_block = n_blocks(lo); /* the first block starting at or after lo */
+	for (uint64_t b = first_block; b * COLDMAP_BLOCK_PAGES < lo + npages;
+	     b++)
+		m->refault_age[b] = age_by(m->refault_age[b], step);
+	a = m->age + lo;
 	for (uint64_t i = 0; i < npages; i++) {
-		if (accessed[i / 64] & (1ULL << (i % 64)))
+		if (accessed[i / 64] & (1ULL << (i % 64))) {
+			if (a[i] == COLDMAP_EVICTED)
+				m->refault_age[(lo + i) / COLDMAP_BLOCK_PAGES] =
+					0;
 			a[i] = 0;
-		else if (a[i] < COLDMAP_AGE_MAX)
-			a[i]++;
+		} else if (a[i] != COLDMAP_EVICTED) {
+			a[i] = age_by(a[i], step);
+		}
 	}
 	return 0;
 }
@@ -161,8 +192,11 @@ void coldmap_mark_resident(struct coldmap *m, uint64_t gfn, uint64_t npages)
 {
 	uint64_t lo, hi;
 
-	if (clip(m, gfn, npages, &lo, &hi))
-		memset(m->age + lo, 0, (size_t)(hi - lo));
+	if (!clip(m, gfn, npages, &lo, &hi))
+		return;
+	for (uint64_t i = lo; i < hi; i++)
+		if (m->age[i] == COLDMAP_EVICTED)
+			m->age[i] = 0;
 }
 
 uint64_t coldmap_evicted_pages(const struct coldmap *m)
@@ -186,6 +220,65 @@ size_t coldmap_evicted_ranges(const struct coldmap *m, uint64_t max_pages,
 		if (!range_add(m, i, out, &n, max_ranges))
 			break;
 		taken++;
+	}
+	return n;
+}
+
+size_t coldmap_refaulted_ranges(const struct coldmap *m, unsigned int within,
+				uint64_t max_pages, struct gfn_range *out,
+				size_t max_ranges)
+{
+	uint64_t taken = 0;
+	size_t n = 0;
+
+	for (uint64_t i = 0; i < m->npages && taken < max_pages; i++) {
+		if (m->age[i] != COLDMAP_EVICTED) {
+			continue;
+		} else if (m->refault_age[i / COLDMAP_BLOCK_PAGES] > within) {
+			/* skip the rest of a block that did not refault */
+			i |= COLDMAP_BLOCK_PAGES - 1;
+			continue;
+		}
+		if (!range_add(m, i, out, &n, max_ranges))
+			break;
+		taken++;
+	}
+	return n;
+}
+
+static bool block_active(const struct coldmap *m, uint64_t b,
+			 unsigned int within)
+{
+	uint64_t end = (b + 1) * COLDMAP_BLOCK_PAGES;
+
+	if (end > m->npages)
+		end = m->npages;
+	for (uint64_t i = b * COLDMAP_BLOCK_PAGES; i < end; i++)
+		if (m->age[i] <= within)
+			return true;
+	return false;
+}
+
+size_t coldmap_active_blocks(const struct coldmap *m, unsigned int within,
+			     struct gfn_range *out, size_t max_ranges)
+{
+	size_t n = 0;
+
+	for (uint64_t b = 0; b < n_blocks(m->npages); b++) {
+		uint64_t gfn = m->base_gfn + b * COLDMAP_BLOCK_PAGES;
+		uint64_t len = m->npages - b * COLDMAP_BLOCK_PAGES;
+
+		if (!block_active(m, b, within))
+			continue;
+		if (len > COLDMAP_BLOCK_PAGES)
+			len = COLDMAP_BLOCK_PAGES;
+		if (n && out[n - 1].gfn + out[n - 1].npages == gfn) {
+			out[n - 1].npages += len;
+			continue;
+		}
+		if (n == max_ranges)
+			break;
+		out[n++] = (struct gfn_range){gfn, len};
 	}
 	return n;
 }

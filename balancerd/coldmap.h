@@ -11,8 +11,16 @@
  * only called cold after it has been watched being idle.
  *
  * One byte per 4 KiB page (16 MiB for a 64 GiB VM). The age unit is one
- * feed; a caller that wants cold ages beyond 254 ticks feeds every k-th
- * tick and divides cold_age by k.
+ * balancer interval: a feed says how many intervals passed since the
+ * last one (@step), so a tick that ran late (seconds of pageout under
+ * emulation) does not slow the clock of every idle page down with it.
+ *
+ * Per 2 MiB block (512 pages, one large SLAT entry) the map also keeps
+ * how long ago the guest last touched a page the balancer had paged out:
+ * a refault. Restore faults back in only the evicted pages of blocks that
+ * refault, the part of the working set that came back, not every page
+ * ever taken (which would be paged out again once it is cold: a
+ * ping-pong).
  */
 #ifndef BALANCERD_COLDMAP_H
 #define BALANCERD_COLDMAP_H
@@ -24,6 +32,7 @@
 
 #define COLDMAP_AGE_MAX 254
 #define COLDMAP_EVICTED 255
+#define COLDMAP_BLOCK_PAGES 512
 
 struct gfn_range {
 	uint64_t gfn;
@@ -34,6 +43,9 @@ struct coldmap {
 	uint64_t base_gfn;
 	uint64_t npages;
 	uint8_t *age;
+	/* Per block of COLDMAP_BLOCK_PAGES from base_gfn: age of its last
+	 * refault, COLDMAP_AGE_MAX when none was seen. */
+	uint8_t *refault_age;
 };
 
 /* Cover gfns [@base_gfn, @base_gfn + @npages). 0, -EINVAL, -ENOMEM. */
@@ -44,10 +56,14 @@ void coldmap_free(struct coldmap *m);
  * One tick's scan of gfns [@gfn, @gfn + @npages), which must lie inside
  * the map (-ERANGE otherwise): bit i of @accessed (word i / 64, bit
  * i % 64, as OVCMEM_SCAN fills it) set means gfn + i was touched. Touched
- * pages go to age 0; the others age by one (evicted ones stay evicted).
+ * pages go to age 0; the others age by @step (>= 1: the intervals since
+ * the last feed), saturating; evicted ones stay evicted. A touched
+ * evicted page is a refault: its block's refault age goes to 0. Blocks
+ * age by @step when the range holds their first page, so a caller that
+ * feeds a region in pieces (at block boundaries) ages each block once.
  */
 int coldmap_feed(struct coldmap *m, uint64_t gfn, uint64_t npages,
-		 const uint64_t *accessed);
+		 const uint64_t *accessed, unsigned int step);
 
 /*
  * Add the map's non-evicted pages to @idle_pages by idle age, bucketed by
@@ -71,7 +87,8 @@ size_t coldmap_cold_ranges(const struct coldmap *m, unsigned int min_age,
 
 /* The balancer paged [@gfn, +@npages) out (clipped to the map). */
 void coldmap_mark_evicted(struct coldmap *m, uint64_t gfn, uint64_t npages);
-/* It faulted them back in (PREFAULT): age 0, resident again. */
+/* It faulted them back in (PREFAULT): the evicted pages of the range are
+ * resident again, at age 0; the others keep their ages. */
 void coldmap_mark_resident(struct coldmap *m, uint64_t gfn, uint64_t npages);
 
 uint64_t coldmap_evicted_pages(const struct coldmap *m);
@@ -79,5 +96,22 @@ uint64_t coldmap_evicted_pages(const struct coldmap *m);
 /* Evicted pages as merged gfn ranges, at most @max_pages in all. */
 size_t coldmap_evicted_ranges(const struct coldmap *m, uint64_t max_pages,
 			      struct gfn_range *out, size_t max_ranges);
+
+/*
+ * The evicted pages of the blocks that refaulted within the last
+ * @within ticks (refault age <= @within), as merged gfn ranges, at most
+ * @max_pages in all: what restore brings back.
+ */
+size_t coldmap_refaulted_ranges(const struct coldmap *m, unsigned int within,
+				uint64_t max_pages, struct gfn_range *out,
+				size_t max_ranges);
+
+/*
+ * The blocks (whole, clipped to the map) with a resident page touched
+ * within the last @within ticks, merged: the VM's working set, where
+ * pages the host reclaimed on its own are worth faulting back in.
+ */
+size_t coldmap_active_blocks(const struct coldmap *m, unsigned int within,
+			     struct gfn_range *out, size_t max_ranges);
 
 #endif /* BALANCERD_COLDMAP_H */

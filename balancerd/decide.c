@@ -351,7 +351,7 @@ struct plan {
 	uint64_t cold;	     /* bytes idle at least cold_age */
 	double pressure;     /* memory.pressure some avg10, percent */
 	uint64_t refault_bs; /* refaulted bytes per second */
-	bool over_target, in_backoff, restoring;
+	bool over_target, in_backoff, restoring, refaulting;
 	uint64_t reclaim;  /* bytes to take this tick, pageout + reclaim */
 	uint64_t prefault; /* bytes to fault back in */
 	char why[REASON_MAX];
@@ -475,9 +475,18 @@ static void plan_init(struct plan *pl, const struct tick_ctx *t)
 		vs->backoff_until = now + t->p->backoff;
 	vs->over_target = pl->over_target;
 	pl->in_backoff = now < vs->backoff_until;
-	pl->restoring =
-		t->mode == MODE_RESTORE &&
-		(pl->over_target || pl->refault_bs >= RESTORE_REFAULT_RATE);
+	pl->refaulting = pl->refault_bs >= RESTORE_REFAULT_RATE;
+	/*
+	 * Stalling alone is answered only with room to spare (restore
+	 * mode). Refaulting is answered whenever the host is not short:
+	 * the guest faults those pages in anyway, one stall each, and
+	 * prefaulting them (only the blocks it is faulting, see the ovcmem
+	 * client) spends no memory the guest would not take itself.
+	 */
+	pl->restoring = (t->mode == MODE_RESTORE && pl->over_target) ||
+			((t->mode == MODE_RESTORE ||
+			  t->mode == MODE_PROACTIVE) &&
+			 pl->refaulting);
 	bucket_refill(vs, c, t);
 	pl->capacity = pages_down(min_u64(
 		vs->reclaim_budget, sub_sat(v->memory_current, pl->floor)));
@@ -714,13 +723,15 @@ static void plan_critical(struct plan *pls, size_t n, uint64_t need)
 }
 
 /*
- * Restore: a VM over its target or refaulting gets back what we took,
- * at its rate, while the host stays above its high watermark; the most
- * important VMs first.
+ * Restore: a refaulting VM gets back what we took, at its rate, while the
+ * host stays above low + hysteresis (where it would turn tight again);
+ * a VM over its pressure target without refaults only in restore mode,
+ * above the high watermark. The most important VMs first.
  */
 static void plan_restore(struct plan *pls, size_t n, const struct tick_ctx *t)
 {
-	uint64_t headroom = sub_sat(t->hv.avail, t->hv.high);
+	uint64_t above_low = sub_sat(t->hv.avail, scale(t->hv.low, 1 + t->hv.h));
+	uint64_t above_high = sub_sat(t->hv.avail, t->hv.high);
 	double secs = (double)t->interval / USEC_PER_SEC;
 	char a[16], b[16], c[16];
 
@@ -734,12 +745,14 @@ static void plan_restore(struct plan *pls, size_t n, const struct tick_ctx *t)
 			       scale(pl->c->max_reclaim_rate, secs));
 		want = min_u64(want,
 			       sub_sat(pl->ceiling, pl->v->memory_current));
-		want = pages_down(min_u64(want, headroom));
+		want = pages_down(min_u64(
+			want, pl->refaulting ? above_low : above_high));
 		if (!want)
 			continue;
 		pl->prefault = want;
-		headroom -= want;
-		if (pl->over_target)
+		above_low = sub_sat(above_low, want);
+		above_high = sub_sat(above_high, want);
+		if (!pl->refaulting)
 			plan_say(pl,
 				 "pressure %.2f%% >= target %.2f%%: "
 				 "prefault %s of %s reclaimed",
@@ -905,6 +918,7 @@ static int plan_all(struct plan *pls, size_t n, const struct tick_ctx *t)
 		plan_critical(pls, n, need ? need : 1);
 		return 0;
 	case MODE_RESTORE:
+	case MODE_PROACTIVE:
 		/* The restored VMs first; the calm ones are still trimmed. */
 		plan_restore(pls, n, t);
 		break;
@@ -953,8 +967,15 @@ int decide(struct balancer_state *state, const struct policy *policy,
 		return -ENOMEM;
 	n = build_plans(state, &t, pls);
 	r = plan_all(pls, n, &t);
+	/* Restores first, the most important VM first: a guest stalls on
+	 * them, and one pageout can take seconds. Then the trims, the least
+	 * important VM first. */
+	for (size_t i = n; r == 0 && i-- > 0;)
+		if (pls[i].prefault)
+			r = emit_plan(&e, &pls[i]);
 	for (size_t i = 0; r == 0 && i < n; i++)
-		r = emit_plan(&e, &pls[i]);
+		if (!pls[i].prefault)
+			r = emit_plan(&e, &pls[i]);
 	free(pls);
 	return r;
 }

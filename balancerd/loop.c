@@ -109,6 +109,7 @@ struct balancer {
 	sd_event_source *timer, *deferred, *host_psi;
 	sd_event_source *watch, *settle; /* policy dir changes */
 	usec_t last_tick;
+	usec_t tick_now; /* @now of the tick being run */
 	bool psi_skip_logged;
 	int publish_err, host_err; /* last errors, to log each cause once */
 	usec_t watchdog_usec, last_ping; /* 0: no watchdog */
@@ -447,8 +448,11 @@ static int acquire_vm(struct balancer *b, const char *cgroup)
 			const struct policy_class *c =
 				policy_match(&b->policy, v->name, NULL, 0);
 
-			r = ovcmem_client_collect(b->ovc, p->id,
-						  cold_ticks(b, c), &v->ovcmem);
+			r = ovcmem_client_collect(
+				b->ovc, p->id, cold_ticks(b, c), b->tick_now,
+				b->interval ? b->interval
+					    : BALANCER_DEFAULT_INTERVAL,
+				&v->ovcmem);
 			if (r < 0 && r != -ENOENT)
 				log_warning_errno(r,
 						  "%s: ovcmem partition "
@@ -929,6 +933,7 @@ int balancer_tick_at(struct balancer *b, usec_t now)
 	if (b->host_err)
 		log_info("host signals readable again");
 	b->host_err = 0;
+	b->tick_now = now;
 	r = discover(b);
 	if (r < 0)
 		return r;

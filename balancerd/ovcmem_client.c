@@ -18,6 +18,9 @@
 #define PREFAULT_STEP_PAGES OVCMEM_LARGE_PAGE_PAGES
 /* Ranges asked of the coldmap per call; more come on the next tick. */
 #define RANGES_MAX 4096
+/* A block that refaulted, or a page touched, this many intervals ago or
+ * less is part of what a restore brings back. */
+#define RESTORE_RECENT_TICKS 5
 
 struct region {
 	struct ovcmem_region_info info;
@@ -33,8 +36,7 @@ struct part {
 	struct ovcmem_stats prev; /* for the counter deltas */
 	struct region *regions;
 	size_t n_regions;
-	uint64_t prefault_cursor; /* page index where the next PREFAULT
-				   * resumes, across all RAM regions */
+	usec_t last_scan; /* @now of the last collect, 0 before */
 };
 
 struct ovcmem_client {
@@ -301,9 +303,9 @@ ovcmem_client_find_cgroup(const struct ovcmem_client *c, const char *cgroup)
 	return NULL;
 }
 
-/* Scan one region with clear and feed its coldmap. */
+/* Scan one region with clear and feed its coldmap, ageing by @step. */
 static int scan_region(struct ovcmem_client *c, struct part *p,
-		       struct region *rg)
+		       struct region *rg, unsigned int step)
 {
 	uint64_t pages = rg->info.size / OVCMEM_PAGE_SIZE;
 	int r;
@@ -326,18 +328,33 @@ static int scan_region(struct ovcmem_client *c, struct part *p,
 
 		if (ioctl(p->fd, OVCMEM_SCAN, &s) < 0)
 			return -errno;
-		r = coldmap_feed(&rg->map, s.guest_pfn, n, c->bitmap);
+		r = coldmap_feed(&rg->map, s.guest_pfn, n, c->bitmap, step);
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
+/* Intervals since the last scan, rounded, in 1..COLDMAP_AGE_MAX. */
+static unsigned int age_step(const struct part *p, usec_t now, usec_t interval)
+{
+	usec_t k;
+
+	if (!p->last_scan || now <= p->last_scan || !interval)
+		return 1;
+	k = (now - p->last_scan + interval / 2) / interval;
+	if (k < 1)
+		return 1;
+	return k > COLDMAP_AGE_MAX ? COLDMAP_AGE_MAX : (unsigned int)k;
+}
+
 int ovcmem_client_collect(struct ovcmem_client *c, uint64_t id,
-			  unsigned int cold_ticks, struct ovcmem_signals *ret)
+			  unsigned int cold_ticks, usec_t now, usec_t interval,
+			  struct ovcmem_signals *ret)
 {
 	struct ovcmem_get_stats gs = {.guest_pfn = OVCMEM_STATS_PARTITION};
 	struct part *p = find(c, id);
+	unsigned int step;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
@@ -363,12 +380,14 @@ int ovcmem_client_collect(struct ovcmem_client *c, uint64_t id,
 	p->have_prev = true;
 	if (cold_ticks > COLDMAP_AGE_MAX)
 		cold_ticks = COLDMAP_AGE_MAX;
+	step = age_step(p, now, interval);
+	p->last_scan = now;
 	for (size_t i = 0; i < p->n_regions; i++) {
 		struct region *rg = &p->regions[i];
 
 		if (!rg->movable)
 			continue;
-		r = scan_region(c, p, rg);
+		r = scan_region(c, p, rg, step);
 		if (r < 0)
 			return r;
 		coldmap_histogram(&rg->map, ret->idle_pages);
@@ -430,44 +449,42 @@ static usec_t mono_usec(void)
 	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
 }
 
-/* What the balancer paged out itself comes back first. */
-static int prefault_evicted(struct part *p, uint64_t want, usec_t deadline,
-			    uint64_t *got)
+/* Prefault [@gfn, +@npages) of @rg in 2 MiB steps until @want pages
+ * were mapped or @deadline passed; marks what it covered resident. */
+static int prefault_span(struct part *p, struct region *rg, uint64_t gfn,
+			 uint64_t npages, uint64_t want, usec_t deadline,
+			 uint64_t *got)
 {
-	struct gfn_range *ranges = calloc(RANGES_MAX, sizeof(*ranges));
 	int r = 0;
 
-	if (!ranges)
-		return -ENOMEM;
-	for (size_t i = 0; i < p->n_regions && *got < want && !r; i++) {
-		struct region *rg = &p->regions[i];
-		size_t n;
+	for (uint64_t off = 0; off < npages && *got < want && !r;
+	     off += PREFAULT_STEP_PAGES) {
+		uint64_t len = npages - off;
 
-		if (!rg->movable)
-			continue;
-		n = coldmap_evicted_ranges(&rg->map, want - *got, ranges,
-					   RANGES_MAX);
-		for (size_t k = 0; k < n && !r; k++) {
-			for (uint64_t off = 0; off < ranges[k].npages && !r;
-			     off += PREFAULT_STEP_PAGES) {
-				uint64_t len = ranges[k].npages - off;
-
-				if (deadline && mono_usec() > deadline) {
-					r = -EAGAIN;
-					break;
-				}
-				if (len > PREFAULT_STEP_PAGES)
-					len = PREFAULT_STEP_PAGES;
-				r = prefault_range(p, ranges[k].gfn + off, len,
-						   got);
-				if (!r)
-					coldmap_mark_resident(
-						&rg->map, ranges[k].gfn + off,
-						len);
-			}
-		}
+		if (deadline && mono_usec() > deadline)
+			return -EAGAIN;
+		if (len > PREFAULT_STEP_PAGES)
+			len = PREFAULT_STEP_PAGES;
+		r = prefault_range(p, gfn + off, len, got);
+		if (!r)
+			coldmap_mark_resident(&rg->map, gfn + off, len);
 	}
-	free(ranges);
+	return r;
+}
+
+/*
+ * Ranges of one region, from @pick (a coldmap query), faulted in until
+ * @want pages were mapped. Returns 0, -EAGAIN, or a driver error.
+ */
+static int prefault_picked(struct part *p, struct region *rg,
+			   struct gfn_range *ranges, size_t n, uint64_t want,
+			   usec_t deadline, uint64_t *got)
+{
+	int r = 0;
+
+	for (size_t k = 0; k < n && *got < want && !r; k++)
+		r = prefault_span(p, rg, ranges[k].gfn, ranges[k].npages, want,
+				  deadline, got);
 	return r;
 }
 
@@ -477,49 +494,42 @@ static int prefault(struct ovcmem_client *c, uint64_t id, uint64_t bytes,
 	usec_t deadline = budget ? mono_usec() + budget : 0;
 	struct part *p = find(c, id);
 	uint64_t want = (bytes + OVCMEM_PAGE_SIZE - 1) / OVCMEM_PAGE_SIZE;
-	uint64_t total = 0, got = 0;
-	int r;
+	uint64_t got = 0;
+	struct gfn_range *ranges;
+	bool movable = false;
+	int r = 0;
 
 	*done = 0;
 	if (!p)
 		return -ENOENT;
-	for (size_t i = 0; i < p->n_regions; i++)
-		if (p->regions[i].movable)
-			total += p->regions[i].info.size / OVCMEM_PAGE_SIZE;
-	if (!total)
-		return -EOPNOTSUPP; /* no movable RAM: nothing to fault in */
-	r = prefault_evicted(p, want, deadline, &got);
-	/* Then what host reclaim took on its own: walk all RAM in 2 MiB
-	 * steps from where the last call stopped, once at most. */
-	for (uint64_t walked = 0; !r && walked < total && got < want;) {
-		if (deadline && mono_usec() > deadline) {
-			r = -EAGAIN;
-			break;
-		}
-		uint64_t cur = (p->prefault_cursor + walked) % total, pos = 0;
-
-		for (size_t i = 0; i < p->n_regions; i++) {
+	ranges = calloc(RANGES_MAX, sizeof(*ranges));
+	if (!ranges)
+		return -ENOMEM;
+	/* First what the balancer took from blocks the guest is faulting
+	 * back in right now, then the pages the host reclaimed on its own
+	 * from the blocks the guest is using. Idle blocks stay out. */
+	for (int phase = 0; phase < 2 && !r && got < want; phase++) {
+		for (size_t i = 0; i < p->n_regions && !r && got < want; i++) {
 			struct region *rg = &p->regions[i];
-			uint64_t rp = rg->info.size / OVCMEM_PAGE_SIZE;
+			size_t n;
 
 			if (!rg->movable)
 				continue;
-			if (cur < pos + rp) {
-				uint64_t off = cur - pos;
-				uint64_t n = rp - off < PREFAULT_STEP_PAGES
-						     ? rp - off
-						     : PREFAULT_STEP_PAGES;
-
-				r = prefault_range(p, rg->info.guest_pfn + off,
-						   n, &got);
-				walked += n;
-				break;
-			}
-			pos += rp;
+			movable = true;
+			n = phase == 0 ? coldmap_refaulted_ranges(
+						 &rg->map, RESTORE_RECENT_TICKS,
+						 want - got, ranges, RANGES_MAX)
+				       : coldmap_active_blocks(
+						 &rg->map, RESTORE_RECENT_TICKS,
+						 ranges, RANGES_MAX);
+			r = prefault_picked(p, rg, ranges, n, want, deadline,
+					    &got);
 		}
 	}
-	p->prefault_cursor = (p->prefault_cursor + got) % total;
+	free(ranges);
 	*done = got * OVCMEM_PAGE_SIZE;
+	if (!movable)
+		return -EOPNOTSUPP; /* no movable RAM: nothing to fault in */
 	return r;
 }
 

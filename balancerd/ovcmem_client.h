@@ -59,17 +59,22 @@ ovcmem_client_find_cgroup(const struct ovcmem_client *c, const char *cgroup);
 /*
  * Read partition @id's counters (deltas since the last call) and scan its
  * accessed bits with clear into each region's coldmap, ageing every page
- * that was not touched by one tick. Fills @ret: present, pages, deltas,
- * the idle histogram, and cold_pages (idle >= @cold_ticks, cold_valid).
- * Returns 0, -ENOENT if the partition is gone, or another negative errno.
+ * that was not touched by the @interval periods since the last call
+ * (@now, monotonic usec; rounded, at least one). Fills @ret: present,
+ * pages, deltas, the idle histogram, and cold_pages (idle >= @cold_ticks
+ * intervals, cold_valid). Returns 0, -ENOENT if the partition is gone,
+ * or another negative errno.
  */
 int ovcmem_client_collect(struct ovcmem_client *c, uint64_t id,
-			  unsigned int cold_ticks, struct ovcmem_signals *ret);
+			  unsigned int cold_ticks, usec_t now, usec_t interval,
+			  struct ovcmem_signals *ret);
 
 /*
- * Fault up to @bytes of partition @id back in: first the ranges the
- * balancer paged out itself (the coldmap's evicted pages), then the rest
- * of the RAM regions in 2 MiB steps, resuming where the last call stopped.
+ * Fault up to @bytes of partition @id back in, only where the guest is
+ * working: first the pages the balancer paged out of the 2 MiB blocks
+ * that refaulted in the last few intervals, then whatever is unmapped in
+ * the blocks the guest touched in that time (pages the host reclaimed on
+ * its own). Blocks the guest leaves idle are not brought back.
  * -EAGAIN when a signal or racing invalidations stopped it early, or when
  * it ran for @budget usec (0: no limit); *@done is what it did. With a
  * budget, SIGALRM (ITIMER_REAL) interrupts a driver call that overruns

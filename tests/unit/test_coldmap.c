@@ -21,7 +21,7 @@ static void feed_touching(struct coldmap *m, uint64_t lo, uint64_t hi)
 
 	for (uint64_t p = lo; p < hi && p < PAGES; p++)
 		bits[p / 64] |= 1ULL << (p % 64);
-	assert_int_equal(coldmap_feed(m, BASE, PAGES, bits), 0);
+	assert_int_equal(coldmap_feed(m, BASE, PAGES, bits, 1), 0);
 }
 
 /* Page p last touched at tick p, T = PAGES ticks: age(p) = 199 - p. */
@@ -72,15 +72,15 @@ static void test_feed_range(void **state)
 	(void)state;
 	assert_int_equal(coldmap_init(&m, BASE, PAGES), 0);
 	/* a sub-range ages only itself */
-	assert_int_equal(coldmap_feed(&m, BASE + 64, 64, bits), 0);
+	assert_int_equal(coldmap_feed(&m, BASE + 64, 64, bits, 1), 0);
 	assert_int_equal(m.age[63], 0);
 	assert_int_equal(m.age[64], 0);
 	assert_int_equal(m.age[65], 1);
 	assert_int_equal(m.age[127], 1);
 	assert_int_equal(m.age[128], 0);
-	assert_int_equal(coldmap_feed(&m, BASE - 1, 2, bits), -ERANGE);
-	assert_int_equal(coldmap_feed(&m, BASE + PAGES - 1, 2, bits), -ERANGE);
-	assert_int_equal(coldmap_feed(&m, BASE, PAGES + 1, bits), -ERANGE);
+	assert_int_equal(coldmap_feed(&m, BASE - 1, 2, bits, 1), -ERANGE);
+	assert_int_equal(coldmap_feed(&m, BASE + PAGES - 1, 2, bits, 1), -ERANGE);
+	assert_int_equal(coldmap_feed(&m, BASE, PAGES + 1, bits, 1), -ERANGE);
 	coldmap_free(&m);
 }
 

@@ -39,6 +39,7 @@ static struct {
 	struct ovcmem_stats stats;
 	int prefault_errno;
 	bool prefault_block;
+	uint64_t touch; /* page index also touched in scans, 0: none */
 	uint64_t prefault_gfn[64], prefault_npages[64];
 	size_t n_prefaults;
 } drv;
@@ -118,7 +119,8 @@ static int fake_part_ioctl(unsigned long req, void *arg)
 		assert_int_equal(s->flags, OVCMEM_SCAN_CLEAR_ACCESSED);
 		memset(bm, 0, (s->npages + 63) / 64 * 8);
 		for (uint64_t i = 0; i < s->npages; i++)
-			if (s->guest_pfn + i - GFN0 < HOT)
+			if (s->guest_pfn + i - GFN0 < HOT ||
+			    (drv.touch && s->guest_pfn + i - GFN0 == drv.touch))
 				bm[i / 64] |= 1ULL << (i % 64);
 		s->accessed = HOT;
 		return 0;
@@ -157,6 +159,16 @@ int ioctl(int fd, unsigned long req, ...)
 	if (drv.part_fd > 0 && fd == drv.part_fd)
 		return fake_part_ioctl(req, arg);
 	return (int)syscall(SYS_ioctl, fd, req, arg);
+}
+
+/* One tick of the balancer's clock: a second. */
+static usec_t fake_now;
+
+static int collect(struct ovcmem_client *c, uint64_t id,
+		   struct ovcmem_signals *s)
+{
+	fake_now += USEC_PER_SEC;
+	return ovcmem_client_collect(c, id, 3, fake_now, USEC_PER_SEC, s);
 }
 
 struct fixture {
@@ -244,7 +256,7 @@ static void test_stats_and_ages(void **state)
 	drv.stats.pages = NPAGES;
 	drv.stats.pages_mapped = NPAGES;
 	drv.stats.refaults = 100;
-	assert_int_equal(ovcmem_client_collect(f->c, PART_ID, 3, &s), 0);
+	assert_int_equal(collect(f->c, PART_ID, &s), 0);
 	assert_true(s.present);
 	assert_int_equal(s.partition_id, PART_ID);
 	assert_int_equal(s.pages, NPAGES);
@@ -253,7 +265,7 @@ static void test_stats_and_ages(void **state)
 	assert_int_equal(s.cold_pages, 0); /* nothing watched idle yet */
 	for (int i = 0; i < 4; i++) {
 		drv.stats.refaults += 10;
-		assert_int_equal(ovcmem_client_collect(f->c, PART_ID, 3, &s),
+		assert_int_equal(collect(f->c, PART_ID, &s),
 				 0);
 	}
 	assert_int_equal(s.d_refaults, 10);
@@ -265,9 +277,9 @@ static void test_stats_and_ages(void **state)
 	assert_int_equal(s.idle_pages[0], HOT); /* touched in the last scan */
 	/* A counter that went back (id reused): no delta, no wrap. */
 	drv.stats.refaults = 5;
-	assert_int_equal(ovcmem_client_collect(f->c, PART_ID, 3, &s), 0);
+	assert_int_equal(collect(f->c, PART_ID, &s), 0);
 	assert_int_equal(s.d_refaults, 0);
-	assert_int_equal(ovcmem_client_collect(f->c, 99, 3, &s), -ENOENT);
+	assert_int_equal(collect(f->c, 99, &s), -ENOENT);
 }
 
 static void test_cold_ranges_then_prefault(void **state)
@@ -275,12 +287,12 @@ static void test_cold_ranges_then_prefault(void **state)
 	struct fixture *f = *state;
 	struct ovcmem_signals s;
 	struct iovec *iov;
-	uint64_t done;
+	uint64_t done, total;
 	size_t n;
 
 	assert_int_equal(ovcmem_client_refresh(f->c), 1);
 	for (int i = 0; i < 5; i++)
-		assert_int_equal(ovcmem_client_collect(f->c, PART_ID, 3, &s),
+		assert_int_equal(collect(f->c, PART_ID, &s),
 				 0);
 	/* 1 MiB of the cold pages, as owner addresses, merged. */
 	assert_int_equal(
@@ -290,27 +302,49 @@ static void test_cold_ranges_then_prefault(void **state)
 	assert_int_equal((uintptr_t)iov[0].iov_base, UA0 + HOT * 4096);
 	assert_int_equal(iov[0].iov_len, 1 << 20);
 
-	/* Paged out: no longer cold, and the first to come back. */
+	/* Paged out: no longer cold. */
 	ovcmem_client_mark_evicted(f->c, PART_ID, iov, n);
 	free(iov);
-	assert_int_equal(ovcmem_client_collect(f->c, PART_ID, 3, &s), 0);
-	assert_int_equal(s.cold_pages, NPAGES - HOT - 256);
-	assert_int_equal(
-		ovcmem_client_prefault(f->c, PART_ID, 1 << 20, 0, &done), 0);
-	assert_int_equal(done, 1 << 20);
-	assert_int_equal(drv.n_prefaults, 1);
-	assert_int_equal(drv.prefault_gfn[0], GFN0 + HOT);
-	assert_int_equal(drv.prefault_npages[0], 256);
-	assert_int_equal(ovcmem_client_collect(f->c, PART_ID, 3, &s), 0);
-	/* Resident again, age 0: not cold until watched idle again. */
+	assert_int_equal(collect(f->c, PART_ID, &s), 0);
 	assert_int_equal(s.cold_pages, NPAGES - HOT - 256);
 
-	/* Nothing evicted left: 2 MiB steps through the region. */
+	/* Nothing refaults: only the block the guest works in (block 0,
+	 * pages [0, 512), where [0, HOT) is touched) is faulted in, whole;
+	 * idle block 1 is left alone. */
 	assert_int_equal(
-		ovcmem_client_prefault(f->c, PART_ID, 3 << 20, 0, &done), 0);
-	assert_int_equal(done, 3 << 20);
+		ovcmem_client_prefault(f->c, PART_ID, 1 << 20, 0, &done), 0);
+	assert_int_equal(drv.n_prefaults, 1);
+	assert_int_equal(drv.prefault_gfn[0], GFN0);
+	assert_int_equal(drv.prefault_npages[0], 512);
+	assert_int_equal(done, 2 << 20); /* the fake maps all it is asked */
+	/* Block 0's evicted pages are resident again (in the histogram,
+	 * which counts only resident pages), young: not cold. */
+	assert_int_equal(collect(f->c, PART_ID, &s), 0);
+	total = 0;
+	for (int k = 0; k < IDLE_BUCKETS; k++)
+		total += s.idle_pages[k];
+	assert_int_equal(total, NPAGES);
+	assert_int_equal(s.cold_pages, NPAGES - HOT - 256);
+
+	/* Page out [600, 700) of block 1, then the guest touches page 650:
+	 * a refault. Restore brings back the rest of that block's evicted
+	 * pages first, then works through the blocks in use. */
+	iov = &(struct iovec){(void *)(uintptr_t)(UA0 + 600 * 4096),
+			      100 * 4096};
+	ovcmem_client_mark_evicted(f->c, PART_ID, iov, 1);
+	drv.touch = 650;
+	assert_int_equal(collect(f->c, PART_ID, &s), 0);
+	drv.n_prefaults = 0;
+	assert_int_equal(
+		ovcmem_client_prefault(f->c, PART_ID, 1 << 20, 0, &done), 0);
 	assert_int_equal(drv.n_prefaults, 3);
-	assert_int_equal(drv.prefault_npages[1], 512);
+	assert_int_equal(drv.prefault_gfn[0], GFN0 + 600);
+	assert_int_equal(drv.prefault_npages[0], 50);
+	assert_int_equal(drv.prefault_gfn[1], GFN0 + 651);
+	assert_int_equal(drv.prefault_npages[1], 49);
+	assert_int_equal(drv.prefault_gfn[2], GFN0);
+	assert_int_equal(drv.prefault_npages[2], 512);
+	drv.touch = 0;
 
 	/* Racing invalidations: partial, not failed. */
 	drv.prefault_errno = EBUSY;
