@@ -57,7 +57,8 @@ int coldmap_feed(struct coldmap *m, uint64_t gfn, uint64_t npages,
 	if (step < 1)
 		step = 1;
 	lo = gfn - m->base_gfn;
-	first_block = n_blocks(lo); /* the first block starting at or after lo */
+	first_block =
+		n_blocks(lo); /* the first block starting at or after lo */
 	for (uint64_t b = first_block; b * COLDMAP_BLOCK_PAGES < lo + npages;
 	     b++)
 		m->refault_age[b] = age_by(m->refault_age[b], step);

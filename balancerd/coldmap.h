@@ -30,8 +30,8 @@
 
 #include "signals.h"
 
-#define COLDMAP_AGE_MAX 254
-#define COLDMAP_EVICTED 255
+#define COLDMAP_AGE_MAX	    254
+#define COLDMAP_EVICTED	    255
 #define COLDMAP_BLOCK_PAGES 512
 
 struct gfn_range {

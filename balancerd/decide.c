@@ -483,10 +483,10 @@ static void plan_init(struct plan *pl, const struct tick_ctx *t)
 	 * prefaulting them (only the blocks it is faulting, see the ovcmem
 	 * client) spends no memory the guest would not take itself.
 	 */
-	pl->restoring = (t->mode == MODE_RESTORE && pl->over_target) ||
-			((t->mode == MODE_RESTORE ||
-			  t->mode == MODE_PROACTIVE) &&
-			 pl->refaulting);
+	pl->restoring =
+		(t->mode == MODE_RESTORE && pl->over_target) ||
+		((t->mode == MODE_RESTORE || t->mode == MODE_PROACTIVE) &&
+		 pl->refaulting);
 	bucket_refill(vs, c, t);
 	pl->capacity = pages_down(min_u64(
 		vs->reclaim_budget, sub_sat(v->memory_current, pl->floor)));
@@ -730,7 +730,8 @@ static void plan_critical(struct plan *pls, size_t n, uint64_t need)
  */
 static void plan_restore(struct plan *pls, size_t n, const struct tick_ctx *t)
 {
-	uint64_t above_low = sub_sat(t->hv.avail, scale(t->hv.low, 1 + t->hv.h));
+	uint64_t above_low =
+		sub_sat(t->hv.avail, scale(t->hv.low, 1 + t->hv.h));
 	uint64_t above_high = sub_sat(t->hv.avail, t->hv.high);
 	double secs = (double)t->interval / USEC_PER_SEC;
 	char a[16], b[16], c[16];
@@ -745,8 +746,8 @@ static void plan_restore(struct plan *pls, size_t n, const struct tick_ctx *t)
 			       scale(pl->c->max_reclaim_rate, secs));
 		want = min_u64(want,
 			       sub_sat(pl->ceiling, pl->v->memory_current));
-		want = pages_down(min_u64(
-			want, pl->refaulting ? above_low : above_high));
+		want = pages_down(
+			min_u64(want, pl->refaulting ? above_low : above_high));
 		if (!want)
 			continue;
 		pl->prefault = want;

@@ -79,7 +79,8 @@ static void test_feed_range(void **state)
 	assert_int_equal(m.age[127], 1);
 	assert_int_equal(m.age[128], 0);
 	assert_int_equal(coldmap_feed(&m, BASE - 1, 2, bits, 1), -ERANGE);
-	assert_int_equal(coldmap_feed(&m, BASE + PAGES - 1, 2, bits, 1), -ERANGE);
+	assert_int_equal(coldmap_feed(&m, BASE + PAGES - 1, 2, bits, 1),
+			 -ERANGE);
 	assert_int_equal(coldmap_feed(&m, BASE, PAGES + 1, bits, 1), -ERANGE);
 	coldmap_free(&m);
 }
@@ -175,6 +176,110 @@ static void test_evicted(void **state)
 	coldmap_free(&m);
 }
 
+/* A late tick ages idle pages by the intervals that passed, saturating;
+ * evicted pages stay evicted whatever the step. */
+static void test_step_ageing(void **state)
+{
+	uint64_t bits[(PAGES + 63) / 64] = {0x1};
+	struct coldmap m;
+
+	(void)state;
+	assert_int_equal(coldmap_init(&m, BASE, PAGES), 0);
+	coldmap_mark_evicted(&m, BASE + 5, 1);
+	assert_int_equal(coldmap_feed(&m, BASE, PAGES, bits, 3), 0);
+	assert_int_equal(m.age[0], 0);
+	assert_int_equal(m.age[1], 3);
+	assert_int_equal(m.age[5], COLDMAP_EVICTED);
+	assert_int_equal(coldmap_feed(&m, BASE, PAGES, bits, 252), 0);
+	assert_int_equal(m.age[1], COLDMAP_AGE_MAX);
+	assert_int_equal(m.age[5], COLDMAP_EVICTED);
+	/* 0 means "at least one" */
+	assert_int_equal(coldmap_feed(&m, BASE, PAGES, bits, 0), 0);
+	assert_int_equal(m.age[2], COLDMAP_AGE_MAX);
+	coldmap_free(&m);
+}
+
+#define BIG (3 * COLDMAP_BLOCK_PAGES + 100) /* three blocks and a bit */
+
+static void feed_big(struct coldmap *m, uint64_t touch_a, uint64_t touch_b)
+{
+	uint64_t bits[(BIG + 63) / 64] = {0};
+
+	bits[touch_a / 64] |= 1ULL << (touch_a % 64);
+	bits[touch_b / 64] |= 1ULL << (touch_b % 64);
+	assert_int_equal(coldmap_feed(m, BASE, BIG, bits, 1), 0);
+}
+
+/* Restore picks the evicted pages of the blocks that refault, recent
+ * ones only; a page touched while resident is not a refault. */
+static void test_refaulted_ranges(void **state)
+{
+	struct gfn_range r[8];
+	struct coldmap m;
+
+	(void)state;
+	assert_int_equal(coldmap_init(&m, BASE, BIG), 0);
+	/* block 0: [10, 20) evicted; block 1: [600, 700); block 3: the
+	 * partial last one, [1600, 1636) */
+	coldmap_mark_evicted(&m, BASE + 10, 10);
+	coldmap_mark_evicted(&m, BASE + 600, 100);
+	coldmap_mark_evicted(&m, BASE + 1600, 36);
+	/* page 0 (resident) and page 650 (evicted) touched */
+	feed_big(&m, 0, 650);
+	assert_int_equal(coldmap_refaulted_ranges(&m, 0, 1000, r, 8), 2);
+	assert_int_equal(r[0].gfn, BASE + 600);
+	assert_int_equal(r[0].npages, 50);
+	assert_int_equal(r[1].gfn, BASE + 651);
+	assert_int_equal(r[1].npages, 49);
+	/* at most 60 pages */
+	assert_int_equal(coldmap_refaulted_ranges(&m, 0, 60, r, 8), 2);
+	assert_int_equal(r[1].npages, 10);
+	/* one more tick: the refault is 1 old; still within 1, not 0 */
+	feed_big(&m, 0, 0);
+	assert_int_equal(coldmap_refaulted_ranges(&m, 0, 1000, r, 8), 0);
+	assert_int_equal(coldmap_refaulted_ranges(&m, 1, 1000, r, 8), 2);
+	/* the partial last block refaults */
+	feed_big(&m, 0, 1610);
+	assert_int_equal(coldmap_refaulted_ranges(&m, 0, 1000, r, 8), 2);
+	assert_int_equal(r[0].gfn, BASE + 1600);
+	assert_int_equal(r[0].npages, 10);
+	assert_int_equal(r[1].gfn, BASE + 1611);
+	assert_int_equal(r[1].npages, 25);
+	/* faulted back in: nothing left to restore there */
+	coldmap_mark_resident(&m, BASE + 1600, 36);
+	assert_int_equal(coldmap_refaulted_ranges(&m, 0, 1000, r, 8), 0);
+	coldmap_free(&m);
+}
+
+/* Blocks with a recently touched resident page, whole, merged. */
+static void test_active_blocks(void **state)
+{
+	struct gfn_range r[8];
+	struct coldmap m;
+
+	(void)state;
+	assert_int_equal(coldmap_init(&m, BASE, BIG), 0);
+	feed_big(&m, 5, 1540);
+	assert_int_equal(coldmap_active_blocks(&m, 0, r, 8), 2);
+	assert_int_equal(r[0].gfn, BASE);
+	assert_int_equal(r[0].npages, COLDMAP_BLOCK_PAGES);
+	assert_int_equal(r[1].gfn, BASE + 3 * COLDMAP_BLOCK_PAGES);
+	assert_int_equal(r[1].npages, 100);
+	/* touch block 1 and 2 too: one merged range of everything */
+	feed_big(&m, 700, 1100);
+	assert_int_equal(coldmap_active_blocks(&m, 1, r, 8), 1);
+	assert_int_equal(r[0].npages, BIG);
+	/* only the last tick's */
+	assert_int_equal(coldmap_active_blocks(&m, 0, r, 8), 1);
+	assert_int_equal(r[0].gfn, BASE + COLDMAP_BLOCK_PAGES);
+	assert_int_equal(r[0].npages, 2 * COLDMAP_BLOCK_PAGES);
+	/* room for one range */
+	feed_big(&m, 5, 1540);
+	assert_int_equal(coldmap_active_blocks(&m, 0, r, 1), 1);
+	assert_int_equal(r[0].gfn, BASE);
+	coldmap_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +289,9 @@ int main(void)
 		cmocka_unit_test(test_histogram),
 		cmocka_unit_test(test_cold_ranges_oldest_first),
 		cmocka_unit_test(test_evicted),
+		cmocka_unit_test(test_step_ageing),
+		cmocka_unit_test(test_refaulted_ranges),
+		cmocka_unit_test(test_active_blocks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

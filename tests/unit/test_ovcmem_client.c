@@ -265,8 +265,7 @@ static void test_stats_and_ages(void **state)
 	assert_int_equal(s.cold_pages, 0); /* nothing watched idle yet */
 	for (int i = 0; i < 4; i++) {
 		drv.stats.refaults += 10;
-		assert_int_equal(collect(f->c, PART_ID, &s),
-				 0);
+		assert_int_equal(collect(f->c, PART_ID, &s), 0);
 	}
 	assert_int_equal(s.d_refaults, 10);
 	/* Idle for four scans now, beyond the cold age of three. */
@@ -282,6 +281,22 @@ static void test_stats_and_ages(void **state)
 	assert_int_equal(collect(f->c, 99, &s), -ENOENT);
 }
 
+/* Ages count intervals of wall time, not calls: a late tick ages more. */
+static void test_late_tick_ages_more(void **state)
+{
+	struct fixture *f = *state;
+	struct ovcmem_signals s;
+
+	assert_int_equal(ovcmem_client_refresh(f->c), 1);
+	assert_int_equal(collect(f->c, PART_ID, &s), 0);
+	assert_int_equal(collect(f->c, PART_ID, &s), 0);
+	assert_int_equal(s.cold_pages, 0);		 /* idle one interval */
+	fake_now += 2 * USEC_PER_SEC + USEC_PER_SEC / 3; /* 3.33 s later */
+	assert_int_equal(collect(f->c, PART_ID, &s), 0);
+	/* 1 + 3 intervals: beyond the cold age of three */
+	assert_int_equal(s.cold_pages, NPAGES - HOT);
+}
+
 static void test_cold_ranges_then_prefault(void **state)
 {
 	struct fixture *f = *state;
@@ -292,8 +307,7 @@ static void test_cold_ranges_then_prefault(void **state)
 
 	assert_int_equal(ovcmem_client_refresh(f->c), 1);
 	for (int i = 0; i < 5; i++)
-		assert_int_equal(collect(f->c, PART_ID, &s),
-				 0);
+		assert_int_equal(collect(f->c, PART_ID, &s), 0);
 	/* 1 MiB of the cold pages, as owner addresses, merged. */
 	assert_int_equal(
 		ovcmem_client_cold_ranges(f->c, PART_ID, 3, 1 << 20, &iov, &n),
@@ -383,8 +397,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-		T(test_absent_driver),	 T(test_partitions_map_to_vms),
-		T(test_stats_and_ages),	 T(test_cold_ranges_then_prefault),
+		T(test_absent_driver),
+		T(test_partitions_map_to_vms),
+		T(test_stats_and_ages),
+		T(test_late_tick_ages_more),
+		T(test_cold_ranges_then_prefault),
 		T(test_prefault_budget),
 #undef T
 	};
