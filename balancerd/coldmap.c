@@ -54,8 +54,6 @@ int coldmap_feed(struct coldmap *m, uint64_t gfn, uint64_t npages,
 	if (gfn < m->base_gfn || npages > m->npages ||
 	    gfn - m->base_gfn > m->npages - npages)
 		return -ERANGE;
-	if (step < 1)
-		step = 1;
 	lo = gfn - m->base_gfn;
 	first_block =
 		n_blocks(lo); /* the first block starting at or after lo */
@@ -179,6 +177,24 @@ static bool clip(const struct coldmap *m, uint64_t gfn, uint64_t npages,
 	*lo = (gfn > m->base_gfn ? gfn : m->base_gfn) - m->base_gfn;
 	*hi = (end < mend ? end : mend) - m->base_gfn;
 	return true;
+}
+
+static uint8_t rescaled(uint8_t age, unsigned int from_k, unsigned int to_k)
+{
+	uint64_t v = (uint64_t)age * from_k / to_k;
+
+	return v > COLDMAP_AGE_MAX ? COLDMAP_AGE_MAX : (uint8_t)v;
+}
+
+void coldmap_rescale(struct coldmap *m, unsigned int from_k, unsigned int to_k)
+{
+	if (!from_k || !to_k || from_k == to_k)
+		return;
+	for (uint64_t i = 0; i < m->npages; i++)
+		if (m->age[i] != COLDMAP_EVICTED)
+			m->age[i] = rescaled(m->age[i], from_k, to_k);
+	for (uint64_t b = 0; b < n_blocks(m->npages); b++)
+		m->refault_age[b] = rescaled(m->refault_age[b], from_k, to_k);
 }
 
 void coldmap_mark_evicted(struct coldmap *m, uint64_t gfn, uint64_t npages)

@@ -33,6 +33,13 @@
 #define COLDMAP_AGE_MAX	    254
 #define COLDMAP_EVICTED	    255
 #define COLDMAP_BLOCK_PAGES 512
+/*
+ * The longest cold age a caller should ask for, in age units: the rest of
+ * the byte's range is left to see pages older than cold. A caller whose
+ * cold age is more intervals than this makes one age unit k intervals
+ * (and feeds a step of 0 while less than a unit has passed).
+ */
+#define COLDMAP_COLD_MAX 200
 
 struct gfn_range {
 	uint64_t gfn;
@@ -56,9 +63,9 @@ void coldmap_free(struct coldmap *m);
  * One tick's scan of gfns [@gfn, @gfn + @npages), which must lie inside
  * the map (-ERANGE otherwise): bit i of @accessed (word i / 64, bit
  * i % 64, as OVCMEM_SCAN fills it) set means gfn + i was touched. Touched
- * pages go to age 0; the others age by @step (>= 1: the intervals since
- * the last feed), saturating; evicted ones stay evicted. A touched
- * evicted page is a refault: its block's refault age goes to 0. Blocks
+ * pages go to age 0; the others age by @step (the age units since the
+ * last feed; 0: none has passed), saturating; evicted ones stay evicted. A
+ * touched evicted page is a refault: its block's refault age goes to 0. Blocks
  * age by @step when the range holds their first page, so a caller that
  * feeds a region in pieces (at block boundaries) ages each block once.
  */
@@ -84,6 +91,10 @@ uint64_t coldmap_count_older(const struct coldmap *m, unsigned int min_age);
 size_t coldmap_cold_ranges(const struct coldmap *m, unsigned int min_age,
 			   uint64_t max_pages, struct gfn_range *out,
 			   size_t max_ranges);
+
+/* Change the age unit from @from_k to @to_k intervals: every age (and
+ * block refault age) becomes age * @from_k / @to_k, saturating. */
+void coldmap_rescale(struct coldmap *m, unsigned int from_k, unsigned int to_k);
 
 /* The balancer paged [@gfn, +@npages) out (clipped to the map). */
 void coldmap_mark_evicted(struct coldmap *m, uint64_t gfn, uint64_t npages);

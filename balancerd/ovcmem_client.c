@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,9 @@ struct part {
 	struct ovcmem_stats prev; /* for the counter deltas */
 	struct region *regions;
 	size_t n_regions;
-	usec_t last_scan; /* @now of the last collect, 0 before */
+	usec_t last_scan;   /* @now of the last collect, 0 before */
+	unsigned int age_k; /* intervals per coldmap age unit, >= 1 */
+	usec_t age_credit;  /* time scanned but not yet aged (< a unit) */
 };
 
 struct ovcmem_client {
@@ -335,17 +338,62 @@ static int scan_region(struct ovcmem_client *c, struct part *p,
 	return 0;
 }
 
-/* Intervals since the last scan, rounded, in 1..COLDMAP_AGE_MAX. */
-static unsigned int age_step(const struct part *p, usec_t now, usec_t interval)
+/* Intervals per age unit for a cold age of @cold_ticks intervals. */
+static unsigned int units_for(unsigned int cold_ticks)
 {
-	usec_t k;
+	return cold_ticks <= COLDMAP_COLD_MAX
+		       ? 1
+		       : (cold_ticks + COLDMAP_COLD_MAX - 1) / COLDMAP_COLD_MAX;
+}
 
-	if (!p->last_scan || now <= p->last_scan || !interval)
-		return 1;
-	k = (now - p->last_scan + interval / 2) / interval;
-	if (k < 1)
-		return 1;
-	return k > COLDMAP_AGE_MAX ? COLDMAP_AGE_MAX : (unsigned int)k;
+/* @ticks intervals in @p's age units, rounded up, at most AGE_MAX. */
+static unsigned int in_units(const struct part *p, unsigned int ticks)
+{
+	unsigned int k = p->age_k ? p->age_k : 1;
+	unsigned int u = ticks / k + (ticks % k != 0);
+
+	return u > COLDMAP_AGE_MAX ? COLDMAP_AGE_MAX : u;
+}
+
+/*
+ * Whole age units since the last scan; the remainder is kept for the
+ * next one, so ages follow the clock exactly whatever the ticks' jitter.
+ */
+static unsigned int age_step(struct part *p, usec_t now, usec_t interval)
+{
+	usec_t unit = interval * p->age_k, step;
+
+	if (p->last_scan && now > p->last_scan && unit)
+		p->age_credit += now - p->last_scan;
+	p->last_scan = now;
+	if (!unit)
+		return 0;
+	step = p->age_credit / unit;
+	if (step >= COLDMAP_AGE_MAX) {
+		p->age_credit = 0;
+		return COLDMAP_AGE_MAX;
+	}
+	p->age_credit -= step * unit;
+	return (unsigned int)step;
+}
+
+/* A class with a longer cold age needs a coarser unit (and back). */
+static void set_age_unit(struct part *p, unsigned int cold_ticks)
+{
+	unsigned int k;
+
+	if (!p->age_k)
+		p->age_k = 1;
+	if (cold_ticks == UINT_MAX)
+		return; /* no class: no cold age to fit */
+	k = units_for(cold_ticks);
+	if (k == p->age_k)
+		return;
+	for (size_t i = 0; i < p->n_regions; i++)
+		if (p->regions[i].movable)
+			coldmap_rescale(&p->regions[i].map, p->age_k, k);
+	p->age_k = k;
+	p->age_credit = 0;
 }
 
 int ovcmem_client_collect(struct ovcmem_client *c, uint64_t id,
@@ -378,10 +426,9 @@ int ovcmem_client_collect(struct ovcmem_client *c, uint64_t id,
 	}
 	p->prev = gs.stats;
 	p->have_prev = true;
-	if (cold_ticks > COLDMAP_AGE_MAX)
-		cold_ticks = COLDMAP_AGE_MAX;
+	set_age_unit(p, cold_ticks);
 	step = age_step(p, now, interval);
-	p->last_scan = now;
+	cold_ticks = in_units(p, cold_ticks);
 	for (size_t i = 0; i < p->n_regions; i++) {
 		struct region *rg = &p->regions[i];
 
@@ -497,11 +544,13 @@ static int prefault(struct ovcmem_client *c, uint64_t id, uint64_t bytes,
 	uint64_t got = 0;
 	struct gfn_range *ranges;
 	bool movable = false;
+	unsigned int recent;
 	int r = 0;
 
 	*done = 0;
 	if (!p)
 		return -ENOENT;
+	recent = in_units(p, RESTORE_RECENT_TICKS);
 	ranges = calloc(RANGES_MAX, sizeof(*ranges));
 	if (!ranges)
 		return -ENOMEM;
@@ -516,12 +565,12 @@ static int prefault(struct ovcmem_client *c, uint64_t id, uint64_t bytes,
 			if (!rg->movable)
 				continue;
 			movable = true;
-			n = phase == 0 ? coldmap_refaulted_ranges(
-						 &rg->map, RESTORE_RECENT_TICKS,
-						 want - got, ranges, RANGES_MAX)
-				       : coldmap_active_blocks(
-						 &rg->map, RESTORE_RECENT_TICKS,
-						 ranges, RANGES_MAX);
+			n = phase == 0
+				    ? coldmap_refaulted_ranges(
+					      &rg->map, recent, want - got,
+					      ranges, RANGES_MAX)
+				    : coldmap_active_blocks(&rg->map, recent,
+							    ranges, RANGES_MAX);
 			r = prefault_picked(p, rg, ranges, n, want, deadline,
 					    &got);
 		}
@@ -560,8 +609,7 @@ int ovcmem_client_cold_ranges(struct ovcmem_client *c, uint64_t id,
 	*n = 0;
 	if (!p)
 		return -ENOENT;
-	if (min_idle_ticks > COLDMAP_AGE_MAX)
-		min_idle_ticks = COLDMAP_AGE_MAX;
+	min_idle_ticks = in_units(p, min_idle_ticks);
 	ranges = calloc(RANGES_MAX, sizeof(*ranges));
 	iov = calloc(RANGES_MAX, sizeof(*iov));
 	if (!ranges || !iov) {

@@ -193,9 +193,37 @@ static void test_step_ageing(void **state)
 	assert_int_equal(coldmap_feed(&m, BASE, PAGES, bits, 252), 0);
 	assert_int_equal(m.age[1], COLDMAP_AGE_MAX);
 	assert_int_equal(m.age[5], COLDMAP_EVICTED);
-	/* 0 means "at least one" */
+	/* 0: less than a unit passed; touches still count */
+	bits[0] = 0x2;
 	assert_int_equal(coldmap_feed(&m, BASE, PAGES, bits, 0), 0);
+	assert_int_equal(m.age[0], 0);
+	assert_int_equal(m.age[1], 0);
 	assert_int_equal(m.age[2], COLDMAP_AGE_MAX);
+	coldmap_free(&m);
+}
+
+/* A coarser unit divides ages, a finer one multiplies them (saturating);
+ * evicted pages stay evicted. */
+static void test_rescale(void **state)
+{
+	uint64_t bits[(PAGES + 63) / 64] = {0x1};
+	struct coldmap m;
+
+	(void)state;
+	assert_int_equal(coldmap_init(&m, BASE, PAGES), 0);
+	coldmap_mark_evicted(&m, BASE + 5, 1);
+	assert_int_equal(coldmap_feed(&m, BASE, PAGES, bits, 100), 0);
+	coldmap_rescale(&m, 1, 3);
+	assert_int_equal(m.age[0], 0);
+	assert_int_equal(m.age[1], 33);
+	assert_int_equal(m.age[5], COLDMAP_EVICTED);
+	coldmap_rescale(&m, 3, 1);
+	assert_int_equal(m.age[1], 99);
+	coldmap_rescale(&m, 1, 0); /* nonsense: unchanged */
+	coldmap_rescale(&m, 2, 1);
+	coldmap_rescale(&m, 2, 1);
+	assert_int_equal(m.age[1], COLDMAP_AGE_MAX);
+	assert_int_equal(m.age[5], COLDMAP_EVICTED);
 	coldmap_free(&m);
 }
 
@@ -290,6 +318,7 @@ int main(void)
 		cmocka_unit_test(test_cold_ranges_oldest_first),
 		cmocka_unit_test(test_evicted),
 		cmocka_unit_test(test_step_ageing),
+		cmocka_unit_test(test_rescale),
 		cmocka_unit_test(test_refaulted_ranges),
 		cmocka_unit_test(test_active_blocks),
 	};

@@ -297,6 +297,34 @@ static void test_late_tick_ages_more(void **state)
 	assert_int_equal(s.cold_pages, NPAGES - HOT);
 }
 
+/* A cold age of 600 intervals does not fit a byte of ages: the unit
+ * becomes 3 intervals, and pages turn cold after 600 s, not 254. */
+static void test_long_cold_age(void **state)
+{
+	struct fixture *f = *state;
+	struct ovcmem_signals s;
+
+	assert_int_equal(ovcmem_client_refresh(f->c), 1);
+	for (int t = 0; t <= 599; t++) {
+		fake_now += USEC_PER_SEC;
+		assert_int_equal(ovcmem_client_collect(f->c, PART_ID, 600,
+						       fake_now, USEC_PER_SEC,
+						       &s),
+				 0);
+	}
+	/* 599 s after the first scan: 199 units of 3 s, not yet cold */
+	assert_int_equal(s.cold_pages, 0);
+	fake_now += USEC_PER_SEC;
+	assert_int_equal(ovcmem_client_collect(f->c, PART_ID, 600, fake_now,
+					       USEC_PER_SEC, &s),
+			 0);
+	assert_int_equal(s.cold_pages, NPAGES - HOT);
+	/* Back to a cold age of 3 intervals: ages are rescaled, the idle
+	 * pages (600 s) are cold at once. */
+	assert_int_equal(collect(f->c, PART_ID, &s), 0);
+	assert_int_equal(s.cold_pages, NPAGES - HOT);
+}
+
 static void test_cold_ranges_then_prefault(void **state)
 {
 	struct fixture *f = *state;
@@ -397,11 +425,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-		T(test_absent_driver),
-		T(test_partitions_map_to_vms),
-		T(test_stats_and_ages),
-		T(test_late_tick_ages_more),
-		T(test_cold_ranges_then_prefault),
+		T(test_absent_driver),	 T(test_partitions_map_to_vms),
+		T(test_stats_and_ages),	 T(test_late_tick_ages_more),
+		T(test_long_cold_age),	 T(test_cold_ranges_then_prefault),
 		T(test_prefault_budget),
 #undef T
 	};
