@@ -913,7 +913,12 @@ static int plan_all(struct plan *pls, size_t n, const struct tick_ctx *t)
 	}
 	switch (t->mode) {
 	case MODE_TIGHT:
-		return need ? plan_tight(pls, n, need) : 0;
+		/* The shortfall, and never less than the calm VMs' proactive
+		 * step: a host running short must not trim cold memory more
+		 * slowly than a comfortable one. */
+		if (need && plan_tight(pls, n, need) < 0)
+			return -ENOMEM;
+		break;
 	case MODE_CRITICAL:
 		/* PSI alone: the lowest priority gives one round anyway. */
 		plan_critical(pls, n, need ? need : 1);
