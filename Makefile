@@ -25,7 +25,7 @@ PKGS := jansson libsystemd libcgroup
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-CFLAGS_BASE := -std=gnu11 -g -Wall -Wextra $(WERROR) -D_GNU_SOURCE \
+CFLAGS_BASE := -std=gnu11 -g -pthread -Wall -Wextra $(WERROR) -D_GNU_SOURCE \
 	-Iinclude/uapi -Ibalancerd
 CFLAGS_OPT := -O2
 SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -52,14 +52,14 @@ $(1)/libbalancer.a: $$(patsubst %.c,$(1)/obj/%.o,$$(LIB_SRCS))
 	rm -f $$@ && ar rcs $$@ $$^
 
 $(1)/balancerd: $(1)/obj/balancerd/main.o $(1)/libbalancer.a
-	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
+	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm -pthread
 
 $(1)/balancerctl: $(1)/obj/balancerd/balancerctl.o $(1)/libbalancer.a
-	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
+	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm -pthread
 
 $(1)/tests/%: $(1)/obj/tests/unit/%.o $$(patsubst %.c,$(1)/obj/%.o,$$(UNIT_HELPERS)) $(1)/libbalancer.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) -lcmocka -lm
+	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) -lcmocka -lm -pthread
 
 -include $$(shell find $(1)/obj -name '*.d' 2>/dev/null)
 endef

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "act.h"
+#include "act_pool.h"
 #include "log.h"
 #include "loop.h"
 #include "ovcmem_client.h"
@@ -113,6 +115,8 @@ struct balancer {
 	bool psi_skip_logged;
 	int publish_err, host_err; /* last errors, to log each cause once */
 	usec_t watchdog_usec, last_ping; /* 0: no watchdog */
+	pthread_mutex_t ping_lock;	 /* last_ping, from act workers */
+	unsigned int act_workers;	 /* threads for a tick's actions */
 	unsigned int n_vm_triggers;
 	bool trigger_cap_logged;
 };
@@ -160,6 +164,14 @@ static usec_t effective_interval(const struct balancer *b)
 
 /* ---- setup ------------------------------------------------------------ */
 
+/* A thread per online CPU for a tick's actions (act_pool.h caps it). */
+static unsigned int act_workers_default(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 1 ? (unsigned int)n : 1;
+}
+
 int balancer_new(const struct balancer_options *opts, struct balancer **ret)
 {
 	struct policy_errors errs = {0};
@@ -169,6 +181,8 @@ int balancer_new(const struct balancer_options *opts, struct balancer **ret)
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
+	pthread_mutex_init(&b->ping_lock, NULL);
+	b->act_workers = act_workers_default();
 	copy_str(b->root, sizeof(b->root), opts->root ? opts->root : "/");
 	copy_str(b->config_path, sizeof(b->config_path),
 		 opts->config_path ? opts->config_path : BALANCERD_CONFIG_PATH);
@@ -273,6 +287,7 @@ void balancer_free(struct balancer *b)
 	sd_event_source_disable_unref(b->watch);
 	sd_event_source_disable_unref(b->settle);
 	sd_event_unref(b->event);
+	pthread_mutex_destroy(&b->ping_lock);
 	free(b);
 }
 
@@ -684,72 +699,117 @@ static void ping_watchdog(void *userdata)
 
 	if (!b->watchdog_usec)
 		return;
+	/* Workers of the action pool call this too. */
+	pthread_mutex_lock(&b->ping_lock);
 	now = now_monotonic();
-	if (now - b->last_ping < b->watchdog_usec / 4)
-		return;
-	sd_notify(false, "WATCHDOG=1");
-	b->last_ping = now;
+	if (now - b->last_ping >= b->watchdog_usec / 4) {
+		sd_notify(false, "WATCHDOG=1");
+		b->last_ping = now;
+	}
+	pthread_mutex_unlock(&b->ping_lock);
 }
 
-static void act_all(struct balancer *b, usec_t now)
+static struct act_context act_context_of(struct balancer *b)
 {
-	for (size_t i = 0; i < b->out.n_actions; i++) {
-		const struct action *a = &b->out.actions[i];
-		const struct vm_signals *v;
-		const struct policy_class *c;
-		struct decision_record rec = {0};
-		struct act_result res;
-		struct act_context ctx = {
-			.root = b->root,
-			.cgroup_root = b->cfg.cgroup_root,
-			.dry_run = b->dry_run,
-			.ovcmem = b->ovc,
-			.write = b->write,
-			.write_userdata = b->write_userdata,
-			.progress = ping_watchdog,
-			.progress_userdata = b,
-		};
-		char sz[32];
-		int r;
+	return (struct act_context){
+		.root = b->root,
+		.cgroup_root = b->cfg.cgroup_root,
+		.dry_run = b->dry_run,
+		.ovcmem = b->ovc,
+		.write = b->write,
+		.write_userdata = b->write_userdata,
+		.progress = ping_watchdog,
+		.progress_userdata = b,
+	};
+}
 
-		if (a->vm >= b->n_vms) {
-			log_error("decide() named VM #%zu of %zu: action "
-				  "dropped",
-				  a->vm, b->n_vms);
-			continue;
-		}
-		v = &b->vms[a->vm];
-		c = b->classes[a->vm];
-		ctx.cold_ticks = cold_ticks(b, c);
-		r = act_execute(&ctx, a, v, &res);
-		(void)r; /* res carries the outcome */
-		ping_watchdog(b);
-		log_action(b, a, v, c, &res);
-		account(b, a, &res);
-		if (!res.dry_run)
-			decide_account(&b->state, v->name, a->kind,
-				       res.bytes_done, now);
-		/* Read back what we set, next tick. */
-		if (a->kind == ACTION_SET_HIGH || a->kind == ACTION_SET_LOW)
-			b->entry_of[a->vm]->since_full = FULL_READ_EVERY;
-		rec.when = time(NULL);
-		rec.kind = a->kind;
-		rec.mode = a->mode;
-		rec.bytes_requested = a->bytes;
-		rec.bytes_done = res.bytes_done;
-		rec.error = res.error;
-		rec.partial = res.partial;
-		rec.dry_run = res.dry_run;
-		copy_str(rec.reason, sizeof(rec.reason), a->reason);
-		decision_ring_push(&b->entry_of[a->vm]->recent, &rec);
-		free(b->entry_of[a->vm]->recent_json);
-		b->entry_of[a->vm]->recent_json = NULL;
-		format_size(a->bytes == MEMORY_UNLIMITED ? 0 : a->bytes, sz,
-			    sizeof(sz));
-		snprintf(b->last_action, sizeof(b->last_action), "%s %s %s",
-			 v->name, action_kind_name(a->kind),
-			 a->bytes == MEMORY_UNLIMITED ? "max" : sz);
+/* Action @i, in a worker thread: only that VM's state is touched. */
+static void act_one(size_t i, struct act_result *res, void *userdata)
+{
+	struct balancer *b = userdata;
+	const struct action *a = &b->out.actions[i];
+	struct act_context ctx = act_context_of(b);
+
+	if (a->vm >= b->n_vms) {
+		res->error = -EINVAL; /* logged by act_done() */
+		return;
 	}
+	ctx.cold_ticks = cold_ticks(b, b->classes[a->vm]);
+	(void)act_execute(&ctx, a, &b->vms[a->vm], res); /* res says it */
+}
+
+/* Action @i is done: log and account, in list order, single-threaded. */
+static void act_done(size_t i, const struct act_result *res, void *userdata)
+{
+	struct balancer *b = userdata;
+	const struct action *a = &b->out.actions[i];
+	struct decision_record rec = {0};
+	const struct vm_signals *v;
+	const struct policy_class *c;
+	char sz[32];
+
+	if (a->vm >= b->n_vms) {
+		log_error("decide() named VM #%zu of %zu: action dropped",
+			  a->vm, b->n_vms);
+		return;
+	}
+	v = &b->vms[a->vm];
+	c = b->classes[a->vm];
+	ping_watchdog(b);
+	log_action(b, a, v, c, res);
+	account(b, a, res);
+	if (!res->dry_run)
+		decide_account(&b->state, v->name, a->kind, res->bytes_done,
+			       b->tick_now);
+	/* Read back what we set, next tick. */
+	if (a->kind == ACTION_SET_HIGH || a->kind == ACTION_SET_LOW)
+		b->entry_of[a->vm]->since_full = FULL_READ_EVERY;
+	rec.when = time(NULL);
+	rec.kind = a->kind;
+	rec.mode = a->mode;
+	rec.bytes_requested = a->bytes;
+	rec.bytes_done = res->bytes_done;
+	rec.error = res->error;
+	rec.partial = res->partial;
+	rec.dry_run = res->dry_run;
+	copy_str(rec.reason, sizeof(rec.reason), a->reason);
+	decision_ring_push(&b->entry_of[a->vm]->recent, &rec);
+	free(b->entry_of[a->vm]->recent_json);
+	b->entry_of[a->vm]->recent_json = NULL;
+	format_size(a->bytes == MEMORY_UNLIMITED ? 0 : a->bytes, sz,
+		    sizeof(sz));
+	snprintf(b->last_action, sizeof(b->last_action), "%s %s %s", v->name,
+		 action_kind_name(a->kind),
+		 a->bytes == MEMORY_UNLIMITED ? "max" : sz);
+}
+
+/*
+ * Several VMs' actions at once (act_pool.h), one thread per CPU up to
+ * the pool's limit; one by one when a test hook writes the cgroup files
+ * (it is not thread-safe) or when the vm_of array cannot be allocated.
+ */
+static void act_all(struct balancer *b)
+{
+	size_t n = b->out.n_actions;
+	size_t *vm_of = calloc(n ? n : 1, sizeof(*vm_of));
+	unsigned int workers = b->write ? 1 : b->act_workers;
+
+	if (!vm_of)
+		workers = 1;
+	for (size_t i = 0; vm_of && i < n; i++)
+		vm_of[i] = b->out.actions[i].vm;
+	if (workers <= 1) {
+		for (size_t i = 0; i < n; i++) {
+			struct act_result res = {0};
+
+			act_one(i, &res, b);
+			act_done(i, &res, b);
+		}
+	} else {
+		act_pool_run(n, vm_of, workers, act_one, act_done,
+			     ping_watchdog, b);
+	}
+	free(vm_of);
 }
 
 /* ---- publish ---------------------------------------------------------- */
@@ -950,7 +1010,7 @@ int balancer_tick_at(struct balancer *b, usec_t now)
 		return log_error_errno(r, "decide failed, tick skipped");
 	log_mode(b, &b->out);
 	copy_str(b->mode_reason, sizeof(b->mode_reason), b->out.mode_reason);
-	act_all(b, now);
+	act_all(b);
 	b->totals.ticks++;
 	log_summary(b, now);
 	publish(b);

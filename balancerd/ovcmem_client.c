@@ -5,9 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/ioctl.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -458,36 +456,6 @@ static int prefault_range(struct part *p, uint64_t gfn, uint64_t npages,
 	return r;
 }
 
-static void on_alarm(int sig)
-{
-	(void)sig; /* only to interrupt a PREFAULT that overruns */
-}
-
-/*
- * A single PREFAULT call can block for seconds when invalidations keep
- * racing it; the driver gives up with -EINTR on a pending signal. Arm
- * SIGALRM (no SA_RESTART) for @usec so the call ends by then.
- */
-static void alarm_arm(usec_t usec)
-{
-	struct itimerval it = {
-		.it_value = {.tv_sec = (time_t)(usec / USEC_PER_SEC),
-			     .tv_usec = (suseconds_t)(usec % USEC_PER_SEC)},
-	};
-	struct sigaction sa = {.sa_handler = on_alarm};
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, NULL);
-	setitimer(ITIMER_REAL, &it, NULL);
-}
-
-static void alarm_disarm(void)
-{
-	struct itimerval it = {0};
-
-	setitimer(ITIMER_REAL, &it, NULL);
-}
-
 static usec_t mono_usec(void)
 {
 	struct timespec ts;
@@ -585,14 +553,7 @@ static int prefault(struct ovcmem_client *c, uint64_t id, uint64_t bytes,
 int ovcmem_client_prefault(struct ovcmem_client *c, uint64_t id, uint64_t bytes,
 			   usec_t budget, uint64_t *done)
 {
-	int r;
-
-	if (budget)
-		alarm_arm(budget);
-	r = prefault(c, id, bytes, budget, done);
-	if (budget)
-		alarm_disarm();
-	return r;
+	return prefault(c, id, bytes, budget, done);
 }
 
 int ovcmem_client_cold_ranges(struct ovcmem_client *c, uint64_t id,

@@ -75,11 +75,12 @@ int ovcmem_client_collect(struct ovcmem_client *c, uint64_t id,
  * that refaulted in the last few intervals, then whatever is unmapped in
  * the blocks the guest touched in that time (pages the host reclaimed on
  * its own). Blocks the guest leaves idle are not brought back.
- * -EAGAIN when a signal or racing invalidations stopped it early, or when
- * it ran for @budget usec (0: no limit); *@done is what it did. With a
- * budget, SIGALRM (ITIMER_REAL) interrupts a driver call that overruns
- * it: the caller must not use either for anything else.
- * *@done receives the bytes newly mapped. Returns 0 or a negative errno.
+ * -EAGAIN when a signal or racing invalidations stopped it early (the
+ * driver gives up on a block the host keeps invalidating for a second:
+ * -EBUSY), or when it ran past @budget usec (0: no limit), checked
+ * between 2 MiB steps. *@done receives the bytes newly mapped. Returns 0
+ * or a negative errno. Calls for different partitions may run in
+ * different threads at once (act_pool.h): each touches only its own.
  */
 int ovcmem_client_prefault(struct ovcmem_client *c, uint64_t id, uint64_t bytes,
 			   usec_t budget, uint64_t *done);
