@@ -45,6 +45,28 @@ static uint8_t age_by(uint8_t age, unsigned int step)
 		       : (uint8_t)(age + step);
 }
 
+/* The block's first and last+1 page index. */
+static void block_bounds(const struct coldmap *m, uint64_t b, uint64_t *lo,
+			 uint64_t *hi)
+{
+	*lo = b * COLDMAP_BLOCK_PAGES;
+	*hi = *lo + COLDMAP_BLOCK_PAGES < m->npages ? *lo + COLDMAP_BLOCK_PAGES
+						    : m->npages;
+}
+
+/* The guest faulted an evicted page of block @b: the driver mapped the
+ * whole block, so none of it is evicted any more. */
+static void block_refaulted(struct coldmap *m, uint64_t b)
+{
+	uint64_t lo, hi;
+
+	m->refault_age[b] = 0;
+	block_bounds(m, b, &lo, &hi);
+	for (uint64_t i = lo; i < hi; i++)
+		if (m->age[i] == COLDMAP_EVICTED)
+			m->age[i] = 0;
+}
+
 int coldmap_feed(struct coldmap *m, uint64_t gfn, uint64_t npages,
 		 const uint64_t *accessed, unsigned int step)
 {
@@ -64,8 +86,8 @@ int coldmap_feed(struct coldmap *m, uint64_t gfn, uint64_t npages,
 	for (uint64_t i = 0; i < npages; i++) {
 		if (accessed[i / 64] & (1ULL << (i % 64))) {
 			if (a[i] == COLDMAP_EVICTED)
-				m->refault_age[(lo + i) / COLDMAP_BLOCK_PAGES] =
-					0;
+				block_refaulted(m,
+						(lo + i) / COLDMAP_BLOCK_PAGES);
 			a[i] = 0;
 		} else if (a[i] != COLDMAP_EVICTED) {
 			a[i] = age_by(a[i], step);
@@ -241,36 +263,59 @@ size_t coldmap_evicted_ranges(const struct coldmap *m, uint64_t max_pages,
 	return n;
 }
 
+/* Blocks near a recent refault (see coldmap.h): @near[b] set. */
+static void mark_near_refaults(const struct coldmap *m, unsigned int within,
+			       unsigned int max_gap, uint8_t *near)
+{
+	uint64_t nb = n_blocks(m->npages), prev = UINT64_MAX;
+
+	for (uint64_t b = 0; b < nb; b++) {
+		if (m->refault_age[b] > within)
+			continue;
+		near[b] = 1;
+		if (b > 0)
+			near[b - 1] = 1;
+		if (b + 1 < nb)
+			near[b + 1] = 1;
+		if (prev != UINT64_MAX && b - prev - 1 <= max_gap)
+			memset(near + prev + 1, 1, (size_t)(b - prev - 1));
+		prev = b;
+	}
+}
+
 size_t coldmap_refaulted_ranges(const struct coldmap *m, unsigned int within,
-				uint64_t max_pages, struct gfn_range *out,
-				size_t max_ranges)
+				unsigned int max_gap, uint64_t max_pages,
+				struct gfn_range *out, size_t max_ranges)
 {
 	uint64_t taken = 0;
+	uint8_t *near = calloc((size_t)n_blocks(m->npages), 1);
 	size_t n = 0;
 
+	if (!near)
+		return 0; /* nothing restored this tick, nothing broken */
+	mark_near_refaults(m, within, max_gap, near);
 	for (uint64_t i = 0; i < m->npages && taken < max_pages; i++) {
-		if (m->age[i] != COLDMAP_EVICTED) {
-			continue;
-		} else if (m->refault_age[i / COLDMAP_BLOCK_PAGES] > within) {
-			/* skip the rest of a block that did not refault */
-			i |= COLDMAP_BLOCK_PAGES - 1;
+		if (!near[i / COLDMAP_BLOCK_PAGES]) {
+			i |= COLDMAP_BLOCK_PAGES - 1; /* to the next block */
 			continue;
 		}
+		if (m->age[i] != COLDMAP_EVICTED)
+			continue;
 		if (!range_add(m, i, out, &n, max_ranges))
 			break;
 		taken++;
 	}
+	free(near);
 	return n;
 }
 
 static bool block_active(const struct coldmap *m, uint64_t b,
 			 unsigned int within)
 {
-	uint64_t end = (b + 1) * COLDMAP_BLOCK_PAGES;
+	uint64_t lo, end;
 
-	if (end > m->npages)
-		end = m->npages;
-	for (uint64_t i = b * COLDMAP_BLOCK_PAGES; i < end; i++)
+	block_bounds(m, b, &lo, &end);
+	for (uint64_t i = lo; i < end; i++)
 		if (m->age[i] <= within)
 			return true;
 	return false;

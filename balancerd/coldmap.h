@@ -17,8 +17,8 @@
  *
  * Per 2 MiB block (512 pages, one large SLAT entry) the map also keeps
  * how long ago the guest last touched a page the balancer had paged out:
- * a refault. Restore faults back in only the evicted pages of blocks that
- * refault, the part of the working set that came back, not every page
+ * a refault. Restore faults back in only the evicted pages around blocks
+ * that refault, where the working set is coming back, not every page
  * ever taken (which would be paged out again once it is cold: a
  * ping-pong).
  */
@@ -65,9 +65,11 @@ void coldmap_free(struct coldmap *m);
  * i % 64, as OVCMEM_SCAN fills it) set means gfn + i was touched. Touched
  * pages go to age 0; the others age by @step (the age units since the
  * last feed; 0: none has passed), saturating; evicted ones stay evicted. A
- * touched evicted page is a refault: its block's refault age goes to 0. Blocks
- * age by @step when the range holds their first page, so a caller that
- * feeds a region in pieces (at block boundaries) ages each block once.
+ * touched evicted page is a refault: its block's refault age goes to 0,
+ * and the block's other evicted pages count as resident again (age 0),
+ * since the driver maps a faulting 2 MiB block whole. Blocks age by @step
+ * when the range holds their first page, so a caller that feeds a region
+ * in pieces (at block boundaries) ages each block once.
  */
 int coldmap_feed(struct coldmap *m, uint64_t gfn, uint64_t npages,
 		 const uint64_t *accessed, unsigned int step);
@@ -109,13 +111,18 @@ size_t coldmap_evicted_ranges(const struct coldmap *m, uint64_t max_pages,
 			      struct gfn_range *out, size_t max_ranges);
 
 /*
- * The evicted pages of the blocks that refaulted within the last
- * @within ticks (refault age <= @within), as merged gfn ranges, at most
- * @max_pages in all: what restore brings back.
+ * What restore brings back: the evicted pages of the blocks around the
+ * ones that refaulted within the last @within ticks (refault age <=
+ * @within). A refault is the guest growing its working set into memory
+ * the balancer took; the driver already faults the whole 2 MiB block
+ * (coldmap_feed marks it resident), so what the guest will touch next is
+ * near it: the blocks next to a refaulted one, and the gaps of at most
+ * @max_gap blocks between two refaulted ones. Merged gfn ranges, at most
+ * @max_pages in all, in gfn order. Returns the number of ranges.
  */
 size_t coldmap_refaulted_ranges(const struct coldmap *m, unsigned int within,
-				uint64_t max_pages, struct gfn_range *out,
-				size_t max_ranges);
+				unsigned int max_gap, uint64_t max_pages,
+				struct gfn_range *out, size_t max_ranges);
 
 /*
  * The blocks (whole, clipped to the map) with a resident page touched

@@ -20,6 +20,9 @@
 /* A block that refaulted, or a page touched, this many intervals ago or
  * less is part of what a restore brings back. */
 #define RESTORE_RECENT_TICKS 5
+/* Evicted blocks between two refaulting ones this close (16 MiB) are
+ * restored with them: a working set grows in runs, not page by page. */
+#define RESTORE_GAP_BLOCKS 8
 
 struct region {
 	struct ovcmem_region_info info;
@@ -522,9 +525,10 @@ static int prefault(struct ovcmem_client *c, uint64_t id, uint64_t bytes,
 	ranges = calloc(RANGES_MAX, sizeof(*ranges));
 	if (!ranges)
 		return -ENOMEM;
-	/* First what the balancer took from blocks the guest is faulting
-	 * back in right now, then the pages the host reclaimed on its own
-	 * from the blocks the guest is using. Idle blocks stay out. */
+	/* First what the balancer took around the blocks the guest is
+	 * faulting back in right now, then the pages the host reclaimed on
+	 * its own from the blocks the guest is using. Blocks far from any
+	 * activity stay out. */
 	for (int phase = 0; phase < 2 && !r && got < want; phase++) {
 		for (size_t i = 0; i < p->n_regions && !r && got < want; i++) {
 			struct region *rg = &p->regions[i];
@@ -535,7 +539,8 @@ static int prefault(struct ovcmem_client *c, uint64_t id, uint64_t bytes,
 			movable = true;
 			n = phase == 0
 				    ? coldmap_refaulted_ranges(
-					      &rg->map, recent, want - got,
+					      &rg->map, recent,
+					      RESTORE_GAP_BLOCKS, want - got,
 					      ranges, RANGES_MAX)
 				    : coldmap_active_blocks(&rg->map, recent,
 							    ranges, RANGES_MAX);

@@ -71,8 +71,9 @@ int ovcmem_client_collect(struct ovcmem_client *c, uint64_t id,
 
 /*
  * Fault up to @bytes of partition @id back in, only where the guest is
- * working: first the pages the balancer paged out of the 2 MiB blocks
- * that refaulted in the last few intervals, then whatever is unmapped in
+ * working: first the pages the balancer paged out around the 2 MiB
+ * blocks that refaulted in the last few intervals (coldmap.h), then
+ * whatever is unmapped in
  * the blocks the guest touched in that time (pages the host reclaimed on
  * its own). Blocks the guest leaves idle are not brought back.
  * -EAGAIN when a signal or racing invalidations stopped it early (the

@@ -159,9 +159,14 @@ static void test_evicted(void **state)
 	assert_int_equal(coldmap_evicted_ranges(&m, 100, r, 4), 1);
 	assert_int_equal(r[0].gfn, BASE + 5);
 	assert_int_equal(r[0].npages, 5);
-	/* the guest touches page 7: it is back, the range splits */
+	/* the guest touches page 7: a refault; the driver maps its whole
+	 * 2 MiB block back, so nothing in it is evicted any more */
 	feed_touching(&m, 7, 8);
-	assert_int_equal(coldmap_evicted_pages(&m), 4);
+	assert_int_equal(coldmap_evicted_pages(&m), 0);
+	assert_int_equal(m.age[5], 0);
+	/* two evicted runs, listed up to a page limit */
+	coldmap_mark_evicted(&m, BASE + 5, 2);
+	coldmap_mark_evicted(&m, BASE + 8, 2);
 	assert_int_equal(coldmap_evicted_ranges(&m, 100, r, 4), 2);
 	assert_int_equal(r[1].gfn, BASE + 8);
 	assert_int_equal(coldmap_evicted_ranges(&m, 3, r, 4), 2);
@@ -238,44 +243,92 @@ static void feed_big(struct coldmap *m, uint64_t touch_a, uint64_t touch_b)
 	assert_int_equal(coldmap_feed(m, BASE, BIG, bits, 1), 0);
 }
 
-/* Restore picks the evicted pages of the blocks that refault, recent
- * ones only; a page touched while resident is not a refault. */
+/* Pages evicted in block @b (all of it, clipped to the map). */
+static void evict_block(struct coldmap *m, uint64_t b)
+{
+	coldmap_mark_evicted(m, BASE + b * COLDMAP_BLOCK_PAGES,
+			     COLDMAP_BLOCK_PAGES);
+}
+
+static uint64_t evicted_in(const struct coldmap *m, uint64_t b)
+{
+	uint64_t n = 0;
+
+	for (uint64_t i = b * COLDMAP_BLOCK_PAGES;
+	     i < (b + 1) * COLDMAP_BLOCK_PAGES && i < m->npages; i++)
+		n += m->age[i] == COLDMAP_EVICTED;
+	return n;
+}
+
+/* A refault makes its block resident (the driver maps it whole) and
+ * points restore at the evicted blocks around it; a touch of a resident
+ * page is not a refault. */
 static void test_refaulted_ranges(void **state)
 {
 	struct gfn_range r[8];
 	struct coldmap m;
 
 	(void)state;
+	/* blocks 0, 1, 2 and a partial block 3 of 100 pages */
 	assert_int_equal(coldmap_init(&m, BASE, BIG), 0);
-	/* block 0: [10, 20) evicted; block 1: [600, 700); block 3: the
-	 * partial last one, [1600, 1636) */
 	coldmap_mark_evicted(&m, BASE + 10, 10);
-	coldmap_mark_evicted(&m, BASE + 600, 100);
-	coldmap_mark_evicted(&m, BASE + 1600, 36);
-	/* page 0 (resident) and page 650 (evicted) touched */
+	evict_block(&m, 1);
+	evict_block(&m, 2);
+	evict_block(&m, 3);
+	/* page 0 (resident) and page 650 (block 1, evicted) touched */
 	feed_big(&m, 0, 650);
-	assert_int_equal(coldmap_refaulted_ranges(&m, 0, 1000, r, 8), 2);
-	assert_int_equal(r[0].gfn, BASE + 600);
-	assert_int_equal(r[0].npages, 50);
-	assert_int_equal(r[1].gfn, BASE + 651);
-	assert_int_equal(r[1].npages, 49);
-	/* at most 60 pages */
-	assert_int_equal(coldmap_refaulted_ranges(&m, 0, 60, r, 8), 2);
-	assert_int_equal(r[1].npages, 10);
-	/* one more tick: the refault is 1 old; still within 1, not 0 */
-	feed_big(&m, 0, 0);
-	assert_int_equal(coldmap_refaulted_ranges(&m, 0, 1000, r, 8), 0);
-	assert_int_equal(coldmap_refaulted_ranges(&m, 1, 1000, r, 8), 2);
-	/* the partial last block refaults */
-	feed_big(&m, 0, 1610);
-	assert_int_equal(coldmap_refaulted_ranges(&m, 0, 1000, r, 8), 2);
-	assert_int_equal(r[0].gfn, BASE + 1600);
+	assert_int_equal(evicted_in(&m, 1), 0);
+	assert_int_equal(m.age[600], 0);
+	/* block 1's neighbours: [10, 20) in block 0, all of block 2 */
+	assert_int_equal(coldmap_refaulted_ranges(&m, 0, 0, 1000, r, 8), 2);
+	assert_int_equal(r[0].gfn, BASE + 10);
 	assert_int_equal(r[0].npages, 10);
-	assert_int_equal(r[1].gfn, BASE + 1611);
-	assert_int_equal(r[1].npages, 25);
-	/* faulted back in: nothing left to restore there */
-	coldmap_mark_resident(&m, BASE + 1600, 36);
-	assert_int_equal(coldmap_refaulted_ranges(&m, 0, 1000, r, 8), 0);
+	assert_int_equal(r[1].gfn, BASE + 2 * COLDMAP_BLOCK_PAGES);
+	assert_int_equal(r[1].npages, COLDMAP_BLOCK_PAGES);
+	/* at most 60 pages */
+	assert_int_equal(coldmap_refaulted_ranges(&m, 0, 0, 60, r, 8), 2);
+	assert_int_equal(r[1].npages, 50);
+	/* one tick later the refault is 1 old: within 1, not within 0 */
+	feed_big(&m, 0, 0);
+	assert_int_equal(coldmap_refaulted_ranges(&m, 0, 0, 1000, r, 8), 0);
+	assert_int_equal(coldmap_refaulted_ranges(&m, 1, 0, 1000, r, 8), 2);
+	coldmap_free(&m);
+}
+
+/* The gap between two refaulting blocks is restored when it is short. */
+static void test_refault_gaps(void **state)
+{
+	struct gfn_range r[8];
+	struct coldmap m;
+
+	(void)state;
+	/* eight blocks, all evicted */
+	assert_int_equal(coldmap_init(&m, BASE, 8 * COLDMAP_BLOCK_PAGES), 0);
+	for (uint64_t b = 0; b < 8; b++)
+		evict_block(&m, b);
+	/* refaults in block 0 and block 6: a gap of 5 (blocks 1..5) */
+	{
+		uint64_t bits[8 * COLDMAP_BLOCK_PAGES / 64] = {0};
+
+		bits[0] = 1;
+		bits[6 * COLDMAP_BLOCK_PAGES / 64] = 1;
+		assert_int_equal(coldmap_feed(&m, BASE, 8 * COLDMAP_BLOCK_PAGES,
+					      bits, 1),
+				 0);
+	}
+	/* gaps up to 4: only the neighbours 1, 5 and 7 (6 is resident) */
+	assert_int_equal(coldmap_refaulted_ranges(&m, 0, 4, 100000, r, 8), 3);
+	assert_int_equal(r[0].gfn, BASE + COLDMAP_BLOCK_PAGES);
+	assert_int_equal(r[0].npages, COLDMAP_BLOCK_PAGES);
+	assert_int_equal(r[1].gfn, BASE + 5 * COLDMAP_BLOCK_PAGES);
+	assert_int_equal(r[1].npages, COLDMAP_BLOCK_PAGES);
+	assert_int_equal(r[2].gfn, BASE + 7 * COLDMAP_BLOCK_PAGES);
+	/* gap 5 allowed: 1..5 whole, then 7 */
+	assert_int_equal(coldmap_refaulted_ranges(&m, 0, 5, 100000, r, 8), 2);
+	assert_int_equal(r[0].gfn, BASE + COLDMAP_BLOCK_PAGES);
+	assert_int_equal(r[0].npages, 5 * COLDMAP_BLOCK_PAGES);
+	assert_int_equal(r[1].gfn, BASE + 7 * COLDMAP_BLOCK_PAGES);
+	assert_int_equal(r[1].npages, COLDMAP_BLOCK_PAGES);
 	coldmap_free(&m);
 }
 
@@ -320,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_step_ageing),
 		cmocka_unit_test(test_rescale),
 		cmocka_unit_test(test_refaulted_ranges),
+		cmocka_unit_test(test_refault_gaps),
 		cmocka_unit_test(test_active_blocks),
 	};
 
