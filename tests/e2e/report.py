@@ -323,16 +323,34 @@ def densify(d, md_path=None):
                  rec60=rec60, recend=recend, acc=acc, psi_some=psi_some / 1e6,
                  psi_full=psi_full / 1e6, refault_anon=rf, pgmajfault=mf, ovc_refaults=ovc_rf,
                  p99_med=p99s[len(p99s) // 2] if p99s else 0,
-                 p99_99=p99s[int(len(p99s) * 0.99)] if p99s else 0)
+                 p99_99=p99s[int(len(p99s) * 0.99)] if p99s else 0,
+                 p99_max=p99s[-1] if p99s else 0)
         fig[k] = f
     spike_ts = (run.ready_ts(spike_vm) or 0) + 60 if spike_vm else None
     restore = None
     first_action = None
+    restored = 0
+
+    def slow_seconds(n):
+        # Seconds after its spike in which a VM did under half its usual
+        # (median) accesses per second.
+        if not n:
+            return 0
+        t = (run.ready_ts(n) or 0) + 60
+        lines = [x for x in run.vms[n] if "rate" in x]
+        if not lines:
+            return 0
+        typical = sorted(x["accesses"] for x in lines)[len(lines) // 2]
+        return sum(1 for x in lines if x["ts"] > t and x["accesses"] < 0.5 * typical)
+    slow = {k: slow_seconds(max(names[k], key=lambda n: int(n.split("vm")[-1]), default=None))
+            for k in sets}
     if spike_vm:
         for e in run.actions(spike_vm, ("prefault",)):
             if e["_ts"] >= spike_ts:
-                restore = e["_ts"] - spike_ts
-                break
+                if restore is None:
+                    restore = e["_ts"] - spike_ts
+                if e["_ts"] < spike_ts + 30:
+                    restored += int(e.get("BYTES_DONE", 0) or 0)
         acts = run.actions()
         if acts:
             first_action = acts[0]["_ts"] - min(run.ready_ts(n) for n in names["m"])
@@ -367,8 +385,9 @@ def densify(d, md_path=None):
          "%.0f%%" % (100 * u["recend"] / u["cold"]) if u["cold"] else "-"),
         ("hot-set accesses (relative to unmanaged)",
          "%.1f%%" % (100.0 * m["acc"] / u["acc"]) if u["acc"] else "-", "100%"),
-        ("vCPU-run p99 latency, median / 99th pct of seconds (us)",
-         "%.0f / %.0f" % (m["p99_med"], m["p99_99"]), "%.0f / %.0f" % (u["p99_med"], u["p99_99"])),
+        ("vCPU-run p99 latency, median / 99th pct / worst of seconds (us)",
+         "%.0f / %.0f / %.0f" % (m["p99_med"], m["p99_99"], m["p99_max"]),
+         "%.0f / %.0f / %.0f" % (u["p99_med"], u["p99_99"], u["p99_max"])),
         ("PSI memory some, total stall (s)", "%.2f" % m["psi_some"], "%.2f" % u["psi_some"]),
         ("PSI memory full, total stall (s)", "%.2f" % m["psi_full"], "%.2f" % u["psi_full"]),
         ("workingset_refault_anon", "%d" % m["refault_anon"], "%d" % u["refault_anon"]),
@@ -383,6 +402,9 @@ def densify(d, md_path=None):
         print("  %-*s  %16s  %16s" % (w, r[0], r[1], r[2]))
     print("  %-*s  %s" % (w, "spike -> first restore (prefault) action",
                           "%.1f s" % restore if restore is not None else "none"))
+    print("  %-*s  %s" % (w, "prefaulted for it in the 30 s after the spike", fmt_mib(restored)))
+    print("  %-*s  %16s  %16s" % (w, "spiking VM: seconds under half its access rate",
+                                  "%d" % slow["m"], "%d" % slow["u"]))
     print("  %-*s  %.0f s" % (w, "start-up spread (first to last VM filled)", fill_spread))
     print("  %-*s  %s" % (w, "first balancerd action, after the first VM was filled",
                           "%.1f s" % first_action if first_action is not None else "none"))
@@ -398,6 +420,9 @@ def densify(d, md_path=None):
                 fh.write("| %s | %s | %s |\n" % r)
             fh.write("| spike -> first restore action | %s | - |\n" %
                      ("%.1f s" % restore if restore is not None else "none"))
+            fh.write("| prefaulted in the 30 s after the spike | %s | - |\n" % fmt_mib(restored))
+            fh.write("| spiking VM: seconds under half its access rate | %d | %d |\n" %
+                     (slow["m"], slow["u"]))
             fh.write("| OOM kills (guest) | %d | |\n" % oom)
             fh.write("| guestsim data errors | %d | |\n" % errs)
             fh.write("| balancerd watchdog timeouts | %d | - |\n" % wd)
