@@ -352,6 +352,7 @@ struct plan {
 	double pressure;     /* memory.pressure some avg10, percent */
 	uint64_t refault_bs; /* refaulted bytes per second */
 	bool over_target, in_backoff, restoring, refaulting;
+	bool cold_only;	   /* refault backoff: verified-cold memory only */
 	uint64_t reclaim;  /* bytes to take this tick, pageout + reclaim */
 	uint64_t prefault; /* bytes to fault back in */
 	char why[REASON_MAX];
@@ -465,17 +466,21 @@ static void plan_init(struct plan *pl, const struct tick_ctx *t)
 	pl->over_target =
 		c->pressure_target > 0 && pl->pressure >= c->pressure_target;
 	pl->refault_bs = refault_rate(v, t->elapsed);
+	pl->refaulting = pl->refault_bs >= RESTORE_REFAULT_RATE;
+	if (pl->over_target && vs->backoff_until < now + t->p->backoff)
+		vs->backoff_until = now + t->p->backoff;
 	/*
 	 * A VM refaulting what we took is paying for our reclaim even when
-	 * cheap refaults (zram) keep its PSI under target: back off as for
-	 * pressure, or the next step evicts what it is faulting back in.
+	 * cheap refaults (zram) keep its PSI under target. For a backoff it
+	 * gives only memory ovcmem saw idle for its cold age: memory.reclaim
+	 * lets the kernel choose, and may take again what the VM is faulting
+	 * back in, while a page idle that long is not part of what came back.
 	 */
-	if ((pl->over_target || pl->refault_bs >= RESTORE_REFAULT_RATE) &&
-	    vs->backoff_until < now + t->p->backoff)
-		vs->backoff_until = now + t->p->backoff;
+	if (pl->refaulting && vs->refault_until < now + t->p->backoff)
+		vs->refault_until = now + t->p->backoff;
 	vs->over_target = pl->over_target;
 	pl->in_backoff = now < vs->backoff_until;
-	pl->refaulting = pl->refault_bs >= RESTORE_REFAULT_RATE;
+	pl->cold_only = now < vs->refault_until;
 	/*
 	 * Stalling alone is answered only with room to spare (restore
 	 * mode). Refaulting is answered whenever the host is not short:
@@ -490,6 +495,10 @@ static void plan_init(struct plan *pl, const struct tick_ctx *t)
 	bucket_refill(vs, c, t);
 	pl->capacity = pages_down(min_u64(
 		vs->reclaim_budget, sub_sat(v->memory_current, pl->floor)));
+	/* A floor of 100% or more means "never": memory.current also counts
+	 * the VMM's own memory, so it can sit above the VM's size. */
+	if (c->floor.set && c->floor.is_percent && c->floor.percent >= 100)
+		pl->capacity = 0;
 	pl->cold_known = decide_cold_bytes(v, c, t->interval, &pl->cold);
 }
 
@@ -522,7 +531,8 @@ static void plan_proactive(struct plan *pl, const struct tick_ctx *t)
 	uint64_t step;
 	char a[16], b[16], d[16];
 
-	if (pl->restoring || pl->in_backoff || c->pressure_target <= 0 ||
+	if (pl->restoring || pl->in_backoff ||
+	    (pl->cold_only && !pl->cold_known) || c->pressure_target <= 0 ||
 	    pl->pressure >= c->pressure_target)
 		return;
 	room = 1.0 - pl->pressure / c->pressure_target;
@@ -642,7 +652,9 @@ static uint64_t cap_cold(const struct plan *pl)
 
 static uint64_t cap_any(const struct plan *pl)
 {
-	return tight_eligible(pl) ? sub_sat(pl->capacity, pl->reclaim) : 0;
+	if (!tight_eligible(pl) || pl->cold_only)
+		return 0;
+	return sub_sat(pl->capacity, pl->reclaim);
 }
 
 /* Note a VM's part of a shortfall in its reason. */

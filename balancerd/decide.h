@@ -63,6 +63,7 @@ struct vm_state {
 				  * (token bucket for max_reclaim_rate) */
 	usec_t budget_at;	 /* when the bucket was last refilled */
 	usec_t backoff_until;	 /* no reclaim before this */
+	usec_t refault_until;	 /* only memory known cold before this */
 	bool over_target;	 /* pressure was over target last tick */
 	uint64_t reclaimed_total, prefaulted_total;
 	/* Bytes we reclaimed recently that may be faulted back in. */
