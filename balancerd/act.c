@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "act.h"
@@ -27,11 +28,18 @@
  * emulation (or with slow swap) paging out a few hundred MiB takes longer
  * than the service's watchdog, and the caller pings it between slices.
  */
-#define ADVISE_CHUNK  (64ULL << 20)
-#define RECLAIM_CHUNK (128ULL << 20)
+#define ADVISE_CHUNK (16ULL << 20)
+/*
+ * One PAGEOUT action may take this long; what is left is refunded to the
+ * rate budget and waits a tick. A tick is single-flight: a pageout that
+ * runs for seconds (under emulation, 64 MiB to zram can) delays the next
+ * tick, and with it the restore of a VM whose working set just grew.
+ */
+#define PAGEOUT_BUDGET (1 * USEC_PER_SEC)
+#define RECLAIM_CHUNK  (128ULL << 20)
 /* One PREFAULT action may take this long; the rest waits a tick. Each
  * driver call is a 2 MiB step, and a racing one can take a second. */
-#define PREFAULT_BUDGET (2 * USEC_PER_SEC)
+#define PREFAULT_BUDGET (1 * USEC_PER_SEC)
 
 /* Kernel limit on iovecs per process_madvise(2) call (UIO_MAXIOV). */
 #define ACT_IOV_MAX 1024
@@ -181,9 +189,22 @@ static int do_reclaim(const struct act_context *ctx, const struct action *a,
 				&res->bytes_done, &res->partial);
 }
 
-/* Advise @n ranges in batches of ACT_IOV_MAX; *@done = bytes advised. */
+static usec_t mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
+}
+
+/*
+ * Advise @n ranges in batches of ACT_IOV_MAX and ADVISE_CHUNK bytes;
+ * *@done = bytes advised, from the start of @iov. Past @deadline
+ * (monotonic usec, 0: none) it stops between batches.
+ */
 static int advise(const struct act_context *ctx, pid_t pid,
-		  const struct iovec *iov, size_t n, int advice, uint64_t *done)
+		  const struct iovec *iov, size_t n, int advice,
+		  usec_t deadline, uint64_t *done)
 {
 	struct iovec batch[ACT_IOV_MAX];
 	uint64_t off = 0; /* into iov[i] */
@@ -224,6 +245,8 @@ static int advise(const struct act_context *ctx, pid_t pid,
 		*done += (uint64_t)w;
 		if (i < n)
 			act_progress(ctx);
+		if (deadline && mono_usec() > deadline)
+			break;
 	}
 	close(pidfd);
 	return r;
@@ -245,10 +268,10 @@ static int advise(const struct act_context *ctx, pid_t pid,
 /* Advise @iov out and measure what left memory.current since @before. */
 static int pageout_pass(const struct act_context *ctx,
 			const struct vm_signals *vm, const struct iovec *iov,
-			size_t n, uint64_t before, uint64_t *advised,
-			uint64_t *freed, uint64_t *after)
+			size_t n, uint64_t before, usec_t deadline,
+			uint64_t *advised, uint64_t *freed, uint64_t *after)
 {
-	int r = advise(ctx, vm->pid, iov, n, MADV_PAGEOUT, advised);
+	int r = advise(ctx, vm->pid, iov, n, MADV_PAGEOUT, deadline, advised);
 
 	*freed = 0;
 	if (r == 0 && read_current(ctx, vm->cgroup, after) == 0 &&
@@ -258,10 +281,26 @@ static int pageout_pass(const struct act_context *ctx,
 	return r;
 }
 
+/* Cut @iov to its first @bytes; returns the new count of ranges. */
+static size_t iov_prefix(struct iovec *iov, size_t n, uint64_t bytes)
+{
+	size_t k = 0;
+
+	while (k < n && bytes) {
+		if (iov[k].iov_len > bytes)
+			iov[k].iov_len = bytes;
+		bytes -= iov[k].iov_len;
+		k++;
+	}
+	return k;
+}
+
 static int do_pageout(const struct act_context *ctx, const struct action *a,
 		      const struct vm_signals *vm, struct act_result *res)
 {
 	uint64_t before = vm->memory_current, after = 0, freed = 0;
+	uint64_t total = 0, advised = 0;
+	usec_t deadline = mono_usec() + PAGEOUT_BUDGET;
 	struct iovec *iov = NULL;
 	size_t n = 0;
 	int r = 0;
@@ -272,12 +311,21 @@ static int do_pageout(const struct act_context *ctx, const struct action *a,
 				      ctx->cold_ticks, a->bytes, &iov, &n);
 	if (r < 0)
 		return r;
+	for (size_t k = 0; k < n; k++)
+		total += iov[k].iov_len;
 	for (int pass = 0; pass < PAGEOUT_PASSES && r == 0; pass++) {
-		if (pass)
+		if (pass) {
+			/* again over what the first pass reached, in time */
+			if (mono_usec() > deadline)
+				break;
+			n = iov_prefix(iov, n, advised);
 			act_progress(ctx);
-		r = pageout_pass(ctx, vm, iov, n, before, &res->bytes_advised,
+		}
+		r = pageout_pass(ctx, vm, iov, n, before, deadline, &advised,
 				 &freed, &after);
-		if (!PAGEOUT_SHORT(freed, res->bytes_advised))
+		if (pass == 0)
+			res->bytes_advised = advised;
+		if (!PAGEOUT_SHORT(freed, advised))
 			break;
 	}
 	/*
@@ -289,14 +337,17 @@ static int do_pageout(const struct act_context *ctx, const struct action *a,
 	 * could not isolate waits for host reclaim.
 	 */
 	if (r == 0)
-		ovcmem_client_mark_evicted(ctx->ovcmem, vm->ovcmem.partition_id,
-					   iov, n);
+		ovcmem_client_mark_evicted(
+			ctx->ovcmem, vm->ovcmem.partition_id, iov,
+			iov_prefix(iov, n, res->bytes_advised));
 	free(iov);
 	res->bytes_done = freed;
 	/* Less than asked is reported, not made up for through
 	 * memory.reclaim: on a VM that touches its pages again as fast as
 	 * they leave, that only blocks the tick. decide() sees BYTES_DONE. */
-	res->partial = r == 0 && PAGEOUT_SHORT(freed, res->bytes_advised);
+	res->out_of_time = r == 0 && res->bytes_advised < total;
+	res->partial = r == 0 && (res->out_of_time ||
+				  PAGEOUT_SHORT(freed, res->bytes_advised));
 	return r;
 }
 
@@ -419,7 +470,7 @@ static int do_prefault(const struct act_context *ctx, const struct action *a,
 	r = swapped_ranges(ctx->root, vm->pid, a->bytes, &iov, &n);
 	if (r < 0)
 		return r;
-	r = advise(ctx, vm->pid, iov, n, MADV_WILLNEED, &res->bytes_done);
+	r = advise(ctx, vm->pid, iov, n, MADV_WILLNEED, 0, &res->bytes_done);
 	free(iov);
 	return r;
 }

@@ -50,9 +50,10 @@ struct act_result {
 	/* PAGEOUT: what process_madvise() accepted (bytes_done is what
 	 * left memory.current; partial when under half of this). */
 	uint64_t bytes_advised;
-	int error;    /* 0, or the negative errno that stopped it */
-	bool partial; /* the kernel gave less than asked (EAGAIN) */
-	bool dry_run; /* nothing was done on purpose */
+	int error;	  /* 0, or the negative errno that stopped it */
+	bool partial;	  /* the kernel gave less than asked (EAGAIN) */
+	bool out_of_time; /* PAGEOUT: stopped at its time budget */
+	bool dry_run;	  /* nothing was done on purpose */
 };
 
 /* The default writer: open(O_WRONLY|O_TRUNC), one write(2), close. */

@@ -619,6 +619,14 @@ static void log_action(const struct balancer *b, const struct action *a,
 		snprintf(line, sizeof(line), "(failed: %s)",
 			 strerror(-res->error));
 		prio = LOG_WARNING;
+	} else if (res->out_of_time) {
+		char adv[32];
+
+		format_size(res->bytes_advised, adv, sizeof(adv));
+		snprintf(line, sizeof(line),
+			 "(partial: %s advised in the time of one action, "
+			 "done %s; the rest next tick)",
+			 adv, done);
 	} else if (res->partial && a->kind == ACTION_PAGEOUT) {
 		char adv[32];
 
