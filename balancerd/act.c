@@ -478,6 +478,7 @@ static int do_prefault(const struct act_context *ctx, const struct action *a,
 int act_execute(const struct act_context *ctx, const struct action *a,
 		const struct vm_signals *vm, struct act_result *res)
 {
+	usec_t t0 = mono_usec();
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -510,5 +511,6 @@ int act_execute(const struct act_context *ctx, const struct action *a,
 		break;
 	}
 	res->error = r;
+	res->duration = mono_usec() - t0;
 	return r;
 }

@@ -53,6 +53,7 @@ struct act_result {
 	int error;	  /* 0, or the negative errno that stopped it */
 	bool partial;	  /* the kernel gave less than asked (EAGAIN) */
 	bool out_of_time; /* PAGEOUT: stopped at its time budget */
+	usec_t duration;  /* how long it took, monotonic */
 	bool dry_run;	  /* nothing was done on purpose */
 };
 

@@ -600,7 +600,7 @@ static void log_action(const struct balancer *b, const struct action *a,
 		       const struct act_result *res)
 {
 	char req[32], done[32], line[160];
-	struct log_field f[16];
+	struct log_field f[20];
 	size_t n = 0;
 	int prio = LOG_INFO;
 
@@ -659,6 +659,8 @@ static void log_action(const struct balancer *b, const struct action *a,
 	log_field_set(&f[n++], "VM_PRESSURE_SOME_AVG10", "%.2f",
 		      v->psi.some.avg10);
 	log_field_set(&f[n++], "DRY_RUN", "%d", res->dry_run ? 1 : 0);
+	log_field_set(&f[n++], "DURATION_USEC", "%" PRIu64,
+		      (uint64_t)res->duration);
 	if (res->error)
 		log_field_set(&f[n++], "ERRNO", "%d", -res->error);
 	if (res->partial)
