@@ -35,7 +35,7 @@
  * runs for seconds (under emulation, 64 MiB to zram can) delays the next
  * tick, and with it the restore of a VM whose working set just grew.
  */
-#define PAGEOUT_BUDGET (1 * USEC_PER_SEC)
+#define PAGEOUT_BUDGET (2 * USEC_PER_SEC)
 #define RECLAIM_CHUNK  (128ULL << 20)
 /* One PREFAULT action may take this long; the rest waits a tick. Each
  * driver call is a 2 MiB step, and a racing one can take a second. */
