@@ -25,6 +25,8 @@
  * a second, each a zram/swap read on the vCPU's critical path.
  */
 #define RESTORE_REFAULT_RATE (1ULL << 20)
+/* The most a VM's cold age is stretched when its pageouts refault. */
+#define COLD_SCALE_MAX 8
 /* A VM unseen this long is forgotten (its budget, restorable bytes). */
 #define VM_STATE_FORGET (10 * 60 * USEC_PER_SEC)
 /* When the policy leaves these unset (the loader normally fills them). */
@@ -239,6 +241,7 @@ static int emit(struct tick_output *out, enum action_kind kind, size_t vm,
 	a->kind = kind;
 	a->vm = vm;
 	a->bytes = bytes;
+	a->min_idle = 0;
 	a->mode = mode;
 	snprintf(a->reason, sizeof(a->reason), "%s", reason);
 	return 0;
@@ -348,6 +351,7 @@ struct plan {
 	uint64_t floor, ceiling;
 	uint64_t capacity;   /* may give this tick: budget, above floor */
 	bool cold_known;     /* ovcmem says how much is idle */
+	usec_t cold_age;     /* the class's, times the VM's cold_scale */
 	uint64_t cold;	     /* bytes idle at least cold_age */
 	double pressure;     /* memory.pressure some avg10, percent */
 	uint64_t refault_bs; /* refaulted bytes per second */
@@ -413,9 +417,12 @@ static void bucket_refill(struct vm_state *vs, const struct policy_class *c,
 	vs->budget_at = now;
 }
 
-/* Exact from the client, else the buckets that are surely older. */
-bool decide_cold_bytes(const struct vm_signals *v, const struct policy_class *c,
-		       usec_t interval, uint64_t *ret)
+/*
+ * Bytes idle at least @age: exact from the client when @age is the class's
+ * own cold age (what it counted), else the buckets that are surely older.
+ */
+static bool cold_bytes_at(const struct vm_signals *v, usec_t age,
+			  usec_t class_age, usec_t interval, uint64_t *ret)
 {
 	const struct ovcmem_signals *o = &v->ovcmem;
 	uint64_t total = 0, pages = 0;
@@ -423,10 +430,10 @@ bool decide_cold_bytes(const struct vm_signals *v, const struct policy_class *c,
 
 	if (!interval)
 		interval = FALLBACK_INTERVAL;
-	ticks = (c->cold_age + interval - 1) / interval;
+	ticks = (age + interval - 1) / interval;
 	if (!o->present)
 		return false;
-	if (o->cold_valid) {
+	if (o->cold_valid && age == class_age) {
 		*ret = o->cold_pages * PAGE_BYTES;
 		return true;
 	}
@@ -442,6 +449,47 @@ bool decide_cold_bytes(const struct vm_signals *v, const struct policy_class *c,
 	}
 	*ret = pages * PAGE_BYTES;
 	return true;
+}
+
+bool decide_cold_bytes(const struct vm_signals *v, const struct policy_class *c,
+		       usec_t interval, uint64_t *ret)
+{
+	return cold_bytes_at(v, c->cold_age, c->cold_age, interval, ret);
+}
+
+/*
+ * The VM's cold age: the class's, times a scale that doubles (up to
+ * COLD_SCALE_MAX) once per backoff while the VM refaults within a backoff
+ * of our last pageout of it, and halves after two backoffs without
+ * refaults. A page touched every ten seconds or so is part of the working
+ * set, yet idle for 20 s now and then by chance: paging it out costs a
+ * refault (a 2 MiB fault, as the driver maps blocks whole) and then
+ * another pageout, at the pace of the refault backoff. Refaults of what
+ * we paged out say this VM's cold age is too short for how it works.
+ */
+static void update_cold_scale(struct vm_state *vs, bool refaulting,
+			      const struct tick_ctx *t)
+{
+	usec_t now = t->in->now, backoff = t->p->backoff;
+
+	if (!vs->cold_scale)
+		vs->cold_scale = 1;
+	if (refaulting && vs->last_pageout &&
+	    now - vs->last_pageout <= backoff &&
+	    now - vs->scale_changed >= backoff &&
+	    vs->cold_scale < COLD_SCALE_MAX) {
+		vs->cold_scale *= 2;
+		vs->scale_changed = now;
+	} else if (refaulting) {
+		vs->calm_since = 0;
+	} else if (vs->cold_scale > 1) {
+		if (!vs->calm_since)
+			vs->calm_since = now;
+		if (now - vs->calm_since >= 2 * backoff) {
+			vs->cold_scale /= 2;
+			vs->scale_changed = vs->calm_since = now;
+		}
+	}
 }
 
 static uint64_t refault_rate(const struct vm_signals *v, usec_t elapsed)
@@ -499,7 +547,10 @@ static void plan_init(struct plan *pl, const struct tick_ctx *t)
 	 * the VMM's own memory, so it can sit above the VM's size. */
 	if (c->floor.set && c->floor.is_percent && c->floor.percent >= 100)
 		pl->capacity = 0;
-	pl->cold_known = decide_cold_bytes(v, c, t->interval, &pl->cold);
+	update_cold_scale(vs, pl->refaulting, t);
+	pl->cold_age = c->cold_age * vs->cold_scale;
+	pl->cold_known = cold_bytes_at(v, pl->cold_age, c->cold_age,
+				       t->interval, &pl->cold);
 }
 
 /* ---- reclaim steps ------------------------------------------------------ */
@@ -548,7 +599,7 @@ static void plan_proactive(struct plan *pl, const struct tick_ctx *t)
 			 "pressure %.2f%% < target %.2f%%, %s idle > %s: "
 			 "step %s",
 			 pl->pressure, c->pressure_target, sz(pl->cold, a),
-			 format_duration(c->cold_age, d, sizeof(d)),
+			 format_duration(pl->cold_age, d, sizeof(d)),
 			 sz(step, b));
 	else
 		plan_say(pl, "pressure %.2f%% < target %.2f%%: step %s",
@@ -668,7 +719,7 @@ static void say_share(struct plan *pl, const char *head, uint64_t given,
 			 "%s: priority %d, shares %u: %s, %s of it idle > %s",
 			 head, pl->c->priority, pl->c->shares, sz(given, a),
 			 sz(cold_given, b),
-			 format_duration(pl->c->cold_age, d, sizeof(d)));
+			 format_duration(pl->cold_age, d, sizeof(d)));
 	else
 		plan_say(pl, "%s: priority %d, shares %u: %s", head,
 			 pl->c->priority, pl->c->shares, sz(given, a));
@@ -864,8 +915,12 @@ static int emit_reclaim(struct emitter *e, struct plan *pl)
 	vs->last_reclaim = e->now;
 	vs->pending_pageout = pageout;
 	vs->pending_reclaim = total - pageout;
-	if (pageout)
+	if (pageout) {
 		r = emit_for(e, pl, ACTION_PAGEOUT, pageout, pl->why);
+		if (r == 0)
+			e->out->actions[e->out->n_actions - 1].min_idle =
+				pl->cold_age;
+	}
 	if (r == 0 && total > pageout)
 		r = emit_for(e, pl, ACTION_RECLAIM, total - pageout, pl->why);
 	return r;
@@ -1021,6 +1076,8 @@ void decide_account(struct balancer_state *state, const char *vm_name,
 			vs->reclaim_budget + sub_sat(*pending, bytes_done));
 	*pending = 0;
 	vs->reclaimed_total += bytes_done;
+	if (kind == ACTION_PAGEOUT && bytes_done)
+		vs->last_pageout = now;
 	vs->restorable = min_u64(vs->restorable + bytes_done,
 				 vs->size ? vs->size : UINT64_MAX);
 	vs->last_reclaim = now;

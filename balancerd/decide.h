@@ -47,6 +47,7 @@ struct action {
 	size_t vm;	/* index into the tick's vm_signals array */
 	uint64_t bytes; /* requested; MEMORY_UNLIMITED for "max" */
 	enum host_mode mode;
+	usec_t min_idle; /* PAGEOUT: only pages idle this long (0: class) */
 	char reason[REASON_MAX]; /* one sentence, with the numbers */
 };
 
@@ -64,6 +65,10 @@ struct vm_state {
 	usec_t budget_at;	 /* when the bucket was last refilled */
 	usec_t backoff_until;	 /* no reclaim before this */
 	usec_t refault_until;	 /* only memory known cold before this */
+	unsigned int cold_scale; /* cold age multiplier, 1..8 */
+	usec_t scale_changed;	 /* when cold_scale last changed */
+	usec_t calm_since;	 /* no refaults since, 0: refaulting */
+	usec_t last_pageout;	 /* when a PAGEOUT of it last freed memory */
 	bool over_target;	 /* pressure was over target last tick */
 	uint64_t reclaimed_total, prefaulted_total;
 	/* Bytes we reclaimed recently that may be faulted back in. */

@@ -745,6 +745,12 @@ static void act_one(size_t i, struct act_result *res, void *userdata)
 		return;
 	}
 	ctx.cold_ticks = cold_ticks(b, b->classes[a->vm]);
+	if (a->min_idle) {
+		usec_t iv =
+			b->interval ? b->interval : BALANCER_DEFAULT_INTERVAL;
+
+		ctx.cold_ticks = (unsigned int)((a->min_idle + iv - 1) / iv);
+	}
 	(void)act_execute(&ctx, a, &b->vms[a->vm], res); /* res says it */
 }
 

@@ -44,6 +44,7 @@ struct cls {
 	uint64_t rate;		 /* 0: 64M/s */
 	bool no_prefault;
 	uint64_t high, low; /* memory.high / memory.low, 0: unset */
+	usec_t cold_age;    /* 0: 2m */
 };
 
 struct vmr {
@@ -58,6 +59,7 @@ struct vmr {
 	bool gone;	      /* vanished mid-read */
 	uint64_t high;	      /* memory.high, 0: "max" */
 	uint64_t low;	      /* memory.low */
+	uint64_t idle_30s;    /* bytes idle 31-60 ticks (histogram) */
 };
 
 struct exp {
@@ -675,6 +677,52 @@ static const struct tcase cases[] = {
 			    CALM(0, 4 * G)},
 		    .mode = MODE_TIGHT,
 		    .acts = {A(PAGEOUT, 0, 100 * M), A(RECLAIM, 1, 924 * M)}}}},
+	{"pageouts that refault double the cold age, later halved",
+	 /* cold age 10s; backoff 30s */
+	 .classes = {{.cold_age = 10 * SEC}}, .n_vms = 1, .n_steps = 4,
+	 .steps = {{.avail = 3 * G,
+		    .vms = {{.cls = 0,
+			     .cur = 4 * G,
+			     .ovc = true,
+			     .cold = 64 * M}},
+		    .mode = MODE_PROACTIVE,
+		    .done_pct = 100,
+		    .acts = {A(PAGEOUT, 0, 64 * M)},
+		    .reason_has = "64M idle > 10s"},
+		   /* what we paged out comes back: cold age 20s */
+		   {.at = 1 * SEC,
+		    .avail = 3 * G,
+		    .vms = {{.cls = 0,
+			     .cur = 4 * G,
+			     .refault = 1024,
+			     .ovc = true,
+			     .cold = 64 * M}},
+		    .mode = MODE_PROACTIVE,
+		    .acts = {A(PREFAULT, 0, 64 * M)}},
+		   /* past the refault backoff: only what is idle over 20s
+		    * (the 31-60 s bucket, 16M) goes, not the 64M idle over
+		    * 10s */
+		   {.at = 40 * SEC,
+		    .avail = 3 * G,
+		    .vms = {{.cls = 0,
+			     .cur = 4 * G,
+			     .ovc = true,
+			     .cold = 64 * M,
+			     .idle_30s = 16 * M}},
+		    .mode = MODE_PROACTIVE,
+		    .acts = {A(PAGEOUT, 0, 16 * M)},
+		    .reason_has = "16M idle > 20s"},
+		   /* two backoffs without refaults: back to 10s */
+		   {.at = 101 * SEC,
+		    .avail = 3 * G,
+		    .vms = {{.cls = 0,
+			     .cur = 4 * G,
+			     .ovc = true,
+			     .cold = 64 * M,
+			     .idle_30s = 16 * M}},
+		    .mode = MODE_PROACTIVE,
+		    .acts = {A(PAGEOUT, 0, 64 * M)},
+		    .reason_has = "64M idle > 10s"}}},
 	{"a 100% floor: never reclaimed, even above its size",
 	 /* memory.current counts the VMM's own memory too */
 	 .classes = {{.floor_pct = 100}}, .n_vms = 1, .n_steps = 1,
@@ -739,7 +787,7 @@ static void make_policy(const struct tcase *tc, struct policy *p,
 		k->ceiling = (struct size_spec){.set = c->ceiling != 0,
 						.bytes = c->ceiling};
 		k->pressure_target = c->target ? c->target : 1.0;
-		k->cold_age = 120 * SEC;
+		k->cold_age = c->cold_age ? c->cold_age : 120 * SEC;
 		k->max_reclaim_rate = c->rate ? c->rate : 64 * M;
 		k->prefault = !c->no_prefault;
 		k->memory_high = (struct size_spec){.set = c->high != 0,
@@ -769,6 +817,8 @@ static void make_vm(const struct vmr *r, int i, struct vm_signals *v)
 	v->ovcmem.d_refaults = r->ovc_refault;
 	v->ovcmem.cold_valid = r->ovc;
 	v->ovcmem.cold_pages = r->cold / 4096;
+	v->ovcmem.idle_pages[3] = r->idle_30s / 4096;
+	v->ovcmem.idle_pages[0] = r->ovc; /* scanned: one page in use */
 }
 
 static void dump(const char *what, const struct tick_output *out)
