@@ -801,16 +801,28 @@ static void act_done(size_t i, const struct act_result *res, void *userdata)
 
 /*
  * Several VMs' actions at once (act_pool.h), one thread per CPU up to
- * the pool's limit; one by one when a test hook writes the cgroup files
- * (it is not thread-safe) or when the vm_of array cannot be allocated.
+ * the pool's limit, when at least two VMs have CPU-heavy actions
+ * (PAGEOUT, PREFAULT: a file write to memory.reclaim or memory.high
+ * costs less than handing it to a thread). One by one when a test hook
+ * writes the cgroup files (it is not thread-safe) or when the vm_of
+ * array cannot be allocated.
  */
 static void act_all(struct balancer *b)
 {
-	size_t n = b->out.n_actions;
+	size_t n = b->out.n_actions, heavy = 0, last_heavy = SIZE_MAX;
 	size_t *vm_of = calloc(n ? n : 1, sizeof(*vm_of));
 	unsigned int workers = b->write ? 1 : b->act_workers;
 
-	if (!vm_of)
+	for (size_t i = 0; i < n; i++) {
+		const struct action *a = &b->out.actions[i];
+
+		if ((a->kind == ACTION_PAGEOUT || a->kind == ACTION_PREFAULT) &&
+		    a->vm != last_heavy) {
+			heavy++;
+			last_heavy = a->vm;
+		}
+	}
+	if (!vm_of || heavy < 2)
 		workers = 1;
 	for (size_t i = 0; vm_of && i < n; i++)
 		vm_of[i] = b->out.actions[i].vm;

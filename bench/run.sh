@@ -14,7 +14,7 @@ mkdir -p build/bench
 # shellcheck disable=SC2046,SC2086 # flag lists, split on purpose
 $CC $CFLAGS $(pkg-config --cflags $PKGS) -o build/bench/tick_bench \
 	bench/tick_bench.c tests/unit/fake_tree.c build/libbalancer.a \
-	$(pkg-config --libs $PKGS) -lm
+	$(pkg-config --libs $PKGS) -lm -pthread
 
 # The fake tree on tmpfs, like cgroupfs and procfs: a disk file system
 # adds journal and writeback costs that a live host does not have.
