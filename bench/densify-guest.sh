@@ -52,6 +52,9 @@ for v in "${vms[@]}"; do wait_vm_exit "$v" $((S1_SECONDS + 300)) >/dev/null; don
 date +%s.%N >"$OUT/end.ts"
 sampler_stop
 balancerctl status >"$OUT/balancerctl-status.txt" 2>&1
+# zram: orig_data_size compr_data_size mem_used_total ... (the ratio the
+# guest data compresses at)
+cat /sys/block/zram0/mm_stat >"$OUT/zram-mm_stat.txt" 2>/dev/null
 bjournal >"$OUT/journal-balancerd.json"
 for v in "${vms[@]}"; do
 	d=$(vm_cg "$v")

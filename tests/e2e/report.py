@@ -411,6 +411,17 @@ def densify(d, md_path=None):
     print("  %-*s  %.0f s" % (w, "start-up spread (first to last VM filled)", fill_spread))
     print("  %-*s  %s" % (w, "first balancerd action, after the first VM was filled",
                           "%.1f s" % first_action if first_action is not None else "none"))
+    zram = None
+    try:
+        with open(os.path.join(d, "zram-mm_stat.txt")) as fh:
+            f = fh.read().split()
+            if len(f) >= 2 and int(f[1]):
+                zram = (int(f[0]), int(f[1]))
+    except (OSError, ValueError):
+        pass
+    if zram:
+        print("  %-*s  %s -> %s (%.1f:1)" % (w, "zram at the end: stored -> compressed",
+                                          fmt_mib(zram[0]), fmt_mib(zram[1]), zram[0] / zram[1]))
     print("  %-*s  %d" % (w, "OOM kills (guest dmesg)", oom))
     print("  %-*s  %d" % (w, "guestsim data errors (all VMs)", errs))
     print("  %-*s  %d" % (w, "balancerd watchdog timeouts (restarts)", wd))
