@@ -27,6 +27,8 @@
 #define RESTORE_REFAULT_RATE (1ULL << 20)
 /* The most a VM's cold age is stretched when its pageouts refault. */
 #define COLD_SCALE_MAX 8
+/* Backoffs without refaults before it is halved again. */
+#define COLD_SCALE_CALM 4
 /* A VM unseen this long is forgotten (its budget, restorable bytes). */
 #define VM_STATE_FORGET (10 * 60 * USEC_PER_SEC)
 /* When the policy leaves these unset (the loader normally fills them). */
@@ -459,13 +461,15 @@ bool decide_cold_bytes(const struct vm_signals *v, const struct policy_class *c,
 
 /*
  * The VM's cold age: the class's, times a scale that doubles (up to
- * COLD_SCALE_MAX) once per backoff while the VM refaults within a backoff
- * of our last pageout of it, and halves after two backoffs without
- * refaults. A page touched every ten seconds or so is part of the working
- * set, yet idle for 20 s now and then by chance: paging it out costs a
- * refault (a 2 MiB fault, as the driver maps blocks whole) and then
- * another pageout, at the pace of the refault backoff. Refaults of what
- * we paged out say this VM's cold age is too short for how it works.
+ * COLD_SCALE_MAX) at most once per backoff while the VM refaults within a
+ * backoff of our last pageout of it, and halves after COLD_SCALE_CALM
+ * backoffs without refaults. A page touched every ten seconds or so is
+ * part of the working set, yet idle for 20 s now and then by chance:
+ * paging it out costs a refault (a 2 MiB fault, as the driver maps blocks
+ * whole) and then another pageout, at the pace of the refault backoff.
+ * Refaults of what we paged out say this VM's cold age is too short for
+ * how it works; the slow way back keeps a VM that settled into a larger
+ * working set from paying for that lesson again every few minutes.
  */
 static void update_cold_scale(struct vm_state *vs, bool refaulting,
 			      const struct tick_ctx *t)
@@ -474,20 +478,20 @@ static void update_cold_scale(struct vm_state *vs, bool refaulting,
 
 	if (!vs->cold_scale)
 		vs->cold_scale = 1;
-	if (refaulting && vs->last_pageout &&
-	    now - vs->last_pageout <= backoff &&
-	    now - vs->scale_changed >= backoff &&
-	    vs->cold_scale < COLD_SCALE_MAX) {
-		vs->cold_scale *= 2;
-		vs->scale_changed = now;
-	} else if (refaulting) {
+	if (refaulting) {
 		vs->calm_since = 0;
+		if (vs->last_pageout && now - vs->last_pageout <= backoff &&
+		    (!vs->scale_raised || now - vs->scale_raised >= backoff) &&
+		    vs->cold_scale < COLD_SCALE_MAX) {
+			vs->cold_scale *= 2;
+			vs->scale_raised = now;
+		}
 	} else if (vs->cold_scale > 1) {
 		if (!vs->calm_since)
 			vs->calm_since = now;
-		if (now - vs->calm_since >= 2 * backoff) {
+		if (now - vs->calm_since >= COLD_SCALE_CALM * backoff) {
 			vs->cold_scale /= 2;
-			vs->scale_changed = vs->calm_since = now;
+			vs->calm_since = now;
 		}
 	}
 }

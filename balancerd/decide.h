@@ -66,7 +66,7 @@ struct vm_state {
 	usec_t backoff_until;	 /* no reclaim before this */
 	usec_t refault_until;	 /* only memory known cold before this */
 	unsigned int cold_scale; /* cold age multiplier, 1..8 */
-	usec_t scale_changed;	 /* when cold_scale last changed */
+	usec_t scale_raised;	 /* when cold_scale was last doubled */
 	usec_t calm_since;	 /* no refaults since, 0: refaulting */
 	usec_t last_pageout;	 /* when a PAGEOUT of it last freed memory */
 	bool over_target;	 /* pressure was over target last tick */

@@ -712,8 +712,8 @@ static const struct tcase cases[] = {
 		    .mode = MODE_PROACTIVE,
 		    .acts = {A(PAGEOUT, 0, 16 * M)},
 		    .reason_has = "16M idle > 20s"},
-		   /* two backoffs without refaults: back to 10s */
-		   {.at = 101 * SEC,
+		   /* four backoffs without refaults: back to 10s */
+		   {.at = 161 * SEC,
 		    .avail = 3 * G,
 		    .vms = {{.cls = 0,
 			     .cur = 4 * G,
