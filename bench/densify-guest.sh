@@ -48,13 +48,14 @@ for v in "${vms[@]}"; do
 	wait_vm_ready "$v" 300 || note "$v did not start: $(tail -c 200 "$OUT/vm-$v.err")"
 done
 note "all ${#vms[@]} VMs ready; running ${S1_SECONDS}s"
+# zram two thirds in, while the VMs' cold memory is in it: orig_data_size
+# compr_data_size mem_used_total ... (how well guest data compresses)
+(sleep $((S1_SECONDS * 2 / 3)); cat /sys/block/zram0/mm_stat >"$OUT/zram-mm_stat.txt" 2>/dev/null) &
 for v in "${vms[@]}"; do wait_vm_exit "$v" $((S1_SECONDS + 300)) >/dev/null; done
 date +%s.%N >"$OUT/end.ts"
 sampler_stop
 balancerctl status >"$OUT/balancerctl-status.txt" 2>&1
-# zram: orig_data_size compr_data_size mem_used_total ... (the ratio the
-# guest data compresses at)
-cat /sys/block/zram0/mm_stat >"$OUT/zram-mm_stat.txt" 2>/dev/null
+
 bjournal >"$OUT/journal-balancerd.json"
 for v in "${vms[@]}"; do
 	d=$(vm_cg "$v")

@@ -420,7 +420,7 @@ def densify(d, md_path=None):
     except (OSError, ValueError):
         pass
     if zram:
-        print("  %-*s  %s -> %s (%.1f:1)" % (w, "zram at the end: stored -> compressed",
+        print("  %-*s  %s -> %s (%.1f:1)" % (w, "zram two thirds in: stored -> compressed",
                                           fmt_mib(zram[0]), fmt_mib(zram[1]), zram[0] / zram[1]))
     print("  %-*s  %d" % (w, "OOM kills (guest dmesg)", oom))
     print("  %-*s  %d" % (w, "guestsim data errors (all VMs)", errs))
