@@ -839,7 +839,7 @@ static void plan_restore(struct plan *pls, size_t n, const struct tick_ctx *t)
 
 struct emitter {
 	struct tick_output *out;
-	usec_t now;
+	usec_t now, interval;
 };
 
 static int emit_for(struct emitter *e, struct plan *pl, enum action_kind k,
@@ -908,6 +908,7 @@ static int emit_reclaim(struct emitter *e, struct plan *pl)
 	struct vm_state *vs = pl->vs;
 	uint64_t total = pages_down(min_u64(pl->reclaim, pl->capacity));
 	uint64_t pageout = 0;
+	usec_t min_idle = pl->cold_age;
 	int r = 0;
 
 	vs->pending_reclaim = vs->pending_pageout = 0;
@@ -915,6 +916,18 @@ static int emit_reclaim(struct emitter *e, struct plan *pl)
 		return 0;
 	if (pl->cold_known && pl->v->pid > 0)
 		pageout = pages_down(min_u64(total, pl->cold));
+	/*
+	 * Past what is cold (tight mode, a ceiling): ovcmem knows every
+	 * page's idle age, so the rest goes by pageout too, the least
+	 * recently used first, rather than by the kernel's guess through
+	 * memory.reclaim, which in S1 took pages the guest was using and
+	 * made it stall. Not in critical mode, where freeing memory matters
+	 * more than which, and memory.reclaim cannot come back short.
+	 */
+	if (pageout && total > pageout && e->out->mode != MODE_CRITICAL) {
+		pageout = total;
+		min_idle = e->interval;
+	}
 	vs->reclaim_budget -= total;
 	vs->last_reclaim = e->now;
 	vs->pending_pageout = pageout;
@@ -923,7 +936,7 @@ static int emit_reclaim(struct emitter *e, struct plan *pl)
 		r = emit_for(e, pl, ACTION_PAGEOUT, pageout, pl->why);
 		if (r == 0)
 			e->out->actions[e->out->n_actions - 1].min_idle =
-				pl->cold_age;
+				min_idle;
 	}
 	if (r == 0 && total > pageout)
 		r = emit_for(e, pl, ACTION_RECLAIM, total - pageout, pl->why);
@@ -1029,7 +1042,9 @@ static void tick_ctx_init(struct tick_ctx *t, struct balancer_state *state,
 int decide(struct balancer_state *state, const struct policy *policy,
 	   const struct tick_input *in, struct tick_output *out)
 {
-	struct emitter e = {.out = out, .now = in->now};
+	struct emitter e = {.out = out,
+			    .now = in->now,
+			    .interval = policy_interval(policy)};
 	struct tick_ctx t;
 	struct plan *pls;
 	size_t n;

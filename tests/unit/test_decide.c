@@ -66,6 +66,7 @@ struct exp {
 	enum action_kind kind;
 	int vm;
 	uint64_t lo, hi; /* bytes, inclusive; hi == 0 ends the list */
+	usec_t min_idle; /* PAGEOUT: the age asked for; 0: not checked */
 };
 
 struct step {
@@ -90,8 +91,9 @@ struct tcase {
 
 /* Exact bytes, and bounds. */
 /* clang-format off */
-#define A(k, v, b)        {ACTION_##k, v, b, b}
-#define AB(k, v, lo, hi)  {ACTION_##k, v, lo, hi}
+#define A(k, v, b)        {ACTION_##k, v, b, b, 0}
+#define AI(k, v, b, idle) {ACTION_##k, v, b, b, idle}
+#define AB(k, v, lo, hi)  {ACTION_##k, v, lo, hi, 0}
 #define CALM(k, bytes)    {.cls = k, .cur = bytes}
 #define PSI(k, bytes, p)  {.cls = k, .cur = bytes, .some = p}
 /* clang-format on */
@@ -236,9 +238,24 @@ static const struct tcase cases[] = {
 			     .cold = 600 * M},
 			    CALM(0, 4 * G)},
 		    .mode = MODE_TIGHT,
-		    .acts = {A(PAGEOUT, 0, 600 * M), A(RECLAIM, 0, 212 * M),
+		    /* vm0's 212M beyond its cold 600M go by pageout
+		     * too, oldest first: ovcmem knows its pages' ages;
+		     * vm1 (no ovcmem) through memory.reclaim */
+		    .acts = {AI(PAGEOUT, 0, 812 * M, 1 * SEC),
 			     A(RECLAIM, 1, 212 * M)},
 		    .reason_has = "600M of it idle"}}},
+	{"critical: past the cold bytes, memory.reclaim, which cannot stop "
+	 "short",
+	 .classes = {{.rate = 2 * G, .target = NO_PROACTIVE}}, .n_vms = 1,
+	 .n_steps = 1,
+	 .steps = {{.avail = 512 * M,
+		    .vms = {{.cls = 0,
+			     .cur = 4 * G,
+			     .ovc = true,
+			     .cold = 600 * M}},
+		    .mode = MODE_CRITICAL,
+		    .acts = {A(PAGEOUT, 0, 600 * M),
+			     A(RECLAIM, 0, 1448 * M)}}}},
 	{"tight: rounding never hands out more than the shortfall",
 	 /* need 1G + 4K over three equal shares: 341.33M each, in pages
 	  * 357912576; nothing is left over for priority 10 */
@@ -687,7 +704,7 @@ static const struct tcase cases[] = {
 			     .cold = 64 * M}},
 		    .mode = MODE_PROACTIVE,
 		    .done_pct = 100,
-		    .acts = {A(PAGEOUT, 0, 64 * M)},
+		    .acts = {AI(PAGEOUT, 0, 64 * M, 10 * SEC)},
 		    .reason_has = "64M idle > 10s"},
 		   /* what we paged out comes back: cold age 20s */
 		   {.at = 1 * SEC,
@@ -710,7 +727,7 @@ static const struct tcase cases[] = {
 			     .cold = 64 * M,
 			     .idle_30s = 16 * M}},
 		    .mode = MODE_PROACTIVE,
-		    .acts = {A(PAGEOUT, 0, 16 * M)},
+		    .acts = {AI(PAGEOUT, 0, 16 * M, 20 * SEC)},
 		    .reason_has = "16M idle > 20s"},
 		   /* four backoffs without refaults: back to 10s */
 		   {.at = 161 * SEC,
@@ -856,7 +873,8 @@ static void check_step(const struct tcase *tc, int si,
 		const struct exp *e = &st->acts[i];
 
 		if (a->kind != e->kind || a->vm != (size_t)e->vm ||
-		    a->bytes < e->lo || a->bytes > e->hi) {
+		    a->bytes < e->lo || a->bytes > e->hi ||
+		    (e->min_idle && a->min_idle != e->min_idle)) {
 			dump(tc->name, out);
 			fail_msg("%s, tick %d, action %zu differs", tc->name,
 				 si, i);
