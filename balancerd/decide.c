@@ -914,19 +914,21 @@ static int emit_reclaim(struct emitter *e, struct plan *pl)
 	vs->pending_reclaim = vs->pending_pageout = 0;
 	if (total < MIN_STEP)
 		return 0;
-	if (pl->cold_known && pl->v->pid > 0)
+	if (pl->cold_known && pl->v->pid > 0) {
 		pageout = pages_down(min_u64(total, pl->cold));
-	/*
-	 * Past what is cold (tight mode, a ceiling): ovcmem knows every
-	 * page's idle age, so the rest goes by pageout too, the least
-	 * recently used first, rather than by the kernel's guess through
-	 * memory.reclaim, which in S1 took pages the guest was using and
-	 * made it stall. Not in critical mode, where freeing memory matters
-	 * more than which, and memory.reclaim cannot come back short.
-	 */
-	if (pageout && total > pageout && e->out->mode != MODE_CRITICAL) {
-		pageout = total;
-		min_idle = e->interval;
+		/*
+		 * Past what is cold (tight mode, a ceiling): ovcmem knows
+		 * every page's idle age, so the rest goes by pageout too,
+		 * the least recently used first, rather than by the
+		 * kernel's guess through memory.reclaim, which in S1 took
+		 * pages the guest was using and made it stall. Not in
+		 * critical mode, where freeing memory matters more than
+		 * which, and memory.reclaim cannot come back short.
+		 */
+		if (total > pageout && e->out->mode != MODE_CRITICAL) {
+			pageout = total;
+			min_idle = e->interval;
+		}
 	}
 	vs->reclaim_budget -= total;
 	vs->last_reclaim = e->now;
