@@ -48,6 +48,7 @@
 /* pagemap entries read per pread(2): 512 pages, one 2 MiB block. */
 #define PAGEMAP_CHUNK	512
 #define PAGEMAP_SWAPPED (1ULL << 62)
+#define PAGEMAP_PRESENT (1ULL << 63)
 #define PAGE_4K		4096ULL
 
 /* Raw syscalls: glibc 2.36 lacks pidfd_open, and older ones lack
@@ -256,6 +257,8 @@ static int advise(const struct act_context *ctx, pid_t pid,
  * the rest (pages it could not isolate or unmap, or the guest touched
  * again at once). */
 #define PAGEOUT_SHORT(freed, advised) ((freed) < (advised) / 2)
+/* Over an eighth stayed: worth a second pass (see PAGEOUT_PASSES). */
+#define PAGEOUT_RETRY(freed, advised) ((freed) < (advised) - (advised) / 8)
 
 /*
  * Before 6.9 MADV_PAGEOUT honours references, and the mmu notifier reports
@@ -295,6 +298,88 @@ static size_t iov_prefix(struct iovec *iov, size_t n, uint64_t bytes)
 	return k;
 }
 
+static int iov_add(struct iovec **iov, size_t *n, size_t *cap, uint64_t addr,
+		   uint64_t len);
+
+/*
+ * The pages of @iov that are not resident any more, by /proc/PID/pagemap
+ * (swapped out, or never faulted in), as *@ret. Returns 0 or -errno.
+ */
+static int gone_ranges(const char *root, pid_t pid, const struct iovec *iov,
+		       size_t n, struct iovec **ret, size_t *ret_n)
+{
+	uint64_t ents[PAGEMAP_CHUNK];
+	struct iovec *out = NULL;
+	size_t cnt = 0, cap = 0;
+	char path[PATH_MAX];
+	int pm, r = 0;
+
+	snprintf(path, sizeof(path), "%s/proc/%d/pagemap",
+		 strcmp(root, "/") ? root : "", (int)pid);
+	pm = open(path, O_RDONLY | O_CLOEXEC);
+	if (pm < 0)
+		return -errno;
+	for (size_t k = 0; k < n && r == 0; k++) {
+		uint64_t va = (uint64_t)(uintptr_t)iov[k].iov_base;
+		uint64_t end = va + iov[k].iov_len;
+
+		while (va < end && r == 0) {
+			uint64_t pages = (end - va) / PAGE_4K;
+			ssize_t rd;
+
+			if (pages > PAGEMAP_CHUNK)
+				pages = PAGEMAP_CHUNK;
+			rd = pread(pm, ents, pages * sizeof(uint64_t),
+				   (off_t)(va / PAGE_4K * sizeof(uint64_t)));
+			if (rd <= 0) {
+				r = rd < 0 ? -errno : -EIO;
+				break;
+			}
+			pages = (uint64_t)rd / sizeof(uint64_t);
+			for (uint64_t i = 0; i < pages && r == 0; i++)
+				if (!(ents[i] & PAGEMAP_PRESENT))
+					r = iov_add(&out, &cnt, &cap,
+						    va + i * PAGE_4K, PAGE_4K);
+			va += pages * PAGE_4K;
+		}
+	}
+	close(pm);
+	if (r < 0) {
+		free(out);
+		return r;
+	}
+	*ret = out;
+	*ret_n = cnt;
+	return 0;
+}
+
+/*
+ * Record in the coldmap what a pageout of @iov took: the pages that are
+ * not resident now, whatever freed them (often the host had swapped some
+ * already: advising them again frees nothing, and counting them cold
+ * would pick the same ranges tick after tick). Pages that stayed remain
+ * cold candidates. Without pagemap (no permission) every advised page
+ * counts as taken: one still resident is then missed until the guest
+ * touches it, which is better than a pageout stuck on the same ranges.
+ */
+static void mark_gone(const struct act_context *ctx,
+		      const struct vm_signals *vm, const struct iovec *iov,
+		      size_t n)
+{
+	struct iovec *gone = NULL;
+	size_t g = 0;
+
+	if (gone_ranges(ctx->root ? ctx->root : "/", vm->pid, iov, n, &gone,
+			&g) < 0) {
+		ovcmem_client_mark_evicted(ctx->ovcmem, vm->ovcmem.partition_id,
+					   iov, n);
+		return;
+	}
+	ovcmem_client_mark_evicted(ctx->ovcmem, vm->ovcmem.partition_id, gone,
+				   g);
+	free(gone);
+}
+
 static int do_pageout(const struct act_context *ctx, const struct action *a,
 		      const struct vm_signals *vm, struct act_result *res)
 {
@@ -325,21 +410,11 @@ static int do_pageout(const struct act_context *ctx, const struct action *a,
 				 &freed, &after);
 		if (pass == 0)
 			res->bytes_advised = advised;
-		if (!PAGEOUT_SHORT(freed, advised))
+		if (!PAGEOUT_RETRY(freed, advised))
 			break;
 	}
-	/*
-	 * Every advised page counts as evicted, whatever memory.current
-	 * says: one that stayed was either gone already (the host reclaimed
-	 * it first, and advising it again frees nothing: the same oldest
-	 * ranges would be picked tick after tick) or touched again, which
-	 * the next scan sees and makes young. A resident page the kernel
-	 * could not isolate waits for host reclaim.
-	 */
 	if (r == 0)
-		ovcmem_client_mark_evicted(
-			ctx->ovcmem, vm->ovcmem.partition_id, iov,
-			iov_prefix(iov, n, res->bytes_advised));
+		mark_gone(ctx, vm, iov, iov_prefix(iov, n, res->bytes_advised));
 	free(iov);
 	res->bytes_done = freed;
 	/* Less than asked is reported, not made up for through
