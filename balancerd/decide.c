@@ -29,6 +29,13 @@
 #define COLD_SCALE_MAX 8
 /* Backoffs without refaults before it is halved again. */
 #define COLD_SCALE_CALM 4
+/*
+ * A prefault that found nothing to fault in: a VM that only stalls (no
+ * refaults) is not prefaulted again for this long. Its PSI average takes
+ * tens of seconds to fall back under target after the stall that caused
+ * it, and asking every tick only fills the journal.
+ */
+#define FUTILE_PREFAULT_QUIET (30 * USEC_PER_SEC)
 /* A VM unseen this long is forgotten (its budget, restorable bytes). */
 #define VM_STATE_FORGET (10 * 60 * USEC_PER_SEC)
 /* When the policy leaves these unset (the loader normally fills them). */
@@ -809,6 +816,9 @@ static void plan_restore(struct plan *pls, size_t n, const struct tick_ctx *t)
 
 		if (!pl->restoring || !pl->c->prefault)
 			continue;
+		if (!pl->refaulting &&
+		    t->in->now < pl->vs->prefault_quiet_until)
+			continue;
 		want = min_u64(pl->vs->restorable,
 			       scale(pl->c->max_reclaim_rate, secs));
 		want = min_u64(want,
@@ -1083,6 +1093,8 @@ void decide_account(struct balancer_state *state, const char *vm_name,
 	if (!vs)
 		return;
 	if (kind == ACTION_PREFAULT) {
+		vs->prefault_quiet_until =
+			bytes_done ? 0 : now + FUTILE_PREFAULT_QUIET;
 		vs->prefaulted_total += bytes_done;
 		vs->restorable = sub_sat(vs->restorable, bytes_done);
 		return;

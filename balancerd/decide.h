@@ -69,7 +69,9 @@ struct vm_state {
 	usec_t scale_raised;	 /* when cold_scale was last doubled */
 	usec_t calm_since;	 /* no refaults since, 0: refaulting */
 	usec_t last_pageout;	 /* when a PAGEOUT of it last freed memory */
-	bool over_target;	 /* pressure was over target last tick */
+	usec_t prefault_quiet_until; /* a prefault found nothing: no
+				      * pressure-only prefault before */
+	bool over_target;	     /* pressure was over target last tick */
 	uint64_t reclaimed_total, prefaulted_total;
 	/* Bytes we reclaimed recently that may be faulted back in. */
 	uint64_t restorable;

@@ -78,7 +78,8 @@ struct step {
 	const char *mode_has; /* substring of the mode reason */
 	struct exp acts[MAX_ACTS];
 	const char *reason_has; /* substring of the first action's reason */
-	int done_pct;		/* decide_account with this % of each */
+	int done_pct;		/* decide_account with this % of each;
+				 * -1: with 0 bytes done */
 };
 
 struct tcase {
@@ -435,6 +436,34 @@ static const struct tcase cases[] = {
 		    .vms = {{.cls = 0, .cur = 4 * G, .refault = 128}},
 		    .mode = MODE_RESTORE,
 		    .acts = {A(RECLAIM, 0, 64 * M)}}}},
+	{"restore: a prefault that found nothing is not repeated for pressure",
+	 .n_vms = 1, .n_steps = 4,
+	 .steps = {{.avail = 3 * G,
+		    .vms = {CALM(0, 4 * G)},
+		    .mode = MODE_PROACTIVE,
+		    .done_pct = 100,
+		    .acts = {A(RECLAIM, 0, 64 * M)}},
+		   /* stalling, no refaults: a prefault, which faults in 0 */
+		   {.at = 1 * SEC,
+		    .avail = 6 * G,
+		    .vms = {PSI(0, 4 * G, 2.0)},
+		    .mode = MODE_RESTORE,
+		    .done_pct = -1,
+		    .acts = {A(PREFAULT, 0, 64 * M)}},
+		   /* still stalling (its PSI average lags): quiet */
+		   {.at = 2 * SEC,
+		    .avail = 6 * G,
+		    .vms = {PSI(0, 4 * G, 1.8)},
+		    .mode = MODE_RESTORE},
+		   /* refaults are new evidence: prefault again */
+		   {.at = 3 * SEC,
+		    .avail = 6 * G,
+		    .vms = {{.cls = 0,
+			     .cur = 4 * G,
+			     .some = 1.5,
+			     .refault = 1024}},
+		    .mode = MODE_RESTORE,
+		    .acts = {A(PREFAULT, 0, 64 * M)}}}},
 	{"restore: scarce headroom goes to the most important VM first",
 	 .classes = {{.priority = 0}, {.priority = 5}}, .n_vms = 2,
 	 .n_steps = 2,
@@ -929,15 +958,20 @@ static void run_case(const struct tcase *tc)
 		tick_output_reset(&out);
 		assert_int_equal(decide(&state, &p, &in, &out), 0);
 		check_step(tc, si, &out);
-		for (size_t i = 0; st->done_pct && i < out.n_actions; i++) {
+		for (size_t i = 0; st->done_pct != 0 && i < out.n_actions;
+		     i++) {
 			const struct action *a = &out.actions[i];
 
 			if (a->kind == ACTION_SET_HIGH ||
 			    a->kind == ACTION_SET_LOW)
 				continue;
-			decide_account(&state, vms[a->vm].name, a->kind,
-				       a->bytes * (uint64_t)st->done_pct / 100,
-				       in.now);
+			decide_account(
+				&state, vms[a->vm].name, a->kind,
+				st->done_pct < 0
+					? 0
+					: a->bytes * (uint64_t)st->done_pct /
+						  100,
+				in.now);
 		}
 	}
 	tick_output_free(&out);
