@@ -301,6 +301,22 @@ static size_t iov_prefix(struct iovec *iov, size_t n, uint64_t bytes)
 static int iov_add(struct iovec **iov, size_t *n, size_t *cap, uint64_t addr,
 		   uint64_t len);
 
+/* The pagemap entries of [@va, @end), at most PAGEMAP_CHUNK, into @ents:
+ * how many, 0 at the end of the file, or -errno. */
+static ssize_t pagemap_read(int pm, uint64_t va, uint64_t end, uint64_t *ents)
+{
+	uint64_t pages = (end - va) / PAGE_4K;
+	ssize_t rd;
+
+	if (pages > PAGEMAP_CHUNK)
+		pages = PAGEMAP_CHUNK;
+	rd = pread(pm, ents, pages * sizeof(uint64_t),
+		   (off_t)(va / PAGE_4K * sizeof(uint64_t)));
+	if (rd < 0)
+		return -errno;
+	return rd / (ssize_t)sizeof(uint64_t);
+}
+
 /*
  * The pages of @iov that are not resident any more, by /proc/PID/pagemap
  * (swapped out, or never faulted in), as *@ret. Returns 0 or -errno.
@@ -324,18 +340,14 @@ static int gone_ranges(const char *root, pid_t pid, const struct iovec *iov,
 		uint64_t end = va + iov[k].iov_len;
 
 		while (va < end && r == 0) {
-			uint64_t pages = (end - va) / PAGE_4K;
-			ssize_t rd;
+			ssize_t got = pagemap_read(pm, va, end, ents);
+			uint64_t pages;
 
-			if (pages > PAGEMAP_CHUNK)
-				pages = PAGEMAP_CHUNK;
-			rd = pread(pm, ents, pages * sizeof(uint64_t),
-				   (off_t)(va / PAGE_4K * sizeof(uint64_t)));
-			if (rd <= 0) {
-				r = rd < 0 ? -errno : -EIO;
+			if (got <= 0) {
+				r = got < 0 ? (int)got : -EIO;
 				break;
 			}
-			pages = (uint64_t)rd / sizeof(uint64_t);
+			pages = (uint64_t)got;
 			for (uint64_t i = 0; i < pages && r == 0; i++)
 				if (!(ents[i] & PAGEMAP_PRESENT))
 					r = iov_add(&out, &cnt, &cap,
@@ -489,18 +501,14 @@ static int swapped_ranges(const char *root, pid_t pid, uint64_t bytes,
 		    perms[1] != 'w' || hi - lo < GUEST_MAPPING_MIN)
 			continue;
 		for (uint64_t va = lo; va < hi && got < want && r == 0;) {
-			uint64_t pages = (hi - va) / PAGE_4K;
-			ssize_t rd;
+			ssize_t rd = pagemap_read(pm, va, hi, ents);
+			uint64_t pages;
 
-			if (pages > PAGEMAP_CHUNK)
-				pages = PAGEMAP_CHUNK;
-			rd = pread(pm, ents, pages * sizeof(uint64_t),
-				   (off_t)(va / PAGE_4K * sizeof(uint64_t)));
 			if (rd <= 0) {
-				r = rd < 0 ? -errno : 0;
+				r = (int)rd;
 				break;
 			}
-			pages = (uint64_t)rd / sizeof(uint64_t);
+			pages = (uint64_t)rd;
 			for (uint64_t i = 0; i < pages && got < want && !r;
 			     i++) {
 				if (!(ents[i] & PAGEMAP_SWAPPED))
