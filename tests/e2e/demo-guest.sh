@@ -10,7 +10,8 @@ SPIKE=$((DEMO_SECONDS / 2))
 note() { echo "[$(date +%T)] demo: $*"; }
 
 # The shipped default policy with clocks fit for two minutes: memory idle
-# for 20 s counts as cold (default 2-5 min), backoff 15 s.
+# for 20 s counts as cold (the default policy says so for its catch-all
+# class; batch 15 s, latency 5 min), backoff 15 s.
 src=$(shipped_policy default)
 fast_policy "$src" /tmp/50-demo.json 20s 15s
 install_policies /tmp/50-demo.json
