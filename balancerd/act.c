@@ -9,7 +9,6 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "act.h"
@@ -190,14 +189,6 @@ static int do_reclaim(const struct act_context *ctx, const struct action *a,
 				&res->bytes_done, &res->partial);
 }
 
-static usec_t mono_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
-}
-
 /*
  * Advise @n ranges in batches of ACT_IOV_MAX and ADVISE_CHUNK bytes;
  * *@done = bytes advised, from the start of @iov. Past @deadline
@@ -246,7 +237,7 @@ static int advise(const struct act_context *ctx, pid_t pid,
 		*done += (uint64_t)w;
 		if (i < n)
 			act_progress(ctx);
-		if (deadline && mono_usec() > deadline)
+		if (deadline && now_monotonic() > deadline)
 			break;
 	}
 	close(pidfd);
@@ -397,7 +388,7 @@ static int do_pageout(const struct act_context *ctx, const struct action *a,
 {
 	uint64_t before = vm->memory_current, after = 0, freed = 0;
 	uint64_t total = 0, advised = 0;
-	usec_t deadline = mono_usec() + PAGEOUT_BUDGET;
+	usec_t deadline = now_monotonic() + PAGEOUT_BUDGET;
 	struct iovec *iov = NULL;
 	size_t n = 0;
 	int r = 0;
@@ -413,7 +404,7 @@ static int do_pageout(const struct act_context *ctx, const struct action *a,
 	for (int pass = 0; pass < PAGEOUT_PASSES && r == 0; pass++) {
 		if (pass) {
 			/* again over what the first pass reached, in time */
-			if (mono_usec() > deadline)
+			if (now_monotonic() > deadline)
 				break;
 			n = iov_prefix(iov, n, advised);
 			act_progress(ctx);
@@ -561,7 +552,7 @@ static int do_prefault(const struct act_context *ctx, const struct action *a,
 int act_execute(const struct act_context *ctx, const struct action *a,
 		const struct vm_signals *vm, struct act_result *res)
 {
-	usec_t t0 = mono_usec();
+	usec_t t0 = now_monotonic();
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -594,6 +585,6 @@ int act_execute(const struct act_context *ctx, const struct action *a,
 		break;
 	}
 	res->error = r;
-	res->duration = mono_usec() - t0;
+	res->duration = now_monotonic() - t0;
 	return r;
 }

@@ -123,14 +123,6 @@ struct balancer {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static usec_t now_monotonic(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
-}
-
 static const char *root_prefix(const struct balancer *b)
 {
 	return strcmp(b->root, "/") ? b->root : "";
@@ -619,22 +611,20 @@ static void log_action(const struct balancer *b, const struct action *a,
 		snprintf(line, sizeof(line), "(failed: %s)",
 			 strerror(-res->error));
 		prio = LOG_WARNING;
-	} else if (res->out_of_time) {
-		char adv[32];
-
-		format_size(res->bytes_advised, adv, sizeof(adv));
-		snprintf(line, sizeof(line),
-			 "(partial: %s advised in the time of one action, "
-			 "done %s; the rest next tick)",
-			 adv, done);
 	} else if (res->partial && a->kind == ACTION_PAGEOUT) {
 		char adv[32];
 
 		format_size(res->bytes_advised, adv, sizeof(adv));
-		snprintf(line, sizeof(line),
-			 "(partial: done %s of %s advised, the rest stayed "
-			 "resident)",
-			 done, adv);
+		if (res->out_of_time)
+			snprintf(line, sizeof(line),
+				 "(partial: %s advised in the time of one "
+				 "action, done %s; the rest next tick)",
+				 adv, done);
+		else
+			snprintf(line, sizeof(line),
+				 "(partial: done %s of %s advised, the rest "
+				 "stayed resident)",
+				 done, adv);
 	} else if (res->partial) {
 		snprintf(line, sizeof(line), "(partial: done %s)", done);
 	} else {

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "coldmap.h"
@@ -459,14 +458,6 @@ static int prefault_range(struct part *p, uint64_t gfn, uint64_t npages,
 	return r;
 }
 
-static usec_t mono_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
-}
-
 /* Prefault [@gfn, +@npages) of @rg in 2 MiB steps until @want pages
  * were mapped or @deadline passed; marks what it covered resident. */
 static int prefault_span(struct part *p, struct region *rg, uint64_t gfn,
@@ -479,7 +470,7 @@ static int prefault_span(struct part *p, struct region *rg, uint64_t gfn,
 	     off += PREFAULT_STEP_PAGES) {
 		uint64_t len = npages - off;
 
-		if (deadline && mono_usec() > deadline)
+		if (deadline && now_monotonic() > deadline)
 			return -EAGAIN;
 		if (len > PREFAULT_STEP_PAGES)
 			len = PREFAULT_STEP_PAGES;
@@ -509,7 +500,7 @@ static int prefault_picked(struct part *p, struct region *rg,
 static int prefault(struct ovcmem_client *c, uint64_t id, uint64_t bytes,
 		    usec_t budget, uint64_t *done)
 {
-	usec_t deadline = budget ? mono_usec() + budget : 0;
+	usec_t deadline = budget ? now_monotonic() + budget : 0;
 	struct part *p = find(c, id);
 	uint64_t want = (bytes + OVCMEM_PAGE_SIZE - 1) / OVCMEM_PAGE_SIZE;
 	uint64_t got = 0;

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "units.h"
 
@@ -259,4 +260,12 @@ char *format_duration(usec_t usec, char *buf, size_t len)
 	if (usec > 0 && off < len)
 		format_fixed(buf + off, len - off, usec, USEC_PER_SEC, 6, "s");
 	return buf;
+}
+
+usec_t now_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
 }

@@ -44,4 +44,7 @@ int parse_duration(const char *s, usec_t *ret);
 char *format_size(uint64_t bytes, char *buf, size_t len);
 char *format_duration(usec_t usec, char *buf, size_t len);
 
+/* CLOCK_MONOTONIC in usec: ticks, action budgets, scan ages. */
+usec_t now_monotonic(void);
+
 #endif /* BALANCERD_UNITS_H */
