@@ -1,7 +1,7 @@
 #!/bin/bash
 # Run every test suite and close with one line over all of them.
 #
-#   tests/run-all.sh [--only unit|valgrind|lint|vm|rig|e2e]... [--kver V]...
+#   tests/run-all.sh [--only unit|valgrind|lint|vm|rig|e2e|launcher]... [--kver V]...
 #                    [--suite test_name]...
 #
 # Suites:
@@ -12,10 +12,15 @@
 #   vm        tests/vm/run.sh on each kernel (the in-kernel suites)
 #   rig       tests/vm/selftest.sh (the rig fails when it must)
 #   e2e       tests/e2e/run.sh (Debian + systemd guest), on the first kernel
+#   launcher  tests/launcher/run.sh (tools/qemu-run.sh's KVM probe and TCG
+#             fallback, against fake QEMUs)
 #
 # Each suite prints its own closing line "N passed, N failed"; a suite that
 # prints none, or exits non-zero with no failure counted, counts one
-# failure. Logs: build/logs/<suite>.log. Exit status non-zero on any failure.
+# failure. Every suite's start ("=== name (started HH:MM:SS)") and duration
+# ("--- name: N s") are printed as it runs, so a slow suite is told from a
+# hung one; the closing line over everything comes last.
+# Logs: build/logs/<suite>.log. Exit status non-zero on any failure.
 set -u -o pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -26,7 +31,7 @@ while [ $# -gt 0 ]; do
 	--only) only+=("$2"); shift 2 ;;
 	--kver) kvers+=("$2"); shift 2 ;;
 	--suite) suites+=("$2"); shift 2 ;;
-	-h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,27p' "$0"; exit 0 ;;
 	*) echo "run-all: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -67,13 +72,23 @@ count() { # $1 name, $2 log, $3 exit status
 	summary+=("$(printf '%-40s %5d passed, %d failed' "$name" "$p" "$f")")
 }
 
+# A suite's start and duration, so that a slow suite is told from a hung one.
+suite_start() { # $1 name
+	suite_t0=$SECONDS
+	echo "=== $1 (started $(date +%T))"
+}
+suite_end() { # $1 name
+	echo "--- $1: $((SECONDS - suite_t0)) s"
+}
+
 run_suite() { # $1 name, then the command
 	local name=$1 log rc
 	shift
 	log=$logs/$(tr '/' '_' <<<"$name").log
-	echo "=== $name"
+	suite_start "$name"
 	"$@" >"$log" 2>&1
 	rc=$?
+	suite_end "$name"
 	# Show what failed, and the suite's own closing line.
 	grep -E '^not ok|^\[  FAILED  \]|ERROR|[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 40
 	count "$name" "$log" "$rc"
@@ -84,9 +99,10 @@ run_check() { # $1 name, then the command
 	local name=$1 log rc
 	shift
 	log=$logs/$(tr '/' '_' <<<"$name").log
-	echo "=== $name"
+	suite_start "$name"
 	"$@" >"$log" 2>&1
 	rc=$?
+	suite_end "$name"
 	if [ $rc -eq 0 ]; then
 		echo "1 passed, 0 failed" >>"$log"
 	else
@@ -125,6 +141,9 @@ if wanted rig; then
 fi
 if wanted e2e && [ -x tests/e2e/run.sh ]; then
 	run_suite "e2e/${kvers[0]}" tests/e2e/run.sh --kver "${kvers[0]}"
+fi
+if wanted launcher && [ -x tests/launcher/run.sh ]; then
+	run_suite launcher tests/launcher/run.sh
 fi
 
 echo "=== summary"
