@@ -7,6 +7,7 @@
 #                   kernel), end to end; one closing "N passed, N failed"
 #   make demo       the main job on a fresh machine (see README.md)
 #   make install    install daemon, tools, unit, config (DESTDIR, PREFIX)
+#   make deb        the Debian packages, into build/deb/ (docs/packaging.md)
 #
 # Variables: KVER=<version> or KDIR=<build dir> pick one kernel; WERROR=
 # (empty) drops -Werror for local experiments; V=1 is verbose.
@@ -25,8 +26,11 @@ PKGS := jansson libsystemd libcgroup
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# The version is set in one place, debian/changelog's first entry; the
+# packages and `balancerd --version` both say it.
+VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
 CFLAGS_BASE := -std=gnu11 -g -pthread -Wall -Wextra $(WERROR) -D_GNU_SOURCE \
-	-Iinclude/uapi -Ibalancerd
+	-Iinclude/uapi -Ibalancerd -DBALANCERD_VERSION='"$(VERSION)"'
 CFLAGS_OPT := -O2
 SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
@@ -45,17 +49,20 @@ TOOLS := $(patsubst tools/%,$(B)/%,$(TOOL_DIRS))
 define flavour
 $(1)/obj/%.o: %.c
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS_BASE) $(2) $$(PKG_CFLAGS) -MMD -MP -c -o $$@ $$<
+	$$(CC) $$(CFLAGS_BASE) $(2) $$(CPPFLAGS) $$(CFLAGS) $$(PKG_CFLAGS) -MMD -MP -c -o $$@ $$<
 
 $(1)/libbalancer.a: $$(patsubst %.c,$(1)/obj/%.o,$$(LIB_SRCS))
 	@mkdir -p $$(dir $$@)
 	rm -f $$@ && ar rcs $$@ $$^
 
 $(1)/balancerd: $(1)/obj/balancerd/main.o $(1)/libbalancer.a
-	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm -pthread
+	$$(CC) $(2) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS) -lm -pthread
 
 $(1)/balancerctl: $(1)/obj/balancerd/balancerctl.o $(1)/libbalancer.a
-	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm -pthread
+	$$(CC) $(2) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS) -lm -pthread
+
+# They print the version.
+$(1)/obj/balancerd/main.o $(1)/obj/balancerd/balancerctl.o: debian/changelog
 
 $(1)/tests/%: $(1)/obj/tests/unit/%.o $$(patsubst %.c,$(1)/obj/%.o,$$(UNIT_HELPERS)) $(1)/libbalancer.a
 	@mkdir -p $$(dir $$@)
@@ -71,7 +78,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRCS))
 
 .PHONY: all userspace driver unit check check-unit check-vm check-e2e \
-	demo install install-driver deps lint format clean bench
+	demo install install-driver deps lint format clean bench deb
 .SECONDARY:
 
 all: userspace driver
@@ -125,6 +132,11 @@ install: userspace
 	install -D -m 0755 $(B)/balancerd $(DESTDIR)$(SBINDIR)/balancerd
 	install -D -m 0755 $(B)/balancerctl $(DESTDIR)$(BINDIR)/balancerctl
 	tools/install-files.sh "$(DESTDIR)" "$(SYSCONFDIR)" "$(UNITDIR)" "$(SBINDIR)"
+
+# balancerd, ovcmem-dkms and ovcmem-dev .debs in build/deb/, built from a
+# copy of the tree (the source tree stays clean).
+deb:
+	tools/build-deb.sh
 
 # The module, for a real host: build against KVER's headers (default: every
 # installed Debian kernel), install under /lib/modules/<v>/updates, depmod.

@@ -52,6 +52,7 @@ static void usage(FILE *f)
 		"Options:\n"
 		"  -j, --json             machine-readable output\n"
 		"  -s, --state-file PATH  default %s\n"
+		"  -V, --version\n"
 		"  -h, --help\n",
 		DEFAULT_STATE_FILE);
 }
@@ -365,13 +366,17 @@ int main(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"state-file", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
 	const char *cmd;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+js:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+js:hV", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'V':
+			printf("balancerctl %s\n", BALANCERD_VERSION);
+			return 0;
 		case 'j':
 			json_output = true;
 			break;

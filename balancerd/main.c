@@ -19,7 +19,7 @@
 #include "units.h"
 
 #ifndef BALANCERD_VERSION
-#define BALANCERD_VERSION "0.1"
+#error "BALANCERD_VERSION comes from debian/changelog (see the Makefile)"
 #endif
 
 enum {

@@ -14,6 +14,7 @@ sparse kmod
 qemu-system-x86 busybox-static cpio xz-utils
 mmdebstrap e2fsprogs
 gnuplot-nox python3
+debhelper dh-dkms dkms lintian prometheus
 "
 
 missing=""
