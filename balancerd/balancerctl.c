@@ -24,8 +24,10 @@
 
 #include <jansson.h>
 
+#include "escape.h"
 #include "log.h"
 #include "loop.h"
+#include "safe_open.h"
 #include "state.h"
 #include "units.h"
 
@@ -57,6 +59,19 @@ static void usage(FILE *f)
 		DEFAULT_STATE_FILE);
 }
 
+/*
+ * @s escaped for the terminal (escape.h): the state holds names that
+ * tenants chose. A few buffers in turn, for several in one printf.
+ */
+static const char *esc(const char *s)
+{
+	static char bufs[8][1024];
+	static unsigned int next;
+	char *buf = bufs[next++ % 8];
+
+	return escape_text(s ? s : "", buf, sizeof(bufs[0]));
+}
+
 static int load_state(json_t **ret)
 {
 	char err[512] = "";
@@ -66,20 +81,20 @@ static int load_state(json_t **ret)
 		fprintf(stderr,
 			"balancerctl: balancerd not running? no state "
 			"at %s\n",
-			state_file);
+			esc(state_file));
 	else if (r == -EINVAL)
-		fprintf(stderr, "balancerctl: unreadable state: %s\n", err);
+		fprintf(stderr, "balancerctl: unreadable state: %s\n",
+			esc(err));
 	else if (r < 0)
-		fprintf(stderr, "balancerctl: cannot read %s: %s\n", state_file,
-			strerror(-r));
+		fprintf(stderr, "balancerctl: cannot read %s: %s\n",
+			esc(state_file), open_strerror(r));
 	return r;
 }
 
+/* The string @k of @o, escaped; "" when absent. */
 static const char *str(json_t *o, const char *k)
 {
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return s ? s : "";
+	return esc(json_string_value(json_object_get(o, k)));
 }
 
 /* Sizes as "1.5G"; null (unknown, or unlimited) as "-". */
@@ -128,6 +143,34 @@ static void last_action_text(json_t *vm, char *buf, size_t len)
 		 req, done, tag);
 }
 
+/*
+ * The state's age, and the daemon's trouble if any: a state file that is
+ * no longer rewritten, or ticks that decide nothing. Returns true when
+ * all is well.
+ */
+static bool print_health(json_t *doc, FILE *f)
+{
+	json_t *tot = json_object_get(doc, "totals");
+	json_int_t ok_time =
+		json_integer_value(json_object_get(doc, "last_ok_time"));
+	long long age;
+	bool stale = state_is_stale(doc, time(NULL), &age);
+	bool failing = json_is_false(json_object_get(doc, "last_tick_ok"));
+
+	fprintf(f, "  state %llds old, written by pid %lld%s\n", age,
+		(long long)json_integer_value(json_object_get(doc, "pid")),
+		stale ? ": STALE, is balancerd running?" : "");
+	if (failing)
+		fprintf(f,
+			"  FAILING: %s (%lld failed ticks; last good tick "
+			"%llds ago)\n",
+			str(doc, "last_error"),
+			(long long)json_integer_value(
+				json_object_get(tot, "failed_ticks")),
+			ok_time ? (long long)(time(NULL) - ok_time) : -1LL);
+	return !stale && !failing;
+}
+
 static void print_status(json_t *doc, FILE *f)
 {
 	json_t *vms = json_object_get(doc, "vms"), *host, *vm, *tot;
@@ -150,12 +193,14 @@ static void print_status(json_t *doc, FILE *f)
 		size_of(tot, "prefaulted", d, sizeof(d)));
 	if (str(doc, "mode_reason")[0])
 		fprintf(f, "  %s\n", str(doc, "mode_reason"));
+	print_health(doc, f);
 	fprintf(f, "\n%-16s %-12s %8s %8s %8s %9s  %s\n", "VM", "CLASS", "SIZE",
 		"CURRENT", "COLD", "PRESSURE", "LAST ACTION");
 	json_array_foreach(vms, i, vm)
 	{
-		const char *cls =
-			json_string_value(json_object_get(vm, "class"));
+		const char *cls = json_is_string(json_object_get(vm, "class"))
+					  ? str(vm, "class")
+					  : NULL;
 		json_t *psi = json_object_get(vm, "pressure");
 
 		last_action_text(vm, last, sizeof(last));
@@ -183,9 +228,12 @@ static int print_json(json_t *v)
 	return 0;
 }
 
+/* Exit 1 when the state is stale or the daemon's ticks fail: scripts
+ * and monitoring rely on the status, not on reading the table. */
 static int cmd_status(void)
 {
 	json_t *doc;
+	bool healthy;
 	int r = load_state(&doc);
 
 	if (r < 0)
@@ -194,8 +242,15 @@ static int cmd_status(void)
 		r = print_json(doc);
 	else
 		print_status(doc, stdout);
+	healthy = !state_is_stale(doc, time(NULL), NULL) &&
+		  !json_is_false(json_object_get(doc, "last_tick_ok"));
+	if (!healthy && json_output)
+		fprintf(stderr, "balancerctl: balancerd is %s\n",
+			json_is_false(json_object_get(doc, "last_tick_ok"))
+				? "failing"
+				: "not updating its state");
 	json_decref(doc);
-	return r < 0 ? 1 : 0;
+	return r < 0 || !healthy ? 1 : 0;
 }
 
 static void on_sigint(int sig)
@@ -234,10 +289,10 @@ static int cmd_top(void)
 			json_decref(doc);
 		} else if (r == -ENOENT) {
 			printf("balancerd not running? no state at %s\n",
-			       state_file);
+			       esc(state_file));
 		} else {
-			printf("cannot read %s: %s\n", state_file,
-			       err[0] ? err : strerror(-r));
+			printf("cannot read %s: %s\n", esc(state_file),
+			       err[0] ? esc(err) : open_strerror(r));
 		}
 		printf("\n(q to quit)\n");
 		fflush(stdout);
@@ -290,6 +345,27 @@ static void explain_class(json_t *vm)
 	       json_is_true(json_object_get(ci, "prefault")) ? "on" : "off");
 }
 
+/*
+ * Whether @vm is the one @name names: its name or cgroup as published,
+ * or as shown (escaped): a name that is not UTF-8 is published escaped,
+ * and an admin may paste either form.
+ */
+static bool vm_is(json_t *vm, const char *name)
+{
+	static const char *const keys[] = {"name", "cgroup"};
+	char shown[1024];
+
+	escape_text(name, shown, sizeof(shown));
+	for (size_t k = 0; k < 2; k++) {
+		const char *v = json_string_value(json_object_get(vm, keys[k]));
+
+		if (v && (!strcmp(v, name) || !strcmp(v, shown) ||
+			  !strcmp(esc(v), shown)))
+			return true;
+	}
+	return false;
+}
+
 static int cmd_explain(const char *name)
 {
 	json_t *doc, *vm, *found = NULL, *psi, *recent, *d;
@@ -301,14 +377,12 @@ static int cmd_explain(const char *name)
 		return 1;
 	json_array_foreach(json_object_get(doc, "vms"), i, vm)
 	{
-		if (strcmp(str(vm, "name"), name) == 0 ||
-		    strcmp(str(vm, "cgroup"), name) == 0)
+		if (vm_is(vm, name))
 			found = vm;
 	}
 	if (!found) {
-		fprintf(stderr,
-			"balancerctl: no VM named '%s' in %s (known:", name,
-			state_file);
+		fprintf(stderr, "balancerctl: no VM named '%s' in %s (known:",
+			esc(name), esc(state_file));
 		json_array_foreach(json_object_get(doc, "vms"), i, vm)
 			fprintf(stderr, " %s", str(vm, "name"));
 		fprintf(stderr, ")\n");
@@ -354,7 +428,7 @@ static int cmd_explain(const char *name)
 			       : "",
 		       err ? " (failed)" : "", str(d, "reason"));
 		if (err)
-			printf("      error: %s\n", err);
+			printf("      error: %s\n", esc(err));
 	}
 	json_decref(doc);
 	return 0;

@@ -66,6 +66,29 @@ static void check_nonempty(struct jcheck *chk, const json_t *root,
 	}
 }
 
+/*
+ * NULL when @glob stays below cgroup_root, else why not: an absolute
+ * path, or a "." or ".." component (balancerd would write memory.reclaim
+ * wherever it leads).
+ */
+static const char *vm_glob_problem(const char *glob)
+{
+	if (glob[0] == '/')
+		return "";
+	for (const char *p = glob; *p;) {
+		size_t n = strcspn(p, "/");
+
+		if ((n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return ", which has a '.' or '..' component that "
+			       "leaves it";
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	return NULL;
+}
+
 static void parse_config(struct jcheck *chk, const json_t *root,
 			 struct daemon_config *c)
 {
@@ -81,8 +104,9 @@ static void parse_config(struct jcheck *chk, const json_t *root,
 		       sizeof(c->cgroup_root));
 	check_nonempty(chk, root, "policy_dir", c->policy_dir,
 		       sizeof(c->policy_dir));
-	check_nonempty(chk, root, "state_file", c->state_file,
-		       sizeof(c->state_file));
+	/* "" publishes nothing, as --state-file "" does. */
+	jcheck_string(chk, root, "state_file", c->state_file,
+		      sizeof(c->state_file));
 	jcheck_string(chk, root, "driver_path", c->driver_path,
 		      sizeof(c->driver_path));
 	jcheck_duration(chk, root, "interval", 0, CONFIG_INTERVAL_MAX,
@@ -115,13 +139,15 @@ static void parse_config(struct jcheck *chk, const json_t *root,
 
 		jcheck_push_key(chk, "vm_globs");
 		for (size_t i = 0; i < n_globs; i++) {
-			if (globs[i][0] != '/')
+			const char *why = vm_glob_problem(globs[i]);
+
+			if (!why)
 				continue;
 			jcheck_push_index(chk, i);
 			jcheck_error(chk, false,
 				     "expected a glob relative to cgroup_root, "
-				     "found \"%s\"",
-				     globs[i]);
+				     "found \"%s\"%s",
+				     globs[i], why);
 			jcheck_pop(chk);
 			bad = true;
 		}

@@ -172,6 +172,8 @@ void vm_list_free(struct vm_list *l)
 	free(l->cgroups);
 	l->cgroups = NULL;
 	l->n = 0;
+	l->n_slices = 0;
+	l->slice[0] = '\0';
 }
 
 long vm_list_lookup(const struct vm_list *l, const char *cgroup)
@@ -220,6 +222,26 @@ static bool entry_is_dir(const struct walk *w, const struct dirent *de,
 	return path_join(path, sizeof(path), w->abs, rel) && is_dir(path);
 }
 
+/* A slice groups units (system.slice, machine.slice): never one VM. */
+static bool is_slice(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 6 && !strcmp(name + n - 6, ".slice");
+}
+
+static void note_slice(struct vm_list *l, const char *cgroup)
+{
+	size_t n = strlen(cgroup);
+
+	if (l->n_slices++)
+		return;
+	if (n >= sizeof(l->slice))
+		n = sizeof(l->slice) - 1;
+	memcpy(l->slice, cgroup, n);
+	l->slice[n] = '\0';
+}
+
 /*
  * Match the components of @pattern (from @comp on) below @rel, a path
  * relative to the cgroup root ("" at the top).
@@ -239,6 +261,10 @@ static int walk_match(struct walk *w, const char *rel, const char *pattern)
 		return 0;
 	memcpy(comp, pattern, clen);
 	comp[clen] = '\0';
+	/* Confined below the cgroup root, whatever the caller's glob says
+	 * (the config refuses these too). */
+	if (!strcmp(comp, ".") || !strcmp(comp, ".."))
+		return 0;
 	if (!path_join(dir, sizeof(dir), w->abs, rel))
 		return 0;
 	d = opendir(dir);
@@ -257,8 +283,12 @@ static int walk_match(struct walk *w, const char *rel, const char *pattern)
 			continue;
 		if (!entry_is_dir(w, de, sub))
 			continue;
-		r = slash && slash[1] ? walk_match(w, sub, slash + 1)
-				      : vm_list_add(w->list, &w->cap, sub);
+		if (slash && slash[1])
+			r = walk_match(w, sub, slash + 1);
+		else if (is_slice(de->d_name))
+			note_slice(w->list, sub);
+		else
+			r = vm_list_add(w->list, &w->cap, sub);
 	}
 	closedir(d);
 	return r;

@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "json_check.h"
+#include "safe_open.h"
 
 /* Strings quoted in messages are cut here so one error stays one line. */
 #define QUOTE_MAX 40
@@ -25,7 +27,9 @@ int policy_errors_add(struct policy_errors *errs, const char *file, int line,
 	errs->items = items;
 	e = &items[errs->n++];
 	memset(e, 0, sizeof(*e));
-	snprintf(e->file, sizeof(e->file), "%s", file ? file : "");
+	/* A file name is the admin's, or anybody's who can write the
+	 * policy directory: shown escaped, like every name (escape.h). */
+	escape_text(file ? file : "", e->file, sizeof(e->file));
 	e->line = line;
 	e->column = column;
 	snprintf(e->path, sizeof(e->path), "%s", path ? path : "");
@@ -70,22 +74,14 @@ void policy_errors_free(struct policy_errors *errs)
 int jcheck_read_file(const char *path, char **ret, size_t *ret_len,
 		     struct policy_errors *errs)
 {
-	struct stat st;
 	char *buf = NULL;
 	size_t len = 0;
 	int fd, r = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* A FIFO named *.json must not hang a reload or --check. */
+	fd = open_regular(path);
 	if (fd < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		r = -EISDIR;
+		r = fd;
 		goto fail;
 	}
 	buf = malloc(JCHECK_MAX_FILE + 1);
@@ -125,7 +121,7 @@ fail:
 				  JCHECK_MAX_FILE);
 	else
 		policy_errors_add(errs, path, 0, 0, "", "cannot read: %s",
-				  strerror(-r));
+				  open_strerror(r));
 	return r;
 }
 

@@ -8,6 +8,7 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "log.h"
 
 /* Fixed ids: a catalog entry and `journalctl MESSAGE_ID=` rely on them. */
@@ -133,8 +134,7 @@ static int sink_memory(int prio, enum log_msgid id,
 	snprintf(e->message, sizeof(e->message), "%s", msg);
 	for (size_t i = 0; i < n && i < LOG_ENTRY_FIELDS_MAX; i++) {
 		snprintf(e->fields[i].key, LOG_KEY_MAX, "%s", fields[i].key);
-		snprintf(e->fields[i].value, LOG_VALUE_MAX, "%s",
-			 fields[i].value);
+		escape_text(fields[i].value, e->fields[i].value, LOG_VALUE_MAX);
 		e->n_fields++;
 	}
 	return 0;
@@ -161,7 +161,7 @@ static int sink_journal(int prio, enum log_msgid id,
 			const char *msg)
 {
 	char buf[JOURNAL_IOV_MAX][LOG_KEY_MAX + LOG_VALUE_MAX + 2];
-	char message[600];
+	char message[LOG_MESSAGE_MAX + 16];
 	struct iovec iov[JOURNAL_IOV_MAX];
 	size_t k = 0;
 	int r;
@@ -181,8 +181,10 @@ static int sink_journal(int prio, enum log_msgid id,
 		k++;
 	}
 	for (size_t i = 0; i < n && k < JOURNAL_IOV_MAX; i++, k++) {
+		char value[LOG_VALUE_MAX * ESCAPE_GROWTH];
+
 		snprintf(buf[k], sizeof(buf[k]), "%s=%s", fields[i].key,
-			 fields[i].value);
+			 escape_text(fields[i].value, value, sizeof(value)));
 		iov[k] = (struct iovec){buf[k], strlen(buf[k])};
 	}
 	r = sd_journal_sendv(iov, (int)k);
@@ -196,11 +198,14 @@ static int sink_journal(int prio, enum log_msgid id,
 int log_sendv(int prio, enum log_msgid id, const struct log_field *fields,
 	      size_t n_fields, const char *fmt, va_list ap)
 {
-	char msg[512];
+	char raw[LOG_MESSAGE_MAX], msg[LOG_MESSAGE_MAX];
 
 	if (prio > log_max_level)
 		return 0;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* Names of VMs, cgroups and files end up in messages: escaped here,
+	 * once for every sink, no line can be forged or a terminal driven. */
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	escape_text(raw, msg, sizeof(msg));
 	switch (log_target) {
 	case LOG_TARGET_MEMORY:
 		return sink_memory(prio, id, fields, n_fields, msg);

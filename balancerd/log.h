@@ -66,6 +66,12 @@ enum log_target log_get_target(void);
  * dropped. Default LOG_INFO. */
 void log_set_max_level(int prio);
 
+/*
+ * Messages and field values are escaped (escape.h) by every sink: a
+ * newline or a terminal control in a VM name cannot forge a line.
+ */
+#define LOG_MESSAGE_MAX 512
+
 /* One KEY=value field. Keys are journal field names (A-Z, 0-9, _). */
 #define LOG_KEY_MAX   32
 #define LOG_VALUE_MAX 256
@@ -111,7 +117,7 @@ struct log_field *log_field_set(struct log_field *f, const char *key,
 struct log_entry {
 	int priority;
 	enum log_msgid msgid;
-	char message[512];
+	char message[LOG_MESSAGE_MAX];
 	size_t n_fields;
 	struct {
 		char key[LOG_KEY_MAX];

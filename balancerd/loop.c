@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +20,12 @@
 
 #include "act.h"
 #include "act_pool.h"
+#include "escape.h"
+#include "json_check.h"
 #include "log.h"
 #include "loop.h"
 #include "ovcmem_client.h"
+#include "safe_open.h"
 #include "signals.h"
 
 #ifndef PROC_SUPER_MAGIC
@@ -58,9 +62,14 @@
 
 /* Per-VM bookkeeping that outlives one tick, keyed by cgroup. */
 struct vm_entry {
+	/* Unique among entries: decide() keys its state by it, so two
+	 * cgroups that decode to one name get "name~2" (see unique_name). */
 	char name[VM_NAME_MAX];
+	char decoded[VM_NAME_MAX]; /* what the policy globs match */
 	char cgroup[CGROUP_PATH_MAX];
-	bool present; /* seen this tick */
+	bool present;	/* seen this tick */
+	bool announced; /* "appeared" logged: its signals were read once */
+	int read_err;	/* the last read's error, logged once per cause */
 	bool unmatched_logged;
 	bool have_prev;
 	unsigned int since_full; /* ticks since every file was read */
@@ -72,9 +81,18 @@ struct vm_entry {
 	bool psi_tried;
 };
 
+/* The command line's overrides of balancerd.json, kept for reloads. */
+struct balancer_overrides {
+	bool policy_dir, state_file, driver_path, log_target;
+	char policy_dir_v[PATH_MAX], state_file_v[PATH_MAX],
+		driver_path_v[PATH_MAX];
+	bool dry_run; /* true forces it */
+};
+
 struct balancer {
 	char root[PATH_MAX];
 	char config_path[PATH_MAX];
+	struct balancer_overrides ovr;
 	char policy_dir[PATH_MAX];
 	char state_file[PATH_MAX];
 	char driver_path[PATH_MAX];
@@ -114,9 +132,12 @@ struct balancer {
 	usec_t tick_now; /* @now of the tick being run */
 	bool psi_skip_logged;
 	int publish_err, host_err; /* last errors, to log each cause once */
-	usec_t watchdog_usec, last_ping; /* 0: no watchdog */
-	pthread_mutex_t ping_lock;	 /* last_ping, from act workers */
-	unsigned int act_workers;	 /* threads for a tick's actions */
+	char last_error[256];	   /* why the latest tick failed, or "" */
+	time_t last_ok;		   /* wall clock of the last good tick */
+	char slice_warned[CGROUP_PATH_MAX]; /* the last slice skipped */
+	usec_t watchdog_usec, last_ping;    /* 0: no watchdog */
+	pthread_mutex_t ping_lock;	    /* last_ping, from act workers */
+	unsigned int act_workers;	    /* threads for a tick's actions */
 	unsigned int n_vm_triggers;
 	bool trigger_cap_logged;
 };
@@ -164,10 +185,120 @@ static unsigned int act_workers_default(void)
 	return n > 1 ? (unsigned int)n : 1;
 }
 
+static void overrides_from(struct balancer_overrides *o,
+			   const struct balancer_options *opts)
+{
+	memset(o, 0, sizeof(*o));
+	o->policy_dir = opts->policy_dir != NULL;
+	o->state_file = opts->state_file != NULL;
+	o->driver_path = opts->driver_path != NULL;
+	o->log_target = opts->log_target_given;
+	copy_str(o->policy_dir_v, sizeof(o->policy_dir_v), opts->policy_dir);
+	copy_str(o->state_file_v, sizeof(o->state_file_v), opts->state_file);
+	copy_str(o->driver_path_v, sizeof(o->driver_path_v), opts->driver_path);
+	o->dry_run = opts->dry_run;
+}
+
+/* What the daemon runs with: the config, under the command line's
+ * overrides. */
+struct settings {
+	char policy_dir[PATH_MAX], state_file[PATH_MAX], driver_path[PATH_MAX];
+	bool dry_run;
+};
+
+static void settings_of(const struct balancer_overrides *o,
+			const struct daemon_config *cfg, struct settings *st)
+{
+	copy_str(st->policy_dir, sizeof(st->policy_dir),
+		 o->policy_dir ? o->policy_dir_v : cfg->policy_dir);
+	copy_str(st->state_file, sizeof(st->state_file),
+		 o->state_file ? o->state_file_v : cfg->state_file);
+	copy_str(st->driver_path, sizeof(st->driver_path),
+		 o->driver_path ? o->driver_path_v : cfg->driver_path);
+	st->dry_run = o->dry_run || cfg->dry_run;
+}
+
+int balancer_settings_check(const char *policy_dir, const char *state_file,
+			    char *why, size_t why_len)
+{
+	char dir[PATH_MAX], real_dir[PATH_MAX], real_pd[PATH_MAX];
+	const char *slash;
+
+	if (!state_file || !state_file[0] || !policy_dir)
+		return 0;
+	slash = strrchr(state_file, '/');
+	if (!slash)
+		copy_str(dir, sizeof(dir), ".");
+	else if (slash == state_file)
+		copy_str(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - state_file),
+			 state_file);
+	/* Either missing: loading or publishing says so, better worded. */
+	if (!realpath(dir, real_dir) || !realpath(policy_dir, real_pd))
+		return 0;
+	if (strcmp(real_dir, real_pd))
+		return 0;
+	snprintf(why, why_len,
+		 "state_file %s is inside policy_dir %s, where it would be "
+		 "read as a policy and fail every reload: publish it "
+		 "elsewhere (default /run/balancerd/state.json), or set "
+		 "\"state_file\": \"\" to publish nothing",
+		 state_file, policy_dir);
+	return -EINVAL;
+}
+
+/* Open the ovcmem driver at b->driver_path, or say why it is not used. */
+static void driver_open(struct balancer *b)
+{
+	int r = ovcmem_client_open(b->root, b->driver_path, &b->ovc);
+
+	if (r == -ENOENT) {
+		struct log_field f;
+
+		log_field_set(&f, "DRIVER_PATH", "%s", b->driver_path);
+		log_send(LOG_INFO, MSGID_DRIVER_ABSENT, &f, 1,
+			 "ovcmem driver absent (%s): working from cgroup and "
+			 "PSI signals only",
+			 b->driver_path[0] ? b->driver_path : "disabled");
+		b->ovc = NULL;
+	} else if (r == -ENODEV || r == -ENOTTY) {
+		/* /dev/zero, a regular file, a FIFO: not ours. */
+		log_warning("%s is not the ovcmem driver (%s), continuing "
+			    "without it",
+			    b->driver_path,
+			    r == -ENODEV ? "not a character device"
+					 : "it does not know ovcmem's ioctls");
+		b->ovc = NULL;
+	} else if (r < 0) {
+		/* Present but unusable: say so, and run without it rather
+		 * than not at all. */
+		log_warning_errno(r,
+				  "cannot open ovcmem driver %s, "
+				  "continuing without it",
+				  b->driver_path);
+		b->ovc = NULL;
+	}
+}
+
+/* The config's log_target, unless the command line or a test chose. */
+static void apply_log_target(const struct balancer *b)
+{
+	enum log_target t;
+
+	if (b->ovr.log_target || log_get_target() == LOG_TARGET_MEMORY)
+		return;
+	if (log_target_from_string(b->cfg.log_target, &t) == 0 &&
+	    t != log_get_target())
+		log_open(t);
+}
+
 int balancer_new(const struct balancer_options *opts, struct balancer **ret)
 {
 	struct policy_errors errs = {0};
+	struct settings st;
 	struct balancer *b;
+	char why[PATH_MAX * 2 + 256];
 	int r;
 
 	b = calloc(1, sizeof(*b));
@@ -175,6 +306,7 @@ int balancer_new(const struct balancer_options *opts, struct balancer **ret)
 		return -ENOMEM;
 	pthread_mutex_init(&b->ping_lock, NULL);
 	b->act_workers = act_workers_default();
+	overrides_from(&b->ovr, opts);
 	copy_str(b->root, sizeof(b->root), opts->root ? opts->root : "/");
 	copy_str(b->config_path, sizeof(b->config_path),
 		 opts->config_path ? opts->config_path : BALANCERD_CONFIG_PATH);
@@ -186,28 +318,28 @@ int balancer_new(const struct balancer_options *opts, struct balancer **ret)
 		free(b);
 		return r;
 	}
-	if (!opts->log_target_given && log_get_target() != LOG_TARGET_MEMORY) {
-		enum log_target t;
-
-		if (log_target_from_string(b->cfg.log_target, &t) == 0)
-			log_open(t);
-	}
-	copy_str(b->policy_dir, sizeof(b->policy_dir),
-		 opts->policy_dir ? opts->policy_dir : b->cfg.policy_dir);
-	copy_str(b->state_file, sizeof(b->state_file),
-		 opts->state_file ? opts->state_file : b->cfg.state_file);
-	copy_str(b->driver_path, sizeof(b->driver_path),
-		 opts->driver_path ? opts->driver_path : b->cfg.driver_path);
-	b->dry_run = opts->dry_run || b->cfg.dry_run;
+	apply_log_target(b);
+	settings_of(&b->ovr, &b->cfg, &st);
+	copy_str(b->policy_dir, sizeof(b->policy_dir), st.policy_dir);
+	copy_str(b->state_file, sizeof(b->state_file), st.state_file);
+	copy_str(b->driver_path, sizeof(b->driver_path), st.driver_path);
+	b->dry_run = st.dry_run;
 	b->interval_override = opts->interval;
 	b->max_ticks = opts->max_ticks;
 	b->write = opts->write;
 	b->write_userdata = opts->write_userdata;
 
-	r = policy_load_dir(b->policy_dir, &b->policy, &errs);
+	r = balancer_settings_check(b->policy_dir, b->state_file, why,
+				    sizeof(why));
+	if (r == 0)
+		r = policy_load_dir(b->policy_dir, &b->policy, &errs);
+	else
+		log_error("invalid configuration %s: %s", b->config_path, why);
 	if (r < 0) {
 		log_policy_errors(&errs, LOG_ERR);
-		log_error_errno(r, "invalid policy in %s", b->policy_dir);
+		if (errs.n)
+			log_error_errno(r, "invalid policy in %s",
+					b->policy_dir);
 		policy_errors_free(&errs);
 		daemon_config_free(&b->cfg);
 		free(b);
@@ -215,26 +347,7 @@ int balancer_new(const struct balancer_options *opts, struct balancer **ret)
 	}
 	policy_errors_free(&errs);
 	b->interval = effective_interval(b);
-
-	r = ovcmem_client_open(b->root, b->driver_path, &b->ovc);
-	if (r == -ENOENT) {
-		struct log_field f;
-
-		log_field_set(&f, "DRIVER_PATH", "%s", b->driver_path);
-		log_send(LOG_INFO, MSGID_DRIVER_ABSENT, &f, 1,
-			 "ovcmem driver absent (%s): working from cgroup and "
-			 "PSI signals only",
-			 b->driver_path[0] ? b->driver_path : "disabled");
-		b->ovc = NULL;
-	} else if (r < 0) {
-		/* Present but unusable: say so, and run without it rather
-		 * than not at all. */
-		log_warning_errno(r,
-				  "cannot open ovcmem driver %s, "
-				  "continuing without it",
-				  b->driver_path);
-		b->ovc = NULL;
-	}
+	driver_open(b);
 	log_info("started: config %s, policies %s (%zu classes), interval "
 		 "%" PRIu64 " ms%s",
 		 b->config_path, b->policy_dir, b->policy.n_classes,
@@ -283,26 +396,113 @@ void balancer_free(struct balancer *b)
 	free(b);
 }
 
+static void reload_failed(struct balancer *b, const char *what,
+			  const struct policy_errors *errs, size_t n_errors)
+{
+	struct log_field f[2];
+
+	log_policy_errors(errs, LOG_ERR);
+	log_field_set(&f[0], "POLICY_DIR", "%s", b->policy_dir);
+	log_field_set(&f[1], "ERRORS", "%zu", n_errors);
+	log_send(LOG_ERR, MSGID_RELOAD_FAILED, f, 2,
+		 "reload of %s failed (%zu error%s): keeping the "
+		 "running configuration and policy",
+		 what, n_errors, n_errors == 1 ? "" : "s");
+}
+
+static bool strv_equal(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]))
+			return false;
+	return true;
+}
+
+/* Append @name to the list of changed settings in @buf. */
+static void note_change(char *buf, size_t len, bool changed, const char *name)
+{
+	size_t n = strlen(buf);
+
+	if (changed && n < len)
+		snprintf(buf + n, len - n, "%s%s", n ? ", " : "", name);
+}
+
+static int watch_policy_dir(struct balancer *b);
+
+/* Take @cfg (moved in) and what follows from it; @st is its settings. */
+static void apply_config(struct balancer *b, struct daemon_config *cfg,
+			 const struct settings *st, char *changed, size_t len)
+{
+	bool dir_changed = strcmp(st->policy_dir, b->policy_dir) != 0;
+	bool driver_changed = strcmp(st->driver_path, b->driver_path) != 0;
+
+	changed[0] = '\0';
+	note_change(changed, len,
+		    strcmp(cfg->cgroup_root, b->cfg.cgroup_root) != 0,
+		    "cgroup_root");
+	note_change(changed, len,
+		    !strv_equal(cfg->vm_globs, cfg->n_vm_globs, b->cfg.vm_globs,
+				b->cfg.n_vm_globs),
+		    "vm_globs");
+	note_change(changed, len, dir_changed, "policy_dir");
+	note_change(changed, len, strcmp(st->state_file, b->state_file) != 0,
+		    "state_file");
+	note_change(changed, len, driver_changed, "driver_path");
+	note_change(changed, len, cfg->interval != b->cfg.interval, "interval");
+	note_change(changed, len, st->dry_run != b->dry_run, "dry_run");
+	note_change(changed, len, strcmp(cfg->log_target, b->cfg.log_target),
+		    "log_target");
+	daemon_config_free(&b->cfg);
+	b->cfg = *cfg;
+	memset(cfg, 0, sizeof(*cfg));
+	copy_str(b->policy_dir, sizeof(b->policy_dir), st->policy_dir);
+	copy_str(b->state_file, sizeof(b->state_file), st->state_file);
+	copy_str(b->driver_path, sizeof(b->driver_path), st->driver_path);
+	b->dry_run = st->dry_run;
+	apply_log_target(b);
+	if (dir_changed && b->event)
+		watch_policy_dir(b);
+	if (driver_changed) {
+		ovcmem_client_free(b->ovc);
+		b->ovc = NULL;
+		driver_open(b);
+	}
+	b->publish_err = 0;
+}
+
 int balancer_reload(struct balancer *b)
 {
 	struct policy_errors errs = {0};
+	struct daemon_config cfg = {0};
 	struct policy np = {0};
-	struct log_field f[2];
+	struct settings st;
+	struct log_field f[3];
+	char why[PATH_MAX * 2 + 256], changed[160];
 	int r;
 
-	r = policy_load_dir(b->policy_dir, &np, &errs);
+	/* balancerd.json first: it may name another policy directory. */
+	r = daemon_config_load(b->config_path, &cfg, &errs);
 	if (r < 0) {
-		log_policy_errors(&errs, LOG_ERR);
-		log_field_set(&f[0], "POLICY_DIR", "%s", b->policy_dir);
-		log_field_set(&f[1], "ERRORS", "%zu", errs.n);
-		log_send(LOG_ERR, MSGID_RELOAD_FAILED, f, 2,
-			 "reload of %s failed (%zu error%s): keeping the "
-			 "running policy",
-			 b->policy_dir, errs.n, errs.n == 1 ? "" : "s");
+		reload_failed(b, b->config_path, &errs, errs.n ? errs.n : 1);
 		policy_errors_free(&errs);
 		return r;
 	}
-	policy_errors_free(&errs);
+	settings_of(&b->ovr, &cfg, &st);
+	r = balancer_settings_check(st.policy_dir, st.state_file, why,
+				    sizeof(why));
+	if (r < 0) {
+		policy_errors_add(&errs, b->config_path, 0, 0, "", "%s", why);
+		reload_failed(b, b->config_path, &errs, errs.n);
+		goto out;
+	}
+	r = policy_load_dir(st.policy_dir, &np, &errs);
+	if (r < 0) {
+		reload_failed(b, st.policy_dir, &errs, errs.n);
+		goto out;
+	}
+	apply_config(b, &cfg, &st, changed, sizeof(changed));
 	policy_free(&b->policy);
 	b->policy = np;
 	/* A VM that matched nothing may match now, and be told again. */
@@ -311,10 +511,15 @@ int balancer_reload(struct balancer *b)
 	b->interval = effective_interval(b);
 	log_field_set(&f[0], "POLICY_DIR", "%s", b->policy_dir);
 	log_field_set(&f[1], "CLASSES", "%zu", b->policy.n_classes);
-	log_send(LOG_INFO, MSGID_RELOAD_OK, f, 2,
-		 "policy reloaded from %s: %zu classes", b->policy_dir,
-		 b->policy.n_classes);
-	return 0;
+	log_field_set(&f[2], "CONFIG", "%s", b->config_path);
+	log_send(LOG_INFO, MSGID_RELOAD_OK, f, 3,
+		 "policy reloaded from %s: %zu classes; %s re-read (%s%s)",
+		 b->policy_dir, b->policy.n_classes, b->config_path,
+		 changed[0] ? "changed: " : "no setting changed", changed);
+out:
+	daemon_config_free(&cfg);
+	policy_errors_free(&errs);
+	return r;
 }
 
 /* ---- per-VM bookkeeping ---------------------------------------------- */
@@ -354,14 +559,46 @@ static struct vm_entry *entry_find(struct balancer *b, const char *cgroup)
 	return found ? &b->entries[i] : NULL;
 }
 
+static bool name_taken(const struct balancer *b, const char *name)
+{
+	for (size_t i = 0; i < b->n_entries; i++)
+		if (!strcmp(b->entries[i].name, name))
+			return true;
+	return false;
+}
+
+/*
+ * A name no other entry has, for the VM of a new entry: @decoded itself,
+ * else "@decoded~N" with the first free N from 2 (cut to fit), so that an
+ * LXC and a QEMU domain both called "web", or two names cut at
+ * VM_NAME_MAX, keep apart in decide()'s state, the totals and the state
+ * file, and an admin sees which is which. Linear in the entries, only
+ * when a VM appears.
+ */
+static void unique_name(const struct balancer *b, const char *decoded,
+			char *name, size_t len)
+{
+	copy_str(name, len, decoded);
+	for (unsigned int n = 2; name_taken(b, name) && n < UINT_MAX; n++) {
+		char suffix[16];
+		int k = snprintf(suffix, sizeof(suffix), "~%u", n);
+		size_t keep = len - 1 - (size_t)k;
+
+		snprintf(name, len, "%.*s%s", (int)keep, decoded, suffix);
+	}
+}
+
 /* Insert in order. Moves entries: pointers to them are stale after. */
 static struct vm_entry *entry_add(struct balancer *b, const char *cgroup,
-				  const char *name)
+				  const char *decoded)
 {
+	char name[VM_NAME_MAX];
+
 	struct vm_entry *e;
 	bool found;
 	size_t i;
 
+	unique_name(b, decoded, name, sizeof(name));
 	if (b->n_entries == b->cap_entries) {
 		size_t cap = b->cap_entries ? b->cap_entries * 2 : 16;
 		struct vm_entry *p = realloc(b->entries, cap * sizeof(*p));
@@ -379,6 +616,7 @@ static struct vm_entry *entry_add(struct balancer *b, const char *cgroup,
 	memset(e, 0, sizeof(*e));
 	copy_str(e->cgroup, sizeof(e->cgroup), cgroup);
 	copy_str(e->name, sizeof(e->name), name);
+	copy_str(e->decoded, sizeof(e->decoded), decoded);
 	return e;
 }
 
@@ -410,6 +648,48 @@ static void ping_watchdog(void *userdata);
 static unsigned int cold_ticks(const struct balancer *b,
 			       const struct policy_class *c);
 
+/*
+ * A VM whose files cannot be read (garbage in memory.stat, a file that
+ * is not one): said once per cause, not once a tick, and when it is
+ * readable again. The entry keeps the cause while the cgroup exists.
+ */
+static void note_read_error(struct vm_entry *e, int r)
+{
+	if (r == e->read_err)
+		return;
+	e->read_err = r;
+	if (r < 0)
+		log_warning_errno(r,
+				  "cannot read signals of cgroup %s, "
+				  "skipping it until it is readable",
+				  e->cgroup);
+	else
+		log_info("signals of cgroup %s readable again", e->cgroup);
+}
+
+static void vm_collect_ovcmem(struct balancer *b, const struct vm_entry *e,
+			      struct vm_signals *v)
+{
+	const struct ovcmem_part *p =
+		ovcmem_client_find_cgroup(b->ovc, e->cgroup);
+	const struct policy_class *c;
+	int r;
+
+	if (!p)
+		return;
+	c = policy_match(&b->policy, e->decoded, NULL, 0);
+	r = ovcmem_client_collect(b->ovc, p->id, cold_ticks(b, c), b->tick_now,
+				  b->interval ? b->interval
+					      : BALANCER_DEFAULT_INTERVAL,
+				  &v->ovcmem);
+	if (r < 0 && r != -ENOENT)
+		log_warning_errno(r,
+				  "%s: ovcmem partition %" PRIu64 " unreadable",
+				  v->name, p->id);
+	if (p->owner_pid > 0)
+		v->pid = p->owner_pid;
+}
+
 /* Read one VM's signals into vms[n_vms]; a vanished cgroup is skipped. */
 static int acquire_vm(struct balancer *b, const char *cgroup)
 {
@@ -428,48 +708,35 @@ static int acquire_vm(struct balancer *b, const char *cgroup)
 				     hot ? VM_ACQUIRE_HOT_ONLY : 0, v);
 	if (r == -ENOENT)
 		return 0; /* gone mid-tick: "vanished" is logged below */
-	if (r < 0) {
-		log_warning_errno(r,
-				  "cannot read signals of cgroup %s, "
-				  "skipping it this tick",
-				  cgroup);
-		return 0;
-	}
 	if (!e) {
-		struct log_field f[2];
+		char decoded[VM_NAME_MAX];
 
+		/* As vm_signals_acquire() names it, which it did not when it
+		 * failed. */
+		if (vm_name_from_cgroup(cgroup, decoded, sizeof(decoded)) < 0)
+			copy_str(decoded, sizeof(decoded), cgroup);
 		/* entry_add may move entries: re-find pointers after it. */
-		e = entry_add(b, cgroup, v->name);
+		e = entry_add(b, cgroup, decoded);
 		if (!e)
 			return -ENOMEM;
+	}
+	e->present = true;
+	note_read_error(e, r < 0 ? r : 0);
+	if (r < 0)
+		return 0;
+	/* decide() and the state file know the VM by its unique name. */
+	copy_str(v->name, sizeof(v->name), e->name);
+	if (!e->announced) {
+		struct log_field f[2];
+
+		e->announced = true;
 		log_field_set(&f[0], "VM", "%s", v->name);
 		log_field_set(&f[1], "CGROUP", "%s", cgroup);
 		log_send(LOG_INFO, MSGID_VM_APPEARED, f, 2,
 			 "%s appeared (cgroup %s)", v->name, cgroup);
 	}
-	if (b->ovc) {
-		const struct ovcmem_part *p =
-			ovcmem_client_find_cgroup(b->ovc, cgroup);
-
-		if (p) {
-			const struct policy_class *c =
-				policy_match(&b->policy, v->name, NULL, 0);
-
-			r = ovcmem_client_collect(
-				b->ovc, p->id, cold_ticks(b, c), b->tick_now,
-				b->interval ? b->interval
-					    : BALANCER_DEFAULT_INTERVAL,
-				&v->ovcmem);
-			if (r < 0 && r != -ENOENT)
-				log_warning_errno(r,
-						  "%s: ovcmem partition "
-						  "%" PRIu64 " unreadable",
-						  v->name, p->id);
-			if (p->owner_pid > 0)
-				v->pid = p->owner_pid;
-		}
-	}
-	e->present = true;
+	if (b->ovc)
+		vm_collect_ovcmem(b, e, v);
 	e->prev = *v;
 	e->have_prev = true;
 	e->since_full = hot ? e->since_full + 1 : 1;
@@ -492,10 +759,12 @@ static void sweep_vanished(struct balancer *b)
 			k++;
 			continue;
 		}
-		log_field_set(&f[0], "VM", "%s", e->name);
-		log_field_set(&f[1], "CGROUP", "%s", e->cgroup);
-		log_send(LOG_INFO, MSGID_VM_VANISHED, f, 2,
-			 "%s vanished (cgroup %s)", e->name, e->cgroup);
+		if (e->announced) {
+			log_field_set(&f[0], "VM", "%s", e->name);
+			log_field_set(&f[1], "CGROUP", "%s", e->cgroup);
+			log_send(LOG_INFO, MSGID_VM_VANISHED, f, 2,
+				 "%s vanished (cgroup %s)", e->name, e->cgroup);
+		}
 		entry_clear(b, e);
 	}
 	b->n_entries = k;
@@ -509,8 +778,16 @@ static int discover(struct balancer *b)
 	r = discover_vms(b->root, b->cfg.cgroup_root, b->cfg.vm_globs,
 			 b->cfg.n_vm_globs, &list);
 	if (r < 0)
-		return log_error_errno(r, "cannot discover VMs below %s%s",
-				       root_prefix(b), b->cfg.cgroup_root);
+		return r; /* tick_failed() says it */
+	if (list.n_slices && strcmp(list.slice, b->slice_warned))
+		log_warning("vm_globs match %zu slice%s (%s%s): slices group "
+			    "units, they are not VMs, and are left out; "
+			    "narrow vm_globs in %s",
+			    list.n_slices, list.n_slices == 1 ? "" : "s",
+			    list.slice, list.n_slices > 1 ? ", ..." : "",
+			    b->config_path);
+	copy_str(b->slice_warned, sizeof(b->slice_warned),
+		 list.n_slices ? list.slice : "");
 	if (b->ovc) {
 		r = ovcmem_client_refresh(b->ovc);
 		if (r < 0)
@@ -552,7 +829,7 @@ static void match_classes(struct balancer *b)
 		const struct vm_signals *v = &b->vms[i];
 		struct log_field f[1];
 
-		b->classes[i] = policy_match(&b->policy, v->name, e->why,
+		b->classes[i] = policy_match(&b->policy, e->decoded, e->why,
 					     sizeof(e->why));
 		if (b->classes[i] || e->unmatched_logged)
 			continue;
@@ -837,6 +1114,10 @@ char *balancer_status(const struct balancer *b, char *buf, size_t len)
 	char rec[32];
 
 	format_size(b->totals.reclaimed, rec, sizeof(rec));
+	if (b->last_error[0]) {
+		snprintf(buf, len, "failing: %s", b->last_error);
+		return buf;
+	}
 	snprintf(buf, len, "mode %s, %zu VMs, reclaimed %s%s%s%s",
 		 host_mode_name(b->mode), b->n_vms, rec,
 		 b->last_action[0] ? ", last: " : "", b->last_action,
@@ -972,6 +1253,9 @@ static int publish(struct balancer *b)
 	s.recent_json = recent_json;
 	s.totals = b->totals;
 	s.driver_present = b->ovc != NULL;
+	s.interval = b->interval;
+	s.last_error = b->last_error[0] ? b->last_error : NULL;
+	s.last_ok = b->last_ok;
 	r = state_publish_snapshot(b->state_file, &s);
 out:
 	/* Said once per cause, not once a second, and when it recovers. */
@@ -993,28 +1277,45 @@ out:
 
 /* ---- the tick --------------------------------------------------------- */
 
-int balancer_tick_at(struct balancer *b, usec_t now)
+/* Why this tick decides nothing: logged once per cause, published
+ * every tick until it is gone. */
+static int tick_failed(struct balancer *b, int r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int tick_failed(struct balancer *b, int r, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(b->last_error, sizeof(b->last_error), fmt, ap);
+	va_end(ap);
+	n = strlen(b->last_error);
+	snprintf(b->last_error + n, sizeof(b->last_error) - n, ": %s",
+		 strerror(-r));
+	if (r != b->host_err)
+		log_error("%s: no decisions until this is fixed, retried "
+			  "every tick",
+			  b->last_error);
+	b->host_err = r;
+	return r;
+}
+
+/* One tick's work; a negative errno when nothing could be decided. */
+static int tick_run(struct balancer *b, usec_t now)
 {
 	struct tick_input in = {0};
 	int r;
 
 	r = host_signals_acquire(b->root, &b->host);
-	if (r < 0) {
-		if (r != b->host_err)
-			log_error_errno(r,
-					"cannot read host signals below %s: "
-					"no decisions until they are back",
-					b->root);
-		b->host_err = r;
-		return r;
-	}
-	if (b->host_err)
-		log_info("host signals readable again");
-	b->host_err = 0;
+	if (r < 0)
+		return tick_failed(b, r, "cannot read host signals below %s",
+				   b->root);
 	b->tick_now = now;
 	r = discover(b);
 	if (r < 0)
-		return r;
+		return tick_failed(b, r, "cannot discover VMs below %s%s",
+				   root_prefix(b), b->cfg.cgroup_root);
 	match_classes(b);
 
 	in.now = now;
@@ -1025,14 +1326,37 @@ int balancer_tick_at(struct balancer *b, usec_t now)
 	tick_output_reset(&b->out);
 	r = decide(&b->state, &b->policy, &in, &b->out);
 	if (r < 0)
-		return log_error_errno(r, "decide failed, tick skipped");
+		return tick_failed(b, r, "decide failed");
+	if (b->host_err)
+		log_info("ticks decide again (%s is over)", b->last_error);
+	b->host_err = 0;
+	b->last_error[0] = '\0';
 	log_mode(b, &b->out);
 	copy_str(b->mode_reason, sizeof(b->mode_reason), b->out.mode_reason);
 	act_all(b);
-	b->totals.ticks++;
-	log_summary(b, now);
-	publish(b);
 	return 0;
+}
+
+int balancer_tick_at(struct balancer *b, usec_t now)
+{
+	int r = tick_run(b, now);
+
+	/* A failed tick is a tick: counted (--ticks N ends), published
+	 * (the state file says why and how old its data is). */
+	if (r < 0) {
+		b->totals.failed_ticks++;
+	} else {
+		b->totals.ticks++;
+		b->last_ok = time(NULL);
+		log_summary(b, now);
+	}
+	publish(b);
+	return r;
+}
+
+uint64_t balancer_ticks_run(const struct balancer *b)
+{
+	return b->totals.ticks + b->totals.failed_ticks;
 }
 
 int balancer_tick(struct balancer *b)
@@ -1067,10 +1391,11 @@ static int run_tick(struct balancer *b)
 	char status[256];
 
 	b->last_tick = now_monotonic();
-	balancer_tick_at(b, b->last_tick);
+	/* A failed tick is published and retried next time, not fatal. */
+	(void)balancer_tick_at(b, b->last_tick);
 	sd_notifyf(false, "STATUS=%s",
 		   balancer_status(b, status, sizeof(status)));
-	if (b->max_ticks && b->totals.ticks >= b->max_ticks)
+	if (b->max_ticks && balancer_ticks_run(b) >= b->max_ticks)
 		return sd_event_exit(b->event, 0);
 	return 0;
 }
@@ -1192,7 +1517,7 @@ static void psi_trigger_vm(struct balancer *b, struct vm_entry *e)
 			    sizeof(path)) < 0)
 		return;
 	/* Wake when the VM's stall reaches its class's pressure target. */
-	c = policy_match(&b->policy, e->name, NULL, 0);
+	c = policy_match(&b->policy, e->decoded, NULL, 0);
 	if (c && c->pressure_target > 0)
 		stall = (usec_t)(c->pressure_target / 100.0 * PSI_WINDOW_US);
 	if (psi_trigger(b, path, stall, &e->psi) == 1)
@@ -1249,6 +1574,24 @@ static int on_policy_change(sd_event_source *s, const struct inotify_event *ev,
 	}
 	return sd_event_add_time_relative(b->event, &b->settle, CLOCK_MONOTONIC,
 					  POLICY_SETTLE, 0, on_settled, b);
+}
+
+/* Watch b->policy_dir (again, after a reload that changed it). */
+static int watch_policy_dir(struct balancer *b)
+{
+	int r;
+
+	b->watch = sd_event_source_disable_unref(b->watch);
+	r = sd_event_add_inotify(b->event, &b->watch, b->policy_dir,
+				 IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+					 IN_DELETE | IN_ONLYDIR,
+				 on_policy_change, b);
+	if (r < 0)
+		log_warning_errno(r,
+				  "cannot watch %s: reload with SIGHUP after "
+				  "editing policies",
+				  b->policy_dir);
+	return r;
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si,
@@ -1319,15 +1662,7 @@ int balancer_run(struct balancer *b)
 	if (r < 0)
 		log_warning_errno(r, "cannot enable the watchdog");
 	snprintf(path, sizeof(path), "%s/proc/pressure/memory", root_prefix(b));
-	r = sd_event_add_inotify(b->event, &b->watch, b->policy_dir,
-				 IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
-					 IN_DELETE | IN_ONLYDIR,
-				 on_policy_change, b);
-	if (r < 0)
-		log_warning_errno(r,
-				  "cannot watch %s: reload with SIGHUP after "
-				  "editing policies",
-				  b->policy_dir);
+	watch_policy_dir(b);
 	r = psi_trigger(b, path, PSI_HOST_STALL_US, &b->host_psi);
 	if (r < 0)
 		log_warning_errno(r, "no PSI trigger on %s", path);
@@ -1336,12 +1671,19 @@ int balancer_run(struct balancer *b)
 	if (r < 0)
 		return log_error_errno(r, "first tick");
 	sd_notify(false, "READY=1");
-	if (b->max_ticks && b->totals.ticks >= b->max_ticks)
-		return 0;
-	r = sd_event_loop(b->event);
+	if (!b->max_ticks || balancer_ticks_run(b) < b->max_ticks)
+		r = sd_event_loop(b->event);
 	sd_notify(false, "STOPPING=1");
 	if (r < 0)
 		return log_error_errno(r, "event loop failed");
+	/* --ticks N: the exit status says whether the last one failed. */
+	if (b->max_ticks && b->last_error[0]) {
+		log_error("the last of %" PRIu64 " ticks failed (%" PRIu64
+			  " failed in all): %s",
+			  balancer_ticks_run(b), b->totals.failed_ticks,
+			  b->last_error);
+		return b->host_err < 0 ? b->host_err : -EIO;
+	}
 	return 0;
 }
 
@@ -1355,7 +1697,8 @@ int balancer_check(const char *config_path, const char *policy_dir,
 	struct policy p = {0};
 	bool have_cfg = false;
 	const char *what;
-	char buf[1024];
+	char buf[1024], shown[PATH_MAX * ESCAPE_GROWTH],
+		shown2[sizeof(buf) * ESCAPE_GROWTH];
 	int r = 0, rc;
 
 	if (n_files) {
@@ -1391,11 +1734,22 @@ int balancer_check(const char *config_path, const char *policy_dir,
 		policy_error_format(&errs.items[i], buf, sizeof(buf));
 		fprintf(err, "%s\n", buf);
 	}
+	if (r >= 0 && have_cfg &&
+	    balancer_settings_check(policy_dir, cfg.state_file, buf,
+				    sizeof(buf)) < 0) {
+		/* The policies are fine, the settings together are not. */
+		fprintf(err, "%s: %s\n",
+			escape_text(config_path, shown, sizeof(shown)),
+			escape_text(buf, shown2, sizeof(shown2)));
+		policy_free(&p);
+		r = -EINVAL;
+	}
 	rc = r;
-	if (r < 0 && errs.n == 0)
-		fprintf(err, "%s: %s\n", what, strerror(-r));
+	escape_text(what, shown, sizeof(shown));
+	if (r < 0 && errs.n == 0 && r != -EINVAL)
+		fprintf(err, "%s: %s\n", shown, open_strerror(r));
 	if (r >= 0) {
-		fprintf(out, "%s: ok, %zu class%s\n", what, p.n_classes,
+		fprintf(out, "%s: ok, %zu class%s\n", shown, p.n_classes,
 			p.n_classes == 1 ? "" : "es");
 		policy_free(&p);
 		rc = 0;

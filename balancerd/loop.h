@@ -62,18 +62,28 @@ void balancer_free(struct balancer *b);
 
 /*
  * One tick at monotonic time @now (usec). Returns 0, or a negative errno
- * when the host signals could not be read (nothing was decided); VM-level
- * problems (a cgroup vanishing, a write failing) are logged and counted,
- * not returned.
+ * when the host signals could not be read or VMs not discovered (nothing
+ * was decided): such a tick is counted in totals.failed_ticks, logged
+ * once per cause and published (the state file's last_error), and the
+ * next tick tries again. VM-level problems (a cgroup vanishing, a write
+ * failing) are logged and counted, not returned.
  */
 int balancer_tick_at(struct balancer *b, usec_t now);
 /* The same at CLOCK_MONOTONIC now. */
 int balancer_tick(struct balancer *b);
 
+/* Ticks run, failed ones included (what --ticks N counts). */
+uint64_t balancer_ticks_run(const struct balancer *b);
+
 /*
- * Reload the policy directory. On failure every error is logged and the
- * running policy stays; returns -EINVAL (or the I/O errno). Returns 0 on
- * success.
+ * Reload: re-read balancerd.json, then the policy directory it names
+ * (the command line's overrides still win). Every setting applies at
+ * once: vm_globs and cgroup_root from the next discovery, interval from
+ * the next tick, a new policy_dir is watched, a new driver_path opened,
+ * a new state_file written, dry_run and log_target switched. On failure
+ * every error is logged and the running configuration and policy stay;
+ * returns -EINVAL (or the I/O errno). Returns 0 on success, logging
+ * which settings changed.
  */
 int balancer_reload(struct balancer *b);
 
@@ -83,6 +93,14 @@ int balancer_reload(struct balancer *b);
  * clean exit or a negative errno.
  */
 int balancer_run(struct balancer *b);
+
+/*
+ * Checks across settings that no one key's schema can make: a state file
+ * published into the policy directory would be read as a policy, and
+ * every reload would fail. Returns 0, or -EINVAL with the reason in @why.
+ */
+int balancer_settings_check(const char *policy_dir, const char *state_file,
+			    char *why, size_t why_len);
 
 /* Read-only views, for tests and the benchmark. */
 enum host_mode balancer_mode(const struct balancer *b);

@@ -10,6 +10,7 @@
 
 #include "coldmap.h"
 #include "ovcmem_client.h"
+#include "safe_open.h"
 
 /* PREFAULT works in 2 MiB steps so that it stops close to what was asked
  * instead of mapping a whole region at once. */
@@ -56,14 +57,23 @@ int ovcmem_client_open(const char *root, const char *path,
 	struct ovcmem_client *c;
 	int fd;
 
+	struct ovcmem_list_partitions probe = {0};
+
 	if (!path || !*path)
 		return -ENOENT;
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		int r = -errno;
-
+	/* Not a character device: not ours (a FIFO would block). */
+	fd = open_char_device(path);
+	if (fd == -ENODEV || fd == -EISDIR)
+		return -ENODEV;
+	if (fd < 0)
 		/* A node without a module behind it is the same as none. */
-		return (r == -ENXIO || r == -ENODEV) ? -ENOENT : r;
+		return fd == -ENXIO ? -ENOENT : fd;
+	/* /dev/zero opens as well: only the driver knows its ioctls. A
+	 * count-only listing asks nothing of it. */
+	if (ioctl(fd, OVCMEM_LIST_PARTITIONS, &probe) < 0 &&
+	    (errno == ENOTTY || errno == EINVAL)) {
+		close(fd);
+		return -ENOTTY;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -108,6 +118,30 @@ static struct part *find(struct ovcmem_client *c, uint64_t id)
 	return NULL;
 }
 
+int ovcmem_regions_check(const struct ovcmem_region_info *info, size_t n)
+{
+	uint64_t end_prev = 0;
+
+	if (n > OVCMEM_REGIONS_MAX)
+		return -EPROTO;
+	for (size_t i = 0; i < n; i++) {
+		const struct ovcmem_region_info *ri = &info[i];
+		uint64_t pages = ri->size / OVCMEM_PAGE_SIZE;
+
+		if (!ri->size || ri->size % OVCMEM_PAGE_SIZE ||
+		    ri->guest_pfn > UINT64_MAX - pages)
+			return -EPROTO;
+		/* The uapi promises them ordered by guest_pfn, apart. */
+		if (i && ri->guest_pfn < end_prev)
+			return -EPROTO;
+		if (ri->type == OVCMEM_REGION_TYPE_MOVABLE_RAM &&
+		    pages > OVCMEM_REGION_PAGES_MAX)
+			return -EPROTO;
+		end_prev = ri->guest_pfn + pages;
+	}
+	return 0;
+}
+
 /* (Re)read @p's regions; keeps the ages of regions that did not change. */
 static int load_regions(struct part *p)
 {
@@ -130,6 +164,12 @@ static int load_regions(struct part *p)
 			return -ENOMEM;
 		lr.capacity = lr.count;
 		lr.regions = (uint64_t)(uintptr_t)info;
+	}
+	/* What the driver said sizes our allocations: check it first. */
+	r = ovcmem_regions_check(info, lr.count);
+	if (r < 0) {
+		free(info);
+		return r;
 	}
 	regs = calloc(lr.count ? lr.count : 1, sizeof(*regs));
 	if (!regs) {

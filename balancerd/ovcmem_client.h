@@ -36,12 +36,27 @@ struct ovcmem_part {
  * Open the control device at @path (e.g. "/dev/ovcmem", not below any
  * root: devices are not faked). @root is used to map owner pids to
  * cgroups (@root/proc/PID/cgroup). Returns 0 and *@ret, -ENOENT when the
- * driver is absent (no device node or ENODEV/ENXIO), or another negative
- * errno (-EACCES/-EPERM without the capability).
+ * driver is absent (no device node or ENXIO), -ENODEV when @path is not
+ * a character device (never opened in a way that blocks), -ENOTTY when
+ * it is one that does not answer ovcmem's ioctls (/dev/zero), or
+ * another negative errno (-EACCES/-EPERM without the capability).
  */
 int ovcmem_client_open(const char *root, const char *path,
 		       struct ovcmem_client **ret);
 void ovcmem_client_free(struct ovcmem_client *c);
+
+/* Bounds on what OVCMEM_LIST_REGIONS may report: far above any VM, far
+ * below what would make the daemon's per-page coldmaps exhaust memory
+ * (1 TiB of guest RAM per region). */
+#define OVCMEM_REGIONS_MAX	4096
+#define OVCMEM_REGION_PAGES_MAX (1ULL << 28)
+
+/*
+ * Whether @n regions as OVCMEM_LIST_REGIONS returned them make sense:
+ * non-empty, page-multiple sizes, ordered by guest_pfn without overlap,
+ * no wrap-around, within the bounds above. Pure. Returns 0 or -EPROTO.
+ */
+int ovcmem_regions_check(const struct ovcmem_region_info *info, size_t n);
 
 /*
  * List partitions, open monitor fds for new ones, forget those gone.

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "json_check.h"
 #include "policy.h"
 
@@ -579,10 +580,13 @@ static void check_classes(struct builder *b, struct source *srcs)
 static size_t source_index(const struct source *srcs, size_t n,
 			   const char *file)
 {
+	char name[sizeof(((struct policy_error *)0)->file)];
+
+	/* Errors carry the file name escaped (policy_errors_add). */
 	for (size_t i = 0; i < n; i++)
 		if (srcs[i].name &&
-		    strncmp(srcs[i].name, file,
-			    sizeof(((struct policy_error *)0)->file) - 1) == 0)
+		    strcmp(escape_text(srcs[i].name, name, sizeof(name)),
+			   file) == 0)
 			return i;
 	return n;
 }

@@ -113,6 +113,10 @@ static int parse_psi_fields(const char *s, struct psi_line *ret)
 		*avgs[i] = strtod(s, &e);
 		if (e == s || (*e != ' ' && *e != '\t'))
 			return -EINVAL;
+		/* A share of time: "1e999" is no percentage (it would be
+		 * infinity, critical in decide() and null in the state). */
+		if (!(*avgs[i] <= 100.0))
+			return -ERANGE;
 		s = e;
 	}
 	s = skip_blanks(s);
@@ -313,7 +317,9 @@ static int read_text_at(int dfd, const char *path, char *buf, size_t size)
 	size_t n = 0;
 	int fd, r = 0;
 
-	fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO in a fixture or an admin's cgroup_root reads
+	 * as empty (garbage) instead of stopping the tick. */
+	fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ENODEV ? -ENOENT : -errno;
 	while (n < size - 1) {

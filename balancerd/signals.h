@@ -147,11 +147,17 @@ int vm_name_from_cgroup(const char *cgroup_path, char *name, size_t len);
 struct vm_list {
 	char (*cgroups)[CGROUP_PATH_MAX]; /* relative to the cgroup root */
 	size_t n;
+	/* Slices the globs matched ("*" matches system.slice): not VMs,
+	 * left out, counted for a warning; @slice is the first. */
+	size_t n_slices;
+	char slice[CGROUP_PATH_MAX];
 };
 
 /*
  * Find VM cgroups below @root@cgroup_root matching any of @globs (each
  * relative to the cgroup root, e.g. "machine.slice/\*.scope"), sorted.
+ * A glob never leaves the cgroup root: "." and ".." components match
+ * nothing. Cgroups named *.slice are left out (see n_slices).
  * Returns 0 or a negative errno. A missing slice is an empty list.
  */
 int discover_vms(const char *root, const char *cgroup_root, char *const *globs,

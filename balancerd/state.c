@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "escape.h"
+#include "safe_open.h"
 #include "state.h"
 
 void decision_ring_push(struct decision_ring *r,
@@ -34,6 +36,24 @@ static json_t *jbytes(uint64_t v)
 	if (v == MEMORY_UNLIMITED || v > (uint64_t)INT64_MAX)
 		return json_null();
 	return json_integer((json_int_t)v);
+}
+
+/*
+ * A name from outside (a VM's, a cgroup's, a file's) as a JSON string:
+ * itself when it is UTF-8, else escaped (escape.h), never null, so that
+ * `balancerctl explain` can still name it.
+ */
+static json_t *jstring(const char *s)
+{
+	char *esc;
+	json_t *j;
+
+	if (utf8_is_valid(s))
+		return json_string(s);
+	esc = escape_dup(s);
+	j = esc ? json_string(esc) : NULL;
+	free(esc);
+	return j;
 }
 
 static json_t *jtime(time_t t)
@@ -71,7 +91,7 @@ static json_t *build_record(const struct decision_record *d)
 		set(o, "partial", json_true());
 	if (d->dry_run)
 		set(o, "dry_run", json_true());
-	set(o, "reason", json_string(d->reason));
+	set(o, "reason", jstring(d->reason));
 	return o;
 }
 
@@ -91,7 +111,7 @@ static json_t *build_class(const struct policy_class *c, uint64_t size)
 	set(o, "cold_age_usec", json_integer((json_int_t)c->cold_age));
 	set(o, "max_reclaim_rate", jbytes(c->max_reclaim_rate));
 	set(o, "prefault", json_boolean(c->prefault));
-	set(o, "source", json_string(c->source));
+	set(o, "source", jstring(c->source));
 	set(o, "source_line", json_integer(c->source_line));
 	return o;
 }
@@ -136,12 +156,11 @@ static json_t *build_vm(const struct state_snapshot *s, size_t i,
 
 	if (!o)
 		return NULL;
-	set(o, "name", json_string(v->name));
-	set(o, "cgroup", json_string(v->cgroup));
+	set(o, "name", jstring(v->name));
+	set(o, "cgroup", jstring(v->cgroup));
 	set(o, "class", c ? json_string(c->name) : json_null());
 	set(o, "match",
-	    json_string(s->match_why && s->match_why[i] ? s->match_why[i]
-							: ""));
+	    jstring(s->match_why && s->match_why[i] ? s->match_why[i] : ""));
 	set(o, "class_info", c ? build_class(c, size) : json_null());
 	set(o, "size", jbytes(size));
 	set(o, "current", jbytes(v->memory_current));
@@ -160,6 +179,8 @@ static json_t *build_vm(const struct state_snapshot *s, size_t i,
 	set(o, "pressure", psi);
 	set(o, "refaults",
 	    json_integer((json_int_t)(v->d_refault_anon + v->d_refault_file)));
+	set(o, "refaults_total",
+	    jbytes(v->workingset_refault_anon + v->workingset_refault_file));
 	set(o, "reclaimed_total",
 	    st ? jbytes(st->reclaimed_total) : json_integer(0));
 	set(o, "prefaulted_total",
@@ -195,10 +216,14 @@ static json_t *build_top(const struct state_snapshot *s)
 	set(doc, "pid", json_integer(getpid()));
 	set(doc, "dry_run", json_boolean(s->dry_run));
 	set(doc, "mode", json_string(host_mode_name(s->mode)));
-	set(doc, "mode_reason",
-	    json_string(s->mode_reason ? s->mode_reason : ""));
-	set(doc, "policy_dir", json_string(s->policy_dir ? s->policy_dir : ""));
+	set(doc, "mode_reason", jstring(s->mode_reason ? s->mode_reason : ""));
+	set(doc, "policy_dir", jstring(s->policy_dir ? s->policy_dir : ""));
 	set(doc, "driver", json_boolean(s->driver_present));
+	set(doc, "interval_usec", json_integer((json_int_t)s->interval));
+	set(doc, "last_tick_ok", json_boolean(!s->last_error));
+	set(doc, "last_error", s->last_error ? jstring(s->last_error) : NULL);
+	set(doc, "last_ok_time",
+	    s->last_ok ? json_integer(s->last_ok) : json_null());
 	host = json_object();
 	if (host && s->host) {
 		set(host, "mem_total", jbytes(s->host->mem_total));
@@ -214,9 +239,11 @@ static json_t *build_top(const struct state_snapshot *s)
 		set(tot, "ticks", jbytes(s->totals.ticks));
 		set(tot, "actions", jbytes(s->totals.actions));
 		set(tot, "errors", jbytes(s->totals.errors));
+		set(tot, "failed_ticks", jbytes(s->totals.failed_ticks));
 		set(tot, "reclaimed", jbytes(s->totals.reclaimed));
 		set(tot, "prefaulted", jbytes(s->totals.prefaulted));
 		set(tot, "paged_out", jbytes(s->totals.paged_out));
+		set(tot, "metrics", metrics_counters_json(&s->totals.metrics));
 	}
 	set(doc, "totals", tot);
 	if (!host || !tot) {
@@ -245,6 +272,55 @@ json_t *state_build(const struct state_snapshot *s)
 	return doc;
 }
 
+int state_path_check(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+
+	if (lstat(path, &st) == 0) {
+		/* rename(2) would replace a device node (/dev/null!), and
+		 * a symlink is somebody else's pointer. */
+		if (!S_ISREG(st.st_mode))
+			return -ENOTREGULAR;
+	} else if (errno != ENOENT) {
+		return -errno;
+	}
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else if (snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path),
+			  path) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	if (stat(dir, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	/* Whoever else may create files there could put a link or a node
+	 * at the path between this check and the rename. */
+	if (st.st_uid != geteuid() && st.st_uid != 0)
+		return -EPERM;
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+		return -EPERM;
+	return 0;
+}
+
+bool state_is_stale(const json_t *doc, time_t now, long long *age_sec)
+{
+	json_int_t t = json_integer_value(json_object_get(doc, "time"));
+	json_int_t iv =
+		json_integer_value(json_object_get(doc, "interval_usec"));
+	long long age = (long long)now - (long long)t;
+
+	if (iv <= 0)
+		iv = (json_int_t)USEC_PER_SEC;
+	if (age_sec)
+		*age_sec = age;
+	return t <= 0 || age > 3 * (long long)(iv / (json_int_t)USEC_PER_SEC) +
+					 STATE_STALE_SLACK_SEC;
+}
+
 /* Write a temp file in @path's directory with @fn, fsync, rename. */
 static int publish_with(const char *path, int (*fn)(FILE *, const void *),
 			const void *arg)
@@ -253,6 +329,9 @@ static int publish_with(const char *path, int (*fn)(FILE *, const void *),
 	FILE *f;
 	int fd, r = 0;
 
+	r = state_path_check(path);
+	if (r < 0)
+		return r;
 	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	fd = mkostemp(tmp, O_CLOEXEC);
@@ -379,10 +458,17 @@ int state_read(const char *path, json_t **ret, char *err, size_t err_len)
 {
 	json_error_t je;
 	json_t *doc;
+	int fd;
 
-	if (access(path, R_OK) < 0)
-		return -errno;
-	doc = json_load_file(path, 0, &je);
+	/* A FIFO at the path would block balancerctl for ever. */
+	fd = open_regular(path);
+	if (fd < 0) {
+		if (err)
+			snprintf(err, err_len, "%s", open_strerror(fd));
+		return fd;
+	}
+	doc = json_loadfd(fd, 0, &je);
+	close(fd);
 	if (!doc) {
 		if (err)
 			snprintf(err, err_len, "%s:%d:%d: %s", path, je.line,

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "decide.h"
+#include "metrics.h"
 #include "policy.h"
 #include "signals.h"
 
@@ -46,7 +47,11 @@ const struct decision_record *decision_ring_get(const struct decision_ring *r,
 
 struct state_totals {
 	uint64_t ticks, actions, errors;
+	/* Ticks that decided nothing: host signals unreadable, discovery
+	 * failed. Not part of @ticks. */
+	uint64_t failed_ticks;
 	uint64_t reclaimed, prefaulted, paged_out;
+	struct metrics_counters metrics; /* published as totals.metrics */
 };
 
 /* Everything one publish needs, borrowed from the daemon. */
@@ -69,6 +74,9 @@ struct state_snapshot {
 	const char *const *recent_json;
 	struct state_totals totals;
 	bool driver_present;
+	usec_t interval;	/* the steady tick, for readers' staleness */
+	const char *last_error; /* why the latest tick failed, or NULL */
+	time_t last_ok;		/* wall clock of the last good tick, or 0 */
 };
 
 /* @ring as the compact JSON of the "recent" list (malloc'ed), or NULL on
@@ -93,9 +101,29 @@ int state_publish(const char *path, const json_t *doc);
 int state_publish_snapshot(const char *path, const struct state_snapshot *s);
 
 /*
+ * Whether the state file may be (re)written at @path: it is absent or a
+ * regular file, in a directory that exists, owned by us or root, and not
+ * writable by others unless sticky. Returns 0, -ENOTREGULAR for a device
+ * node, FIFO, socket, directory or symlink at @path, -EPERM for a
+ * directory others could swap files in, or another negative errno.
+ * state_publish*() check it before every rename.
+ */
+int state_path_check(const char *path);
+
+/*
+ * How old a state document is at wall time @now, in seconds, and
+ * whether that is stale: older than three steady ticks plus
+ * STATE_STALE_SLACK_SEC (the daemon is gone or stuck).
+ */
+#define STATE_STALE_SLACK_SEC 10
+bool state_is_stale(const json_t *doc, time_t now, long long *age_sec);
+
+/*
  * Read the state file (balancerctl). Returns 0 and a new reference in
- * *@ret, -ENOENT when it does not exist, -EINVAL when it is not JSON (the
- * jansson message goes to @err), or another negative errno.
+ * *@ret, -ENOENT when it does not exist, -ENOTREGULAR (safe_open.h) when
+ * it is a FIFO, device or socket (never opened for reading in a way that
+ * blocks), -EINVAL when it is not JSON (the jansson message goes to @err),
+ * or another negative errno.
  */
 int state_read(const char *path, json_t **ret, char *err, size_t err_len);
 
