@@ -38,8 +38,10 @@
  *         host's page table lock, can walk it without sleeping. The mm
  *         release callback takes it for read, so the mm notifier is never
  *         unregistered (which waits for that callback) with it held.
- *   mm->mmap_lock (read)            around hmm_range_fault(), and in MAP
- *         for the VMA checks and pinning; never taken by our callbacks
+ *   mm->mmap_lock (read)            around the backing check and
+ *         hmm_range_fault() (one lock hold, so the pages come from VMAs
+ *         just checked), and in MAP for the VMA checks; never taken by our
+ *         callbacks
  *   region->mutex                   the lock of the HMM contract: the fault
  *         path checks mmu_interval_read_retry() under it and installs SLAT
  *         entries before dropping it; the invalidate callback takes it
@@ -50,6 +52,16 @@
  *         A vCPU access holds it while it touches the host page, which is
  *         what makes an invalidation wait for an access in flight (a
  *         hardware SLAT gets the same from the TLB flush).
+ *   region->log_lock (spinlock)     the dirty log; taken under the SLAT
+ *         lock when a cleared entry's dirty bit moves to the log, and
+ *         alone by SCAN.
+ *
+ * Dirty pages: a guest write never goes through the owner's page tables,
+ * so the driver marks the folio dirty itself (anon and shmem folios only,
+ * whose ->dirty_folio is a flag update that never sleeps): at the write,
+ * and again when an entry the guest wrote through is cleared, from the
+ * invalidate callback, i.e. before the host unmaps the page and looks at
+ * its dirty bit (try_to_unmap_one, MADV_FREE, shmem writeback).
  */
 #ifndef _OVCMEM_H
 #define _OVCMEM_H
@@ -57,10 +69,13 @@
 #include <linux/atomic.h>
 #include <linux/kref.h>
 #include <linux/list.h>
+#include <linux/mm.h>
 #include <linux/mm_types.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
+#include <linux/refcount.h>
 #include <linux/rwsem.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/version.h>
 
@@ -112,6 +127,13 @@ struct ovcmem_counters {
  * @mutex: see the lock rules above (MOVABLE RAM only)
  * @invalidated: bit per page, set when an invalidation cleared its SLAT
  *	entry and cleared when it is faulted again (a refault); under @mutex
+ * @log_lock: protects @dirty_log (a spinlock: taken under the SLAT lock)
+ * @dirty_log: bit per page (RAM only): the guest wrote the page through a
+ *	SLAT entry that has gone since, and no SCAN has reported it yet
+ * @ref: the partition's list holds one; a PREFAULT working on the region
+ *	without the layout lock holds another
+ * @dead: set under @mutex when the region is destroyed: a fault that
+ *	raced the destruction installs nothing
  * @pages: pinned pages (PINNED RAM only)
  * @stats: counters
  */
@@ -126,6 +148,10 @@ struct ovcmem_mem_region {
 	struct mmu_interval_notifier mni;
 	struct mutex mutex;	/* see the lock rules above */
 	unsigned long *invalidated;
+	spinlock_t log_lock;	/* see above */
+	unsigned long *dirty_log;
+	refcount_t ref;
+	bool dead;
 	struct page **pages;
 	struct ovcmem_counters stats;
 };
@@ -138,6 +164,8 @@ struct ovcmem_mem_region {
  * @node: in the global partition list while the owner fd is open
  * @mm: the owner mm (mmgrab)
  * @owner: the owner's thread group pid (for the monitor listing)
+ * @user: the creator's user, charged for pinned pages (RLIMIT_MEMLOCK)
+ *	and counted against OVCMEM_MAX_PARTITIONS_PER_USER
  * @mn: plain mmu notifier on @mm: release and the host-aging callbacks
  * @mn_registered: @mn is registered and must be unregistered
  * @mm_released: @mm has been torn down (release callback ran)
@@ -155,6 +183,7 @@ struct ovcmem_partition {
 	struct list_head node;
 	struct mm_struct *mm;
 	struct pid *owner;
+	struct user_struct *user;
 	struct mmu_notifier mn;
 	bool mn_registered;
 	bool mm_released;
@@ -191,6 +220,23 @@ void ovcmem_destroy_regions(struct ovcmem_partition *p);
 struct ovcmem_mem_region *
 ovcmem_region_by_gfn(struct ovcmem_partition *p, u64 gfn);
 void ovcmem_region_unmap_gfns(struct ovcmem_mem_region *r, u64 gfn, u64 n);
+void ovcmem_region_put(struct ovcmem_mem_region *r);
+int ovcmem_backing_check(struct mm_struct *mm, unsigned long start,
+			 unsigned long end, bool need_all);
+
+/*
+ * The guest wrote @page: make its folio dirty so that reclaim writes it
+ * out instead of dropping it. Callers only hold pages of supported
+ * backings (anon, shmem), whose ->dirty_folio never sleeps, so this is
+ * fine under a spinlock.
+ */
+static inline void ovcmem_page_written(struct page *page)
+{
+	struct folio *folio = page_folio(page);
+
+	if (!folio_test_dirty(folio))
+		folio_mark_dirty(folio);
+}
 
 static inline u64 ovcmem_region_end(const struct ovcmem_mem_region *r)
 {

@@ -44,11 +44,15 @@
  * can check for signals and decide whether to try again.
  *
  * The caller holds a reference on the owner mm's users (the vCPU runs in
- * the owner; PREFAULT takes mmget_not_zero()).
+ * the owner; PREFAULT takes mmget_not_zero()) and on @r (the layout lock
+ * for the vCPU, a region reference for PREFAULT).
  *
  * Return: 0 with @r->mutex held and the pfns of @range current (every pfn
- * valid unless a per-page request asked for less), -EBUSY on timeout, or
- * the error of hmm_range_fault() (-EFAULT: nothing mapped there any more,
+ * valid unless a per-page request asked for less), -EBUSY on timeout,
+ * -EINTR (fatal signal), -EOPNOTSUPP (the range now maps a backing guest
+ * RAM may not use), -ENOENT (the region was destroyed meanwhile; only
+ * possible for PREFAULT, which runs without the layout lock), or the
+ * error of hmm_range_fault() (-EFAULT: nothing mapped there any more,
  * e.g. after munmap; -EPERM: no write access).
  */
 static int ovcmem_fault_and_lock(struct ovcmem_mem_region *r,
@@ -69,11 +73,25 @@ static int ovcmem_fault_and_lock(struct ovcmem_mem_region *r,
 				range->hmm_pfns[req_idx] = req;
 		}
 		range->notifier_seq = mmu_interval_read_begin(range->notifier);
-		mmap_read_lock(mm);
-		ret = hmm_range_fault(range);
+		if (mmap_read_lock_killable(mm))
+			return -EINTR;
+		/*
+		 * The backing again, under the lock hmm_range_fault() takes
+		 * its pages under: the VMM may have replaced what MAP_REGION
+		 * checked (munmap, then secretmem or a device at the same
+		 * address). That munmap invalidated the range, so pages
+		 * faulted here come from the VMAs just checked.
+		 */
+		ret = ovcmem_backing_check(mm, range->start, range->end, false);
+		if (!ret)
+			ret = hmm_range_fault(range);
 		mmap_read_unlock(mm);
 		if (!ret) {
 			mutex_lock(&r->mutex);
+			if (r->dead) {
+				mutex_unlock(&r->mutex);
+				return -ENOENT;
+			}
 			if (!mmu_interval_read_retry(range->notifier,
 						     range->notifier_seq))
 				return 0;
@@ -85,6 +103,8 @@ static int ovcmem_fault_and_lock(struct ovcmem_mem_region *r,
 		atomic64_inc(&r->stats.fault_retries);
 		if (time_after(jiffies, timeout))
 			return -EBUSY;
+		if (fatal_signal_pending(current))
+			return -EINTR;
 		cond_resched();
 	}
 }
@@ -233,8 +253,8 @@ static int ovcmem_fault_try(struct ovcmem_mem_region *r, u64 gfn,
 
 /**
  * ovcmem_fault_range - map [@gfn, @gfn + @npages) of a MOVABLE region
- * @r: the region; the caller holds the partition's layout lock (read) and
- *	a reference on the owner mm's users
+ * @r: the region; the caller holds the partition's layout lock (read) or
+ *	a reference on @r, and a reference on the owner mm's users
  * @gfn: first gfn
  * @npages: 1..512 pages, inside @r and inside one 2 MiB block
  * @need_gfn: the gfn the guest touches, or U64_MAX (prefault)
@@ -308,35 +328,43 @@ int ovcmem_fault_gfn(struct ovcmem_mem_region *r, u64 gfn, bool write,
 	return ovcmem_fault_range(r, start, end - start, gfn, write, mapped);
 }
 
-static int ovcmem_prefault_range(struct ovcmem_mem_region *r, u64 gfn,
-				 u64 npages, u64 *total)
+/*
+ * Look the region of [@gfn, @gfn + @npages) up and take a reference, so
+ * that the fault can run without the layout lock. NULL if the range is
+ * not inside one MOVABLE RAM region.
+ */
+static struct ovcmem_mem_region *
+ovcmem_prefault_region(struct ovcmem_partition *p, u64 gfn, u64 npages)
 {
-	struct ovcmem_slat *slat = r->partition->slat;
-	u64 end = gfn + npages, next, mapped;
+	struct ovcmem_mem_region *r;
+
+	r = ovcmem_region_by_gfn(p, gfn);
+	if (!r || r->type != OVCMEM_REGION_TYPE_MOVABLE_RAM ||
+	    gfn + npages > ovcmem_region_end(r))
+		return NULL;
+	refcount_inc(&r->ref);
+	return r;
+}
+
+/*
+ * Prefault one 2 MiB block. Neither the layout lock nor a long-lived
+ * reference on the owner mm is held across hmm_range_fault(): a monitor
+ * may prefault a VM whose cgroup is out of memory, and the charges of the
+ * fault then wait for the OOM killer, whose victim (the owner) must be
+ * able to exit, release its fd (which takes the layout lock for write)
+ * and have its mm reaped meanwhile.
+ */
+static int ovcmem_prefault_block(struct ovcmem_partition *p,
+				 struct ovcmem_mem_region *r, u64 gfn,
+				 u64 npages, u64 *mapped)
+{
 	int ret;
 
-	for (; gfn < end; gfn = next) {
-		next = min(OVCMEM_BLOCK(gfn) + OVCMEM_BLOCK_PAGES, end);
-		if (slat->ops->count(slat, gfn, next - gfn) == next - gfn)
-			continue;
-		if (signal_pending(current))
-			return -EINTR;
-		/*
-		 * No retry on -EBUSY: the host has been invalidating this block
-		 * for HMM_RANGE_DEFAULT_TIMEOUT, i.e. reclaiming it right now.
-		 * Warming it against that is wasted work; say so with partial
-		 * progress and let the balancer try again on a later tick.
-		 */
-		mapped = 0;
-		ret = ovcmem_fault_range(r, gfn, next - gfn, U64_MAX, false,
-					 &mapped);
-		if (ret)
-			return ret;
-		*total += mapped;
-		atomic64_add(mapped, &r->stats.pages_prefaulted);
-		cond_resched();
-	}
-	return 0;
+	if (ovcmem_partition_owner_gone(p) || !mmget_not_zero(p->mm))
+		return -ESRCH;
+	ret = ovcmem_fault_range(r, gfn, npages, U64_MAX, false, mapped);
+	mmput(p->mm);
+	return ret;
 }
 
 /**
@@ -344,37 +372,59 @@ static int ovcmem_prefault_range(struct ovcmem_mem_region *r, u64 gfn,
  * @p: the partition (owner or monitor fd)
  * @uarg: struct ovcmem_prefault
  *
- * Return: 0, -EINVAL (range not inside one MOVABLE RAM region), -ESRCH
- * (owner gone), -EINTR or -EBUSY (pages_mapped is partial), -EFAULT,
- * -ENOMEM.
+ * Return: 0, -EINVAL (range not inside one MOVABLE RAM region, or the
+ * region went meanwhile), -ESRCH (owner gone), -EINTR or -EBUSY
+ * (pages_mapped is partial), -EFAULT, -EOPNOTSUPP, -ENOMEM.
  */
 long ovcmem_prefault(struct ovcmem_partition *p, void __user *uarg)
 {
 	struct ovcmem_prefault pf;
 	struct ovcmem_mem_region *r;
-	u64 total = 0;
-	long ret;
+	struct ovcmem_slat *slat = p->slat;
+	u64 total = 0, gfn, end, next, mapped;
+	long ret = 0;
 
 	if (copy_from_user(&pf, uarg, sizeof(pf)))
 		return -EFAULT;
 	if (!pf.npages || pf.npages > OVCMEM_SCAN_MAX_PAGES ||
 	    pf.guest_pfn + pf.npages < pf.guest_pfn)
 		return -EINVAL;
-	if (READ_ONCE(p->closed) || READ_ONCE(p->mm_released) ||
-	    !mmget_not_zero(p->mm))
+	if (ovcmem_partition_owner_gone(p))
 		return -ESRCH;
 
-	down_read(&p->layout);
-	r = ovcmem_region_by_gfn(p, pf.guest_pfn);
-	if (!r || r->type != OVCMEM_REGION_TYPE_MOVABLE_RAM ||
-	    pf.guest_pfn + pf.npages > ovcmem_region_end(r))
-		ret = -EINVAL;
-	else
-		ret = ovcmem_prefault_range(r, pf.guest_pfn, pf.npages,
-					    &total);
+	if (down_read_killable(&p->layout))
+		return -EINTR;
+	r = ovcmem_prefault_region(p, pf.guest_pfn, pf.npages);
 	up_read(&p->layout);
-	/* Not under the layout lock: the last mmput() may run exit_mmap. */
-	mmput(p->mm);
+	if (!r)
+		return -EINVAL;
+
+	end = pf.guest_pfn + pf.npages;
+	for (gfn = pf.guest_pfn; gfn < end; gfn = next) {
+		next = min(OVCMEM_BLOCK(gfn) + OVCMEM_BLOCK_PAGES, end);
+		if (slat->ops->count(slat, gfn, next - gfn) == next - gfn)
+			continue;
+		if (signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		/*
+		 * No retry on -EBUSY: the host has been invalidating this block
+		 * for HMM_RANGE_DEFAULT_TIMEOUT, i.e. reclaiming it right now.
+		 * Warming it against that is wasted work; say so with partial
+		 * progress and let the balancer try again on a later tick.
+		 */
+		mapped = 0;
+		ret = ovcmem_prefault_block(p, r, gfn, next - gfn, &mapped);
+		if (ret)
+			break;
+		total += mapped;
+		atomic64_add(mapped, &r->stats.pages_prefaulted);
+		cond_resched();
+	}
+	ovcmem_region_put(r);
+	if (ret == -ENOENT)
+		ret = -EINVAL;
 
 	pf.pages_mapped = total;
 	if ((!ret || ret == -EINTR || ret == -EBUSY) &&

@@ -16,6 +16,7 @@
 #include <linux/pid.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/user.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -32,6 +33,7 @@ static void ovcmem_partition_free(struct kref *ref)
 	/* The owner fd's release destroyed every region already. */
 	p->slat->ops->destroy(p->slat);
 	put_pid(p->owner);
+	free_uid(p->user);
 	mmdrop(p->mm);
 	kfree(p);
 	atomic_dec(&ovcmem_nr_partitions);
@@ -60,13 +62,42 @@ bool ovcmem_partition_owner_gone(struct ovcmem_partition *p)
 static long ovcmem_partition_ioctl(struct file *file, unsigned int cmd,
 				   unsigned long arg);
 
+/*
+ * Add @p to the global list unless its user already has
+ * OVCMEM_MAX_PARTITIONS_PER_USER partitions with an open owner fd. Every
+ * partition costs its creator kernel memory (charged to the memcg, but
+ * the bound keeps one user from holding an unbounded number of notifiers
+ * on the mm notifier chains the whole host walks).
+ */
+static int ovcmem_partition_list_add(struct ovcmem_partition *p)
+{
+	struct ovcmem_partition *q;
+	unsigned int n = 0;
+	int ret = 0;
+
+	mutex_lock(&ovcmem_partitions_lock);
+	list_for_each_entry(q, &ovcmem_partitions, node)
+		n += q->user == p->user;
+	if (n >= OVCMEM_MAX_PARTITIONS_PER_USER)
+		ret = -ENOSPC;
+	else
+		list_add_tail(&p->node, &ovcmem_partitions);
+	mutex_unlock(&ovcmem_partitions_lock);
+	return ret;
+}
+
+static void ovcmem_partition_list_del(struct ovcmem_partition *p)
+{
+	mutex_lock(&ovcmem_partitions_lock);
+	list_del_init(&p->node);
+	mutex_unlock(&ovcmem_partitions_lock);
+}
+
 static int ovcmem_owner_release(struct inode *inode, struct file *file)
 {
 	struct ovcmem_partition *p = file->private_data;
 
-	mutex_lock(&ovcmem_partitions_lock);
-	list_del_init(&p->node);
-	mutex_unlock(&ovcmem_partitions_lock);
+	ovcmem_partition_list_del(p);
 
 	/*
 	 * Unregister the mm notifier before taking the layout lock: it waits
@@ -130,6 +161,17 @@ static long ovcmem_partition_ioctl(struct file *file, unsigned int cmd,
 {
 	struct ovcmem_partition *p = file->private_data;
 	void __user *uarg = (void __user *)arg;
+	bool owner_fd = file->f_op == &ovcmem_owner_fops;
+
+	/*
+	 * An owner fd's powers are the owner's: only a thread of the process
+	 * that created the partition (its mm) may use it. A copy inherited
+	 * across fork (the fd is O_CLOEXEC, so exec drops it) or passed over
+	 * a socket can only be closed; the last close still tears the VM
+	 * down. Monitor fds are capabilities checked at open (CAP_SYS_ADMIN).
+	 */
+	if (owner_fd && current->mm != p->mm)
+		return -EPERM;
 
 	switch (cmd) {
 	case OVCMEM_GET_STATS:
@@ -143,7 +185,7 @@ static long ovcmem_partition_ioctl(struct file *file, unsigned int cmd,
 	case OVCMEM_MAP_REGION:
 	case OVCMEM_UNMAP_REGION:
 	case OVCMEM_VCPU_RUN:
-		if (file->f_op != &ovcmem_owner_fops)
+		if (!owner_fd)
 			return -EPERM;
 		return ovcmem_owner_ioctl(p, cmd, uarg);
 	}
@@ -171,6 +213,7 @@ static struct ovcmem_partition *ovcmem_partition_alloc(u64 flags)
 	p->mm = current->mm;
 	mmgrab(p->mm);
 	p->owner = get_task_pid(current, PIDTYPE_TGID);
+	p->user = get_current_user();
 	p->mn.ops = &ovcmem_partition_mn_ops;
 	atomic_inc(&ovcmem_nr_partitions);
 	return p;
@@ -199,8 +242,19 @@ long ovcmem_create_partition(void __user *uarg)
 	p = ovcmem_partition_alloc(cp.flags);
 	if (!p)
 		return -ENOMEM;
+	/*
+	 * Listed from the start, so that the bound counts it; a monitor
+	 * that opens it before the fd is installed just sees a VM with no
+	 * regions.
+	 */
+	ret = ovcmem_partition_list_add(p);
+	if (ret) {
+		ovcmem_partition_put(p);
+		return ret;
+	}
 	ret = mmu_notifier_register(&p->mn, p->mm);
 	if (ret) {
+		ovcmem_partition_list_del(p);
 		ovcmem_partition_put(p);
 		return ret;
 	}
@@ -209,6 +263,7 @@ long ovcmem_create_partition(void __user *uarg)
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0) {
 		mmu_notifier_unregister(&p->mn, p->mm);
+		ovcmem_partition_list_del(p);
 		ovcmem_partition_put(p);
 		return fd;
 	}
@@ -217,6 +272,7 @@ long ovcmem_create_partition(void __user *uarg)
 	if (IS_ERR(file)) {
 		put_unused_fd(fd);
 		mmu_notifier_unregister(&p->mn, p->mm);
+		ovcmem_partition_list_del(p);
 		ovcmem_partition_put(p);
 		return PTR_ERR(file);
 	}
@@ -227,9 +283,6 @@ long ovcmem_create_partition(void __user *uarg)
 		fput(file);
 		return -EFAULT;
 	}
-	mutex_lock(&ovcmem_partitions_lock);
-	list_add_tail(&p->node, &ovcmem_partitions);
-	mutex_unlock(&ovcmem_partitions_lock);
 	fd_install(fd, file);
 	return fd;
 }

@@ -14,9 +14,13 @@
  *                entries come from GPA intercepts (ovcmem_fault.c) and go
  *                with invalidations (ovcmem_notifier.c).
  */
+#include <linux/capability.h>
+#include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/rculist.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/user.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -60,6 +64,26 @@ static void ovcmem_region_cleared(void *arg, u64 gfn, u64 npages,
 		bitmap_set(r->invalidated, gfn - r->gfn, npages);
 }
 
+/*
+ * An entry the guest wrote through is going (under the SLAT lock): the
+ * folio must be dirty before the host decides whether it can drop the
+ * page, and a write SCAN has not reported yet moves to the dirty log.
+ */
+static void ovcmem_region_dirtied(void *arg, u64 gfn, u64 npages,
+				  unsigned long pfn, bool logged, bool written)
+{
+	struct ovcmem_unmap_ctx *ctx = arg;
+	struct ovcmem_mem_region *r = ctx->r;
+
+	if (written)
+		ovcmem_page_written(pfn_to_page(pfn));
+	if (logged && r->dirty_log) {
+		spin_lock(&r->log_lock);
+		bitmap_set(r->dirty_log, gfn - r->gfn, npages);
+		spin_unlock(&r->log_lock);
+	}
+}
+
 /**
  * ovcmem_region_clear - clear the SLAT entries of part of a region
  * @r: the region; the caller holds @r->mutex
@@ -75,9 +99,14 @@ static u64 ovcmem_region_clear(struct ovcmem_mem_region *r, u64 gfn, u64 npages,
 {
 	struct ovcmem_slat *slat = r->partition->slat;
 	struct ovcmem_unmap_ctx ctx = { .r = r, .invalidation = invalidation };
+	const struct ovcmem_slat_unmap_cb cb = {
+		.cleared = ovcmem_region_cleared,
+		.dirty = ovcmem_region_dirtied,
+		.arg = &ctx,
+	};
 
 	lockdep_assert_held(&r->mutex);
-	slat->ops->unmap(slat, gfn, npages, ovcmem_region_cleared, &ctx);
+	slat->ops->unmap(slat, gfn, npages, &cb);
 	return ctx.pages;
 }
 
@@ -90,29 +119,82 @@ void ovcmem_region_unmap_gfns(struct ovcmem_mem_region *r, u64 gfn, u64 n)
 }
 
 /*
- * Check that the owner's mm maps [start, end) with the access we need.
- * This only catches mistakes at map time: userspace may munmap or
- * mprotect later, which the notifier and the fault path handle.
+ * The backings guest RAM may use (docs/guest-ram-backings.md): anonymous
+ * memory (THP included) and shmem (memfd, tmpfs, shared anonymous). Their
+ * pages are in the kernel's direct map, so the vCPU may touch them, and
+ * their ->dirty_folio is a flag update, so a guest write can be carried
+ * to the folio from a non-blockable invalidation. Everything else is
+ * refused: secretmem (not in the direct map), hugetlb, DAX, VM_IO/PFNMAP/
+ * MIXEDMAP device memory (no struct page, or not ours), and file mappings
+ * of other filesystems (their dirtying takes locks and accounts
+ * writeback, which an invalidate callback must not do).
+ */
+static bool ovcmem_vma_backing_ok(struct vm_area_struct *vma)
+{
+	if (vma->vm_flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP | VM_HUGETLB))
+		return false;
+	if (vma_is_anonymous(vma))
+		return true;
+	if (!vma->vm_file || vma_is_dax(vma))
+		return false;
+	return file_inode(vma->vm_file)->i_sb->s_magic == TMPFS_MAGIC;
+}
+
+/**
+ * ovcmem_backing_check - may guest RAM use what [@start, @end) maps?
+ * @mm: the owner mm; the caller holds its mmap_lock
+ * @start: first byte, page-aligned
+ * @end: end, page-aligned
+ * @need_all: a hole is an error; else holes are skipped (the fault path
+ *	lets hmm_range_fault() report them)
+ *
+ * Called at MAP time and again by the fault path under the same mmap_lock
+ * hold as hmm_range_fault(): the VMM may munmap the backing and mmap
+ * something else (secretmem, a device) at the same address later.
+ *
+ * Return: 0, -EFAULT (a hole, with @need_all) or -EOPNOTSUPP (a backing
+ * guest RAM may not use).
+ */
+int ovcmem_backing_check(struct mm_struct *mm, unsigned long start,
+			 unsigned long end, bool need_all)
+{
+	struct vm_area_struct *vma;
+	unsigned long addr = start;
+
+	mmap_assert_locked(mm);
+	while (addr < end) {
+		vma = find_vma(mm, addr);
+		if (!vma || vma->vm_start >= end)
+			return need_all ? -EFAULT : 0;
+		if (need_all && vma->vm_start > addr)
+			return -EFAULT;
+		if (!ovcmem_vma_backing_ok(vma))
+			return -EOPNOTSUPP;
+		addr = vma->vm_end;
+	}
+	return 0;
+}
+
+/*
+ * Check that the owner's mm maps [start, end) with a backing we support
+ * and the access we need. The fault path checks the backing again (the
+ * VMM may munmap and mmap something else later); pinned regions keep the
+ * pages they pinned.
  */
 static int ovcmem_check_vmas(struct mm_struct *mm, unsigned long start,
 			     unsigned long end, bool writable)
 {
 	struct vm_area_struct *vma;
 	unsigned long addr = start;
-	int ret = 0;
+	int ret;
 
 	mmap_read_lock(mm);
-	while (addr < end) {
+	ret = ovcmem_backing_check(mm, start, end, true);
+	while (!ret && addr < end) {
 		vma = vma_lookup(mm, addr);
-		if (!vma || (vma->vm_flags & (VM_IO | VM_PFNMAP))) {
-			ret = -EFAULT;
-			break;
-		}
 		if (!(vma->vm_flags & VM_READ) ||
-		    (writable && !(vma->vm_flags & VM_WRITE))) {
+		    (writable && !(vma->vm_flags & VM_WRITE)))
 			ret = -EACCES;
-			break;
-		}
 		addr = vma->vm_end;
 	}
 	mmap_read_unlock(mm);
@@ -185,35 +267,115 @@ static int ovcmem_pinned_map(struct ovcmem_mem_region *r)
 	return ret;
 }
 
-static int ovcmem_pin(struct ovcmem_mem_region *r)
+/*
+ * Pinned pages count against the creator's RLIMIT_MEMLOCK, as io_uring
+ * and iommufd count them: in user->locked_vm (so that forking more owners
+ * does not multiply the limit) and, for /proc/PID/status's VmPin, in the
+ * owner mm's pinned_vm. CAP_IPC_LOCK lifts the limit, not the counting.
+ */
+static int ovcmem_charge_pinned(struct ovcmem_partition *p, u64 npages)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	unsigned long cur, new;
+
+	cur = atomic_long_read(&p->user->locked_vm);
+	do {
+		new = cur + npages;
+		if (new < cur ||
+		    (new > limit && !capable(CAP_IPC_LOCK)))
+			return -ENOMEM;
+	} while (!atomic_long_try_cmpxchg(&p->user->locked_vm, &cur, new));
+	atomic64_add(npages, &p->mm->pinned_vm);
+	return 0;
+}
+
+static void ovcmem_uncharge_pinned(struct ovcmem_partition *p, u64 npages)
+{
+	atomic_long_sub(npages, &p->user->locked_vm);
+	atomic64_sub(npages, &p->mm->pinned_vm);
+}
+
+/*
+ * GUP flags for pinning a chunk of @vma. A pin must hold the page the
+ * owner keeps mapping. For a private mapping that is only true once the
+ * page is the owner's own anonymous page: a read-only pin of memory never
+ * written takes the shared zero page (or a page cache page), and on 6.1
+ * the owner's first write then breaks COW and maps a new page the guest
+ * never sees. So private mappings are always pinned for write (FOLL_FORCE
+ * when the region or the mapping is read-only), which unshares them at
+ * pin time, as a write fault would; the page the guest may not write
+ * stays read-only in the SLAT. Shared (shmem) mappings pin the page cache
+ * page, which every mapping of the file sees.
+ */
+static unsigned int ovcmem_pin_flags(const struct ovcmem_mem_region *r,
+				     const struct vm_area_struct *vma)
 {
 	unsigned int gup = FOLL_LONGTERM;
-	u64 done = 0;
-	int n;
 
 	if (r->flags & OVCMEM_REGION_WRITABLE)
 		gup |= FOLL_WRITE;
-	r->pages = kvmalloc_array(r->npages, sizeof(*r->pages), GFP_KERNEL);
-	if (!r->pages)
-		return -ENOMEM;
-	while (done < r->npages) {
-		n = pin_user_pages_fast(r->uaddr + done * PAGE_SIZE,
-					min_t(u64, r->npages - done,
-					      OVCMEM_PIN_CHUNK),
-					gup, r->pages + done);
-		if (n <= 0)
-			break;
-		done += n;
-	}
-	atomic64_add(done, &ovcmem_nr_pinned_pages);
-	if (done < r->npages) {
-		unpin_user_pages(r->pages, done);
-		atomic64_sub(done, &ovcmem_nr_pinned_pages);
-		kvfree(r->pages);
-		r->pages = NULL;
-		return n == -ENOMEM ? -ENOMEM : -EFAULT;
+	if (!(vma->vm_flags & VM_SHARED))
+		gup |= FOLL_WRITE | FOLL_FORCE;
+	return gup;
+}
+
+/* Pin [@addr, @addr + @n pages) into @pages; 0 or a negative errno. */
+static int ovcmem_pin_range(struct ovcmem_mem_region *r, unsigned long addr,
+			    u64 n, struct page **pages, u64 *done)
+{
+	struct mm_struct *mm = r->partition->mm;
+	struct vm_area_struct *vma;
+	unsigned int gup;
+	u64 chunk;
+	int got;
+
+	while (*done < n) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		mmap_read_lock(mm);
+		vma = vma_lookup(mm, addr);
+		if (!vma || !ovcmem_vma_backing_ok(vma)) {
+			mmap_read_unlock(mm);
+			return vma ? -EOPNOTSUPP : -EFAULT;
+		}
+		gup = ovcmem_pin_flags(r, vma);
+		chunk = min3(n - *done, (u64)OVCMEM_PIN_CHUNK,
+			     (u64)((vma->vm_end - addr) >> PAGE_SHIFT));
+		mmap_read_unlock(mm);
+		got = pin_user_pages_fast(addr, chunk, gup, pages + *done);
+		if (got <= 0)
+			return got == -ENOMEM ? -ENOMEM : -EFAULT;
+		*done += got;
+		addr += (unsigned long)got << PAGE_SHIFT;
 	}
 	return 0;
+}
+
+static int ovcmem_pin(struct ovcmem_mem_region *r)
+{
+	struct ovcmem_partition *p = r->partition;
+	u64 done = 0;
+	int ret;
+
+	ret = ovcmem_charge_pinned(p, r->npages);
+	if (ret)
+		return ret;
+	r->pages = kvmalloc_array(r->npages, sizeof(*r->pages),
+				  GFP_KERNEL_ACCOUNT);
+	if (!r->pages) {
+		ovcmem_uncharge_pinned(p, r->npages);
+		return -ENOMEM;
+	}
+	ret = ovcmem_pin_range(r, r->uaddr, r->npages, r->pages, &done);
+	atomic64_add(done, &ovcmem_nr_pinned_pages);
+	if (ret) {
+		unpin_user_pages(r->pages, done);
+		atomic64_sub(done, &ovcmem_nr_pinned_pages);
+		ovcmem_uncharge_pinned(p, r->npages);
+		kvfree(r->pages);
+		r->pages = NULL;
+	}
+	return ret;
 }
 
 static void ovcmem_unpin(struct ovcmem_mem_region *r)
@@ -222,6 +384,7 @@ static void ovcmem_unpin(struct ovcmem_mem_region *r)
 	unpin_user_pages_dirty_lock(r->pages, r->npages,
 				    r->flags & OVCMEM_REGION_WRITABLE);
 	atomic64_sub(r->npages, &ovcmem_nr_pinned_pages);
+	ovcmem_uncharge_pinned(r->partition, r->npages);
 	kvfree(r->pages);
 	r->pages = NULL;
 }
@@ -302,8 +465,16 @@ static void ovcmem_region_link(struct ovcmem_partition *p,
 static void ovcmem_region_free(struct ovcmem_mem_region *r)
 {
 	kvfree(r->invalidated);
+	kvfree(r->dirty_log);
 	kfree(r);
 	atomic_dec(&ovcmem_nr_regions);
+}
+
+/* Drop a reference; the last one frees (after an RCU grace period). */
+void ovcmem_region_put(struct ovcmem_mem_region *r)
+{
+	if (refcount_dec_and_test(&r->ref))
+		ovcmem_region_free(r);
 }
 
 static struct ovcmem_mem_region *
@@ -322,15 +493,24 @@ ovcmem_region_alloc(struct ovcmem_partition *p, const struct ovcmem_region *u_r)
 	r->npages = u_r->size >> PAGE_SHIFT;
 	r->uaddr = u_r->userspace_addr;
 	mutex_init(&r->mutex);
+	spin_lock_init(&r->log_lock);
+	refcount_set(&r->ref, 1);
 	if (r->type == OVCMEM_REGION_TYPE_MOVABLE_RAM) {
 		r->invalidated = kvcalloc(BITS_TO_LONGS(r->npages),
 					  sizeof(long), GFP_KERNEL_ACCOUNT);
-		if (!r->invalidated) {
-			ovcmem_region_free(r);
-			return NULL;
-		}
+		if (!r->invalidated)
+			goto err;
+	}
+	if (ovcmem_region_is_ram(r)) {
+		r->dirty_log = kvcalloc(BITS_TO_LONGS(r->npages), sizeof(long),
+					GFP_KERNEL_ACCOUNT);
+		if (!r->dirty_log)
+			goto err;
 	}
 	return r;
+err:
+	ovcmem_region_free(r);
+	return NULL;
 }
 
 /* Give @r its memory: pins and entries, or a notifier. */
@@ -432,6 +612,8 @@ static void ovcmem_region_destroy(struct ovcmem_mem_region *r)
 	if (r->type == OVCMEM_REGION_TYPE_MOVABLE_RAM)
 		mmu_interval_notifier_remove(&r->mni);
 	mutex_lock(&r->mutex);
+	/* A PREFAULT holding a reference installs nothing after this. */
+	r->dead = true;
 	ovcmem_region_clear(r, r->gfn, r->npages, false);
 	mutex_unlock(&r->mutex);
 	if (r->type == OVCMEM_REGION_TYPE_PINNED_RAM)
@@ -466,7 +648,7 @@ long ovcmem_unmap_region(struct ovcmem_partition *p, void __user *uarg)
 			ovcmem_region_destroy(r);
 			up_write(&p->layout);
 			synchronize_rcu();
-			ovcmem_region_free(r);
+			ovcmem_region_put(r);
 			return 0;
 		}
 	}
@@ -492,7 +674,7 @@ void ovcmem_destroy_regions(struct ovcmem_partition *p)
 	/* One grace period for all of them. */
 	synchronize_rcu();
 	list_for_each_entry_safe(r, tmp, &dead, node)
-		ovcmem_region_free(r);
+		ovcmem_region_put(r);
 }
 
 /**

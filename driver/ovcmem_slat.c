@@ -29,8 +29,14 @@
 #define ENT_ACCESSED	BIT_ULL(4)	/* the balancer's (SCAN) */
 #define ENT_DIRTY	BIT_ULL(5)	/* the balancer's (SCAN) */
 #define ENT_YOUNG	BIT_ULL(6)	/* host aging's (mmu notifier) */
+/*
+ * The guest wrote the host page through this entry. Unlike ENT_DIRTY, SCAN
+ * never clears it: it is the host's, carried to the folio when the entry
+ * goes (see ovcmem_slat_dirty_fn), as KVM does with a dirty SPTE.
+ */
+#define ENT_WRITTEN	BIT_ULL(7)
 #define ENT_PROT	(ENT_WRITE | ENT_EXEC)
-#define ENT_USE		(ENT_ACCESSED | ENT_DIRTY | ENT_YOUNG)
+#define ENT_USE		(ENT_ACCESSED | ENT_DIRTY | ENT_YOUNG | ENT_WRITTEN)
 
 struct soft_table {
 	u64 e[OVCMEM_BLOCK_PAGES];
@@ -189,34 +195,44 @@ static long soft_map(struct ovcmem_slat *slat, struct ovcmem_slat_map *m)
 	return n;
 }
 
+/* Report one cleared entry's writes, if any; under the SLAT lock. */
+static void report_dirty(u64 e, u64 gfn, u64 npages,
+			 const struct ovcmem_slat_unmap_cb *cb)
+{
+	if (cb->dirty && (e & (ENT_DIRTY | ENT_WRITTEN)))
+		cb->dirty(cb->arg, gfn, npages, ent_pfn(e), e & ENT_DIRTY,
+			  e & ENT_WRITTEN);
+}
+
 /* Clear [lo, hi) of one table; report runs of cleared entries. */
 static void unmap_table(struct soft_table *t, u64 base, unsigned int lo,
-			unsigned int hi, ovcmem_slat_cleared_fn cleared,
-			void *arg)
+			unsigned int hi, const struct ovcmem_slat_unmap_cb *cb)
 {
 	unsigned int i, run = 0;
 
 	if (is_large(t)) {
+		report_dirty(t->e[0], base, OVCMEM_BLOCK_PAGES, cb);
 		t->e[0] = 0;
-		cleared(arg, base, OVCMEM_BLOCK_PAGES, true);
+		cb->cleared(cb->arg, base, OVCMEM_BLOCK_PAGES, true);
 		return;
 	}
 	for (i = lo; i < hi; i++) {
 		if (t->e[i] & ENT_PRESENT) {
+			report_dirty(t->e[i], base + i, 1, cb);
 			t->e[i] = 0;
 			run++;
 			continue;
 		}
 		if (run)
-			cleared(arg, base + i - run, run, false);
+			cb->cleared(cb->arg, base + i - run, run, false);
 		run = 0;
 	}
 	if (run)
-		cleared(arg, base + hi - run, run, false);
+		cb->cleared(cb->arg, base + hi - run, run, false);
 }
 
 static void soft_unmap(struct ovcmem_slat *slat, u64 gfn, u64 npages,
-		       ovcmem_slat_cleared_fn cleared, void *arg)
+		       const struct ovcmem_slat_unmap_cb *cb)
 {
 	struct soft_slat *s = to_soft(slat);
 	unsigned long first = gfn / OVCMEM_BLOCK_PAGES;
@@ -239,8 +255,7 @@ static void soft_unmap(struct ovcmem_slat *slat, u64 gfn, u64 npages,
 		xa_lock(&s->dir);
 		t = xa_load(&s->dir, idx);
 		if (t)
-			unmap_table(t, base, lo - base, hi - base, cleared,
-				    arg);
+			unmap_table(t, base, lo - base, hi - base, cb);
 		if (t && lo == base && hi == base + OVCMEM_BLOCK_PAGES) {
 			__xa_erase(&s->dir, idx);
 			free_table(t);
@@ -275,7 +290,7 @@ static int soft_access(struct ovcmem_slat *slat, u64 gfn, bool write,
 		ret = -EACCES;
 		goto out;
 	}
-	*e |= ENT_ACCESSED | ENT_YOUNG | (write ? ENT_DIRTY : 0);
+	*e |= ENT_ACCESSED | ENT_YOUNG | (write ? ENT_DIRTY | ENT_WRITTEN : 0);
 	fn(arg, pfn_to_page(pfn));
 	ret = 0;
 out:
@@ -385,6 +400,36 @@ static void soft_scan(struct ovcmem_slat *slat, u64 gfn, u64 npages,
 	}
 }
 
+static void soft_restore(struct ovcmem_slat *slat, u64 gfn, u64 npages,
+			 const unsigned long *accessed)
+{
+	struct soft_slat *s = to_soft(slat);
+	unsigned long first = gfn / OVCMEM_BLOCK_PAGES;
+	unsigned long last = (gfn + npages - 1) / OVCMEM_BLOCK_PAGES;
+	struct soft_table *t;
+	unsigned long idx;
+	u64 i;
+
+	if (!npages)
+		return;
+	xa_for_each_range(&s->dir, idx, t, first, last) {
+		u64 base = (u64)idx * OVCMEM_BLOCK_PAGES;
+		u64 lo = max(gfn, base);
+		u64 hi = min(gfn + npages, base + OVCMEM_BLOCK_PAGES);
+
+		xa_lock(&s->dir);
+		t = xa_load(&s->dir, idx);
+		for (i = lo; t && i < hi; i++) {
+			u64 *e = is_large(t) ? &t->e[0] : &t->e[i - base];
+
+			if ((*e & ENT_PRESENT) && test_bit(i - gfn, accessed))
+				*e |= ENT_ACCESSED;
+		}
+		xa_unlock(&s->dir);
+		cond_resched();
+	}
+}
+
 static u64 soft_count(struct ovcmem_slat *slat, u64 gfn, u64 npages)
 {
 	struct soft_slat *s = to_soft(slat);
@@ -422,5 +467,6 @@ const struct ovcmem_slat_ops ovcmem_soft_slat_ops = {
 	.access = soft_access,
 	.age = soft_age,
 	.scan = soft_scan,
+	.restore = soft_restore,
 	.count = soft_count,
 };

@@ -42,6 +42,26 @@ struct ovcmem_slat;
 typedef void (*ovcmem_slat_cleared_fn)(void *arg, u64 gfn, u64 npages,
 				       bool large);
 
+/*
+ * Called by ->unmap, under the SLAT lock and before it returns, for each
+ * cleared entry the guest wrote through: @logged says the write is not
+ * yet reported by ->scan (the dirty log must keep it), @written that the
+ * guest wrote the host page since the entry was made (its folio must be
+ * dirty before the host looks at it). @pfn is the entry's first host pfn,
+ * @npages 1 or 512; the page is still mapped by the host (an invalidation
+ * runs before the host unmaps) or pinned.
+ */
+typedef void (*ovcmem_slat_dirty_fn)(void *arg, u64 gfn, u64 npages,
+				     unsigned long pfn, bool logged,
+				     bool written);
+
+/* What ->unmap reports to; @dirty may be NULL. */
+struct ovcmem_slat_unmap_cb {
+	ovcmem_slat_cleared_fn cleared;
+	ovcmem_slat_dirty_fn dirty;
+	void *arg;
+};
+
 /* Called by ->access with the host page, under the SLAT lock. */
 typedef void (*ovcmem_slat_access_fn)(void *arg, struct page *page);
 
@@ -80,16 +100,19 @@ struct ovcmem_slat_map {
  *	Returns the number of pages that had no entry and have one now, or
  *	-EAGAIN if the room made by @prepare is gone (the caller retries).
  * @unmap: clear [@gfn, @gfn + @npages); a 2 MiB entry partly in the range
- *	is cleared whole. Cannot fail.
+ *	is cleared whole. Cannot fail. Reports through @cb (see the typedefs).
  * @access: look @gfn up; on a hit with the needed permission call @fn with
  *	the host page under the SLAT lock, set accessed, young and (for
- *	@write) dirty, and return 0; -ENOENT on a miss, -EACCES on a write to
+ *	@write) dirty and written, and return 0; -ENOENT on a miss, -EACCES on a write to
  *	an entry without write permission.
  * @age: count entries in the range whose young bit is set; clear the bits
  *	if @clear. A 2 MiB entry counts once.
  * @scan: set bit (gfn - @gfn) in @accessed / @dirty (either may be NULL)
  *	for pages whose entry has the bit; clear bits as @clear_flags
  *	(OVCMEM_SCAN_CLEAR_*) asks.
+ * @restore: set the accessed bit again on the entries still present whose
+ *	bit is set in @accessed (relative to @gfn): undoes a ->scan that
+ *	cleared bits the caller could not hand out
  * @count: number of pages with an entry in the range
  */
 struct ovcmem_slat_ops {
@@ -99,13 +122,15 @@ struct ovcmem_slat_ops {
 	int (*prepare)(struct ovcmem_slat *slat, u64 gfn);
 	long (*map)(struct ovcmem_slat *slat, struct ovcmem_slat_map *m);
 	void (*unmap)(struct ovcmem_slat *slat, u64 gfn, u64 npages,
-		      ovcmem_slat_cleared_fn cleared, void *arg);
+		      const struct ovcmem_slat_unmap_cb *cb);
 	int (*access)(struct ovcmem_slat *slat, u64 gfn, bool write,
 		      ovcmem_slat_access_fn fn, void *arg);
 	u64 (*age)(struct ovcmem_slat *slat, u64 gfn, u64 npages, bool clear);
 	void (*scan)(struct ovcmem_slat *slat, u64 gfn, u64 npages,
 		     unsigned long *accessed, unsigned long *dirty,
 		     u32 clear_flags);
+	void (*restore)(struct ovcmem_slat *slat, u64 gfn, u64 npages,
+			const unsigned long *accessed);
 	u64 (*count)(struct ovcmem_slat *slat, u64 gfn, u64 npages);
 };
 

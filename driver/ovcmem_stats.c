@@ -123,13 +123,81 @@ long ovcmem_get_stats(struct ovcmem_partition *p, void __user *uarg)
 	return ret;
 }
 
+/*
+ * Move the dirty log of every RAM region into @dirty for the range
+ * [@gfn, @gfn + @npages) (bit i = @gfn + i), clearing the log if @clear;
+ * @dirty may be NULL (clear only). The caller holds p->layout (read).
+ */
+static void ovcmem_scan_logs(struct ovcmem_partition *p, u64 gfn, u64 npages,
+			     unsigned long *dirty, bool clear)
+{
+	struct ovcmem_mem_region *r;
+	unsigned long i, lo, hi;
+
+	list_for_each_entry(r, &p->regions, node) {
+		if (!r->dirty_log || r->gfn >= gfn + npages ||
+		    ovcmem_region_end(r) <= gfn)
+			continue;
+		lo = max(gfn, r->gfn) - r->gfn;
+		hi = min(gfn + npages, ovcmem_region_end(r)) - r->gfn;
+		spin_lock(&r->log_lock);
+		if (dirty) {
+			i = lo;
+			while ((i = find_next_bit(r->dirty_log, hi, i)) < hi) {
+				__set_bit(i + r->gfn - gfn, dirty);
+				i++;
+			}
+		}
+		if (clear)
+			bitmap_clear(r->dirty_log, lo, hi - lo);
+		spin_unlock(&r->log_lock);
+		cond_resched();
+	}
+}
+
+/*
+ * A SCAN that cleared bits could not hand them out: put them back. Dirty
+ * bits go to the regions' dirty logs (the next SCAN reports them whether
+ * or not their entries still exist); accessed bits go back to the entries
+ * still present. The caller holds p->layout (read).
+ */
+static void ovcmem_scan_restore(struct ovcmem_partition *p, u64 gfn,
+				u64 npages, const unsigned long *acc,
+				const unsigned long *dirty, u32 flags)
+{
+	struct ovcmem_mem_region *r;
+	unsigned long i, lo, hi;
+
+	if (flags & OVCMEM_SCAN_CLEAR_ACCESSED)
+		p->slat->ops->restore(p->slat, gfn, npages, acc);
+	if (!(flags & OVCMEM_SCAN_CLEAR_DIRTY))
+		return;
+	list_for_each_entry(r, &p->regions, node) {
+		if (!r->dirty_log || r->gfn >= gfn + npages ||
+		    ovcmem_region_end(r) <= gfn)
+			continue;
+		lo = max(gfn, r->gfn) - gfn;
+		hi = min(gfn + npages, ovcmem_region_end(r)) - gfn;
+		spin_lock(&r->log_lock);
+		i = lo;
+		while ((i = find_next_bit(dirty, hi, i)) < hi) {
+			__set_bit(i + gfn - r->gfn, r->dirty_log);
+			i++;
+		}
+		spin_unlock(&r->log_lock);
+	}
+}
+
 /**
  * ovcmem_scan - OVCMEM_SCAN
  * @p: the partition
  * @uarg: struct ovcmem_scan
  *
- * The bitmaps are built in kernel memory (at most 128 KiB each) and copied
- * out after the SLAT lock is dropped.
+ * The bitmaps are built in kernel memory (at most 128 KiB each): the SLAT
+ * entries' bits and the dirty logs of entries gone since the last SCAN.
+ * They are copied out after the locks are dropped; if that fails, the
+ * bits a CLEAR flag took are put back (ovcmem_scan_restore()), so a SCAN
+ * either hands its bits out or leaves them for the next one.
  *
  * Return: 0, -EINVAL, -EFAULT or -ENOMEM.
  */
@@ -150,10 +218,12 @@ long ovcmem_scan(struct ovcmem_partition *p, void __user *uarg)
 	/* The uapi's bitmaps are __u64 words: size ours the same way. */
 	words = DIV_ROUND_UP(s.npages, 64);
 	bytes = words * sizeof(u64);
-	acc = kvzalloc(bytes, GFP_KERNEL);
-	if (s.dirty_bitmap)
-		dirty = kvzalloc(bytes, GFP_KERNEL);
-	if (!acc || (s.dirty_bitmap && !dirty)) {
+	acc = kvzalloc(bytes, GFP_KERNEL_ACCOUNT);
+	/* Collected even when not reported, to put back if we must. */
+	if (s.dirty_bitmap || (s.flags & OVCMEM_SCAN_CLEAR_DIRTY))
+		dirty = kvzalloc(bytes, GFP_KERNEL_ACCOUNT);
+	if (!acc || (!dirty && (s.dirty_bitmap ||
+				(s.flags & OVCMEM_SCAN_CLEAR_DIRTY)))) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -161,16 +231,25 @@ long ovcmem_scan(struct ovcmem_partition *p, void __user *uarg)
 	down_read(&p->layout);
 	p->slat->ops->scan(p->slat, s.guest_pfn, s.npages, acc, dirty,
 			   s.flags);
+	ovcmem_scan_logs(p, s.guest_pfn, s.npages, dirty,
+			 s.flags & OVCMEM_SCAN_CLEAR_DIRTY);
 	up_read(&p->layout);
 
 	s.accessed = bitmap_weight(acc, s.npages);
-	s.dirty = dirty ? bitmap_weight(dirty, s.npages) : 0;
+	s.dirty = s.dirty_bitmap ? bitmap_weight(dirty, s.npages) : 0;
 	/* unsigned long and __u64 bitmaps agree on 64-bit little endian. */
 	if (copy_to_user(u64_to_user_ptr(s.accessed_bitmap), acc, bytes) ||
-	    (dirty && copy_to_user(u64_to_user_ptr(s.dirty_bitmap), dirty,
+	    (s.dirty_bitmap && copy_to_user(u64_to_user_ptr(s.dirty_bitmap), dirty,
 				   bytes)) ||
-	    copy_to_user(uarg, &s, sizeof(s)))
+	    copy_to_user(uarg, &s, sizeof(s))) {
 		ret = -EFAULT;
+		if (s.flags) {
+			down_read(&p->layout);
+			ovcmem_scan_restore(p, s.guest_pfn, s.npages, acc,
+					    dirty, s.flags);
+			up_read(&p->layout);
+		}
+	}
 out:
 	kvfree(acc);
 	kvfree(dirty);

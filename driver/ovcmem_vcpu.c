@@ -56,8 +56,16 @@ static void ovcmem_vcpu_touch(void *arg, struct page *page)
 		break;
 	}
 	kunmap_local(va);
-	if (c->op == OVCMEM_ACCESS_WRITE64 || c->op == OVCMEM_ACCESS_FILL)
+	if (c->op == OVCMEM_ACCESS_WRITE64 || c->op == OVCMEM_ACCESS_FILL) {
 		flush_dcache_page(page);
+		/*
+		 * The write bypassed the owner's page tables: nothing else
+		 * tells reclaim (or MADV_FREE's lazy free) that the page
+		 * now holds data. The entry's written bit carries it again
+		 * when the entry goes, in case the host cleaned it meanwhile.
+		 */
+		ovcmem_page_written(page);
+	}
 }
 
 static bool ovcmem_op_writes(u32 op)
@@ -87,7 +95,9 @@ static int ovcmem_access_validate(const struct ovcmem_access *a)
 
 /*
  * One page of an access. Returns 0 with *@exit set, or -EINTR/-ENOMEM.
- * The caller holds p->layout (read), so @r stays.
+ * The caller holds p->layout (read), so @r stays. Entries only ever map
+ * pages of backings ovcmem_backing_check() accepts, all of them in the
+ * kernel's direct map, so kmap_local_page() is safe on every hit.
  */
 static int ovcmem_vcpu_page(struct ovcmem_mem_region *r,
 			    struct ovcmem_vcpu_chunk *c, u32 *exit)
@@ -116,7 +126,7 @@ static int ovcmem_vcpu_page(struct ovcmem_mem_region *r,
 				return -EINTR;
 			continue;
 		}
-		if (ret == -ENOMEM)
+		if (ret == -ENOMEM || ret == -EINTR)
 			return ret;
 		if (ret) {
 			/* e.g. the backing was munmapped: defined exit. */

@@ -16,6 +16,24 @@
  * Owner fds accept every partition ioctl. Monitor fds (CAP_SYS_ADMIN only)
  * accept GET_STATS, SCAN, PREFAULT and LIST_REGIONS: they observe and warm a
  * VM but cannot change its layout or play its vCPU.
+ *
+ * An owner fd works only in the process that created the partition (the
+ * same mm): every ioctl on it from another process fails with -EPERM. Both
+ * kinds of fd are O_CLOEXEC; a copy inherited across fork, or passed over
+ * a unix socket, can only be closed (the VM lives until the last copy is
+ * closed). Monitor fds work in any process that holds them.
+ *
+ * Guest RAM may only be backed by anonymous memory (THP included) or shmem
+ * (memfd, tmpfs, MAP_SHARED|MAP_ANONYMOUS); see docs/guest-ram-backings.md.
+ * Guest writes mark the backing folio dirty (at the write and again when
+ * the host takes the page back), so host reclaim, MADV_FREE and shmem
+ * swap-out never drop data the guest wrote.
+ *
+ * Kernel memory a partition uses (regions, bitmaps, SLAT tables) is
+ * charged to the memory cgroup of the process that causes it. Pinned pages
+ * (PINNED regions, ENCRYPTED partitions) count against the creator's
+ * RLIMIT_MEMLOCK (the user's locked_vm, as io_uring counts them) and show
+ * as VmPin of the owner; CAP_IPC_LOCK lifts the limit.
  */
 #ifndef _UAPI_LINUX_OVCMEM_H
 #define _UAPI_LINUX_OVCMEM_H
@@ -37,6 +55,12 @@
 
 /* ---- /dev/ovcmem ------------------------------------------------------ */
 
+/*
+ * Partitions one user may have with an open owner fd at a time
+ * (CREATE_PARTITION fails with -ENOSPC beyond it).
+ */
+#define OVCMEM_MAX_PARTITIONS_PER_USER 64
+
 /* The partition's RAM must stay pinned (SEV/TDX-like guests). */
 #define OVCMEM_PARTITION_ENCRYPTED (1ULL << 0)
 #define OVCMEM_PARTITION_FLAGS_ALL (OVCMEM_PARTITION_ENCRYPTED)
@@ -47,7 +71,9 @@
  * @id: (out) partition id, unique for the module's lifetime
  *
  * The ioctl returns a new partition fd (O_CLOEXEC) bound to the calling
- * process's mm: every region of the partition must be memory of that mm.
+ * process's mm: every region of the partition must be memory of that mm,
+ * and only that process may use the fd (see the top of this file).
+ * -ENOSPC if the caller's user has OVCMEM_MAX_PARTITIONS_PER_USER already.
  */
 struct ovcmem_create_partition {
 	__u64 flags;
@@ -143,9 +169,24 @@ enum ovcmem_region_type {
  * MAP errors: -EINVAL zero/unaligned size or address, unknown flags, MMIO
  * combined with PINNED, gfn + pages overflow; -EEXIST overlap with another
  * region in GFN space or in user address space; -EFAULT user range not
- * fully mapped in the owner's mm; -EACCES WRITABLE over a mapping that is
- * not writable; -E2BIG more than OVCMEM_MAX_REGION_PAGES pages;
- * -ENOSPC more than OVCMEM_MAX_REGIONS regions; -ESRCH the owner has exited.
+ * fully mapped in the owner's mm; -EOPNOTSUPP the range maps memory guest
+ * RAM may not use (anything but anonymous memory and shmem: secretmem,
+ * hugetlb, DAX, VM_IO/VM_PFNMAP/VM_MIXEDMAP device memory, files of other
+ * filesystems); -EACCES WRITABLE over a mapping that is not writable;
+ * -E2BIG more than OVCMEM_MAX_REGION_PAGES pages; -ENOSPC more than
+ * OVCMEM_MAX_REGIONS regions; -ENOMEM no memory, or a pinned region would
+ * take the creator's pinned pages past RLIMIT_MEMLOCK (without
+ * CAP_IPC_LOCK); -ESRCH the owner has exited; -EPERM not the owner's
+ * process.
+ *
+ * The backing is checked again whenever a MOVABLE region faults: if the
+ * VMM has replaced it with memory of a refused kind, the access ends with
+ * OVCMEM_EXIT_FAULT_FAILED (PREFAULT: -EOPNOTSUPP).
+ *
+ * A PINNED region over a private mapping is pinned for write even when
+ * not WRITABLE (read-only for the guest still): a read-only pin of memory
+ * never written would hold the shared zero page, which the VMM's own
+ * first write replaces. This allocates the pages at MAP time.
  *
  * UNMAP takes the region whose guest_pfn and size match exactly
  * (-ENOENT otherwise); userspace_addr and flags are ignored.
@@ -350,6 +391,16 @@ struct ovcmem_get_stats {
  * These bits are the balancer's, kept apart from the ones host aging
  * consumes (young), so neither observer erases what the other needs.
  * A 2 MiB entry reports and clears its bits for all its 512 gfns at once.
+ *
+ * The dirty log has no gaps: a gfn the guest wrote after the SCAN that
+ * last cleared its dirty bit is reported dirty, even if the host has taken
+ * the page back since (reclaim, swap, migration, THP split, munmap, ...).
+ * Accessed bits describe the SLAT entries present now.
+ *
+ * SCAN is all-or-nothing: the bits are fetched (and cleared, as @flags
+ * ask) into kernel buffers, then copied out; if any copy fails (-EFAULT),
+ * the dirty bits taken are put back and the accessed bits restored on the
+ * entries still present, so the next SCAN reports them.
  */
 struct ovcmem_scan {
 	__u64 guest_pfn;
