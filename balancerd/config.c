@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "json_check.h"
+#include "metrics.h"
 #include "policy.h"
 
 #define DEFAULT_CGROUP_ROOT "/sys/fs/cgroup"
@@ -16,8 +17,9 @@
 #define CONFIG_INTERVAL_MAX (3600 * USEC_PER_SEC)
 
 static const char *const config_keys[] = {
-	"description", "cgroup_root", "vm_globs", "policy_dir", "driver_path",
-	"state_file",  "interval",    "dry_run",  "log_target", NULL,
+	"description", "cgroup_root",  "vm_globs",	   "policy_dir",
+	"driver_path", "state_file",   "interval",	   "dry_run",
+	"log_target",  "metrics_file", "metrics_interval", NULL,
 };
 static const char *const log_targets[] = {"auto", "journal", "stderr", NULL};
 
@@ -38,6 +40,9 @@ static int config_defaults(struct daemon_config *c)
 	snprintf(c->driver_path, sizeof(c->driver_path), DEFAULT_DRIVER_PATH);
 	snprintf(c->state_file, sizeof(c->state_file), DEFAULT_STATE_FILE);
 	snprintf(c->log_target, sizeof(c->log_target), DEFAULT_LOG_TARGET);
+	snprintf(c->metrics_file, sizeof(c->metrics_file),
+		 METRICS_DEFAULT_FILE);
+	c->metrics_interval = METRICS_DEFAULT_INTERVAL;
 	c->vm_globs = calloc(1, sizeof(*c->vm_globs));
 	if (!c->vm_globs)
 		return -ENOMEM;
@@ -112,6 +117,11 @@ static void parse_config(struct jcheck *chk, const json_t *root,
 	jcheck_duration(chk, root, "interval", 0, CONFIG_INTERVAL_MAX,
 			&c->interval);
 	jcheck_bool(chk, root, "dry_run", &c->dry_run);
+	/* "" writes no metrics file; so does a directory that is absent. */
+	jcheck_string(chk, root, "metrics_file", c->metrics_file,
+		      sizeof(c->metrics_file));
+	jcheck_duration(chk, root, "metrics_interval", USEC_PER_SEC,
+			CONFIG_INTERVAL_MAX, &c->metrics_interval);
 
 	if (jcheck_string(chk, root, "log_target", target, sizeof(target)) >
 	    0) {

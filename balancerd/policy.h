@@ -136,10 +136,12 @@ struct daemon_config {
 	char **vm_globs;       /* cgroup paths relative to cgroup_root,
 				* default "machine.slice/\*.scope" */
 	size_t n_vm_globs;
-	char policy_dir[256];  /* "/etc/balancerd/policies.d" */
-	char driver_path[256]; /* "/dev/ovcmem"; "" disables */
-	char state_file[256];  /* "/run/balancerd/state.json" */
-	usec_t interval;       /* 0: take the policy's */
+	char policy_dir[256];	 /* "/etc/balancerd/policies.d" */
+	char driver_path[256];	 /* "/dev/ovcmem"; "" disables */
+	char state_file[256];	 /* "/run/balancerd/state.json" */
+	char metrics_file[256];	 /* node_exporter textfile; "" disables */
+	usec_t metrics_interval; /* at most one metrics write per this */
+	usec_t interval;	 /* 0: take the policy's */
 	bool dry_run;
 	char log_target[16]; /* "auto", "journal", "stderr" */
 };
