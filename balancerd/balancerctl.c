@@ -28,6 +28,7 @@
 #include "log.h"
 #include "loop.h"
 #include "safe_open.h"
+#include "metrics.h"
 #include "state.h"
 #include "units.h"
 
@@ -49,6 +50,8 @@ static void usage(FILE *f)
 		"quits)\n"
 		"  explain VM     which class matched VM and why, its "
 		"limits, last decisions\n"
+		"  metrics        the state as Prometheus text (as in the "
+		"textfile collector's file)\n"
 		"  check FILE...  validate policy files\n"
 		"\n"
 		"Options:\n"
@@ -230,6 +233,25 @@ static int print_json(json_t *v)
 
 /* Exit 1 when the state is stale or the daemon's ticks fail: scripts
  * and monitoring rely on the status, not on reading the table. */
+/* The same text balancerd writes for node_exporter (metrics.h). */
+static int cmd_metrics(void)
+{
+	json_t *doc;
+	int r = load_state(&doc);
+
+	if (r < 0)
+		return 1;
+	r = metrics_format(stdout, doc);
+	json_decref(doc);
+	if (r == -EINVAL)
+		fprintf(stderr, "balancerctl: %s is not a balancerd state\n",
+			esc(state_file));
+	else if (r < 0 || fflush(stdout) != 0)
+		fprintf(stderr, "balancerctl: cannot write metrics: %s\n",
+			strerror(r < 0 ? -r : errno));
+	return r < 0 || ferror(stdout) ? 1 : 0;
+}
+
 static int cmd_status(void)
 {
 	json_t *doc;
@@ -483,6 +505,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "status") && optind == argc)
 		return cmd_status();
+	if (!strcmp(cmd, "metrics") && optind == argc)
+		return cmd_metrics();
 	if (!strcmp(cmd, "top") && optind == argc)
 		return cmd_top();
 	if (!strcmp(cmd, "explain") && optind + 1 == argc)

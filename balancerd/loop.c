@@ -24,6 +24,7 @@
 #include "json_check.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "ovcmem_client.h"
 #include "safe_open.h"
 #include "signals.h"
@@ -119,6 +120,7 @@ struct balancer {
 	size_t n_entries, cap_entries;
 
 	struct state_totals totals;
+	struct metrics_writer metrics;
 	enum host_mode mode;
 	char mode_reason[REASON_MAX];
 	bool mode_known;
@@ -293,6 +295,24 @@ static void apply_log_target(const struct balancer *b)
 		log_open(t);
 }
 
+/* The metrics file is a host path like /proc and /sys: below --root. */
+static void metrics_setup(struct balancer *b)
+{
+	char path[sizeof(b->metrics.path)];
+
+	path[0] = '\0';
+	if (b->cfg.metrics_file[0] &&
+	    snprintf(path, sizeof(path), "%s%s", root_prefix(b),
+		     b->cfg.metrics_file) >= (int)sizeof(path)) {
+		log_warning("metrics file %s%s: path too long, no metrics",
+			    root_prefix(b), b->cfg.metrics_file);
+		path[0] = '\0';
+	}
+	if (strcmp(path, b->metrics.path) ||
+	    b->cfg.metrics_interval != b->metrics.interval)
+		metrics_writer_init(&b->metrics, path, b->cfg.metrics_interval);
+}
+
 int balancer_new(const struct balancer_options *opts, struct balancer **ret)
 {
 	struct policy_errors errs = {0};
@@ -347,6 +367,7 @@ int balancer_new(const struct balancer_options *opts, struct balancer **ret)
 	}
 	policy_errors_free(&errs);
 	b->interval = effective_interval(b);
+	metrics_setup(b);
 	driver_open(b);
 	log_info("started: config %s, policies %s (%zu classes), interval "
 		 "%" PRIu64 " ms%s",
@@ -503,6 +524,7 @@ int balancer_reload(struct balancer *b)
 		goto out;
 	}
 	apply_config(b, &cfg, &st, changed, sizeof(changed));
+	metrics_setup(b);
 	policy_free(&b->policy);
 	b->policy = np;
 	/* A VM that matched nothing may match now, and be told again. */
@@ -682,10 +704,12 @@ static void vm_collect_ovcmem(struct balancer *b, const struct vm_entry *e,
 				  b->interval ? b->interval
 					      : BALANCER_DEFAULT_INTERVAL,
 				  &v->ovcmem);
-	if (r < 0 && r != -ENOENT)
+	if (r < 0 && r != -ENOENT) {
+		metrics_count_error(&b->totals.metrics, ERROR_SOURCE_OVCMEM);
 		log_warning_errno(r,
 				  "%s: ovcmem partition %" PRIu64 " unreadable",
 				  v->name, p->id);
+	}
 	if (p->owner_pid > 0)
 		v->pid = p->owner_pid;
 }
@@ -722,8 +746,10 @@ static int acquire_vm(struct balancer *b, const char *cgroup)
 	}
 	e->present = true;
 	note_read_error(e, r < 0 ? r : 0);
-	if (r < 0)
+	if (r < 0) {
+		metrics_count_error(&b->totals.metrics, ERROR_SOURCE_CGROUP);
 		return 0;
+	}
 	/* decide() and the state file know the VM by its unique name. */
 	copy_str(v->name, sizeof(v->name), e->name);
 	if (!e->announced) {
@@ -790,8 +816,11 @@ static int discover(struct balancer *b)
 		 list.n_slices ? list.slice : "");
 	if (b->ovc) {
 		r = ovcmem_client_refresh(b->ovc);
-		if (r < 0)
+		if (r < 0) {
+			metrics_count_error(&b->totals.metrics,
+					    ERROR_SOURCE_OVCMEM);
 			log_warning_errno(r, "cannot list ovcmem partitions");
+		}
 	}
 	for (size_t i = 0; i < b->n_entries; i++)
 		b->entries[i].present = false;
@@ -944,8 +973,13 @@ static void account(struct balancer *b, const struct action *a,
 		    const struct act_result *res)
 {
 	b->totals.actions++;
-	if (res->error && res->error != -ENOENT)
+	metrics_count_action(
+		&b->totals.metrics, a->kind,
+		action_outcome_of(res->error, res->partial, res->dry_run));
+	if (res->error && res->error != -ENOENT) {
 		b->totals.errors++;
+		metrics_count_error(&b->totals.metrics, ERROR_SOURCE_ACTION);
+	}
 	if (a->kind == ACTION_RECLAIM)
 		b->totals.reclaimed += res->bytes_done;
 	else if (a->kind == ACTION_PAGEOUT)
@@ -1204,16 +1238,18 @@ static int find_states(struct balancer *b, const struct vm_state **ret)
 	return 0;
 }
 
-static int publish(struct balancer *b)
+/* After the tick at monotonic time @now (which paces the metrics file). */
+static int publish(struct balancer *b, usec_t now)
 {
 	const struct vm_state **vs = NULL;
 	const struct decision_ring **rings = NULL;
 	const char **why = NULL, **recent_json = NULL;
 	uint64_t *cold = NULL;
 	struct state_snapshot s = {0};
+	bool metrics_due = metrics_writer_due(&b->metrics, now);
 	int r = -ENOMEM;
 
-	if (!b->state_file[0])
+	if (!b->state_file[0] && !metrics_due)
 		return 0;
 	if (b->n_vms) {
 		vs = calloc(b->n_vms, sizeof(*vs));
@@ -1256,7 +1292,9 @@ static int publish(struct balancer *b)
 	s.interval = b->interval;
 	s.last_error = b->last_error[0] ? b->last_error : NULL;
 	s.last_ok = b->last_ok;
-	r = state_publish_snapshot(b->state_file, &s);
+	r = b->state_file[0] ? state_publish_snapshot(b->state_file, &s) : 0;
+	if (metrics_due && metrics_writer_publish(&b->metrics, &s) < 0)
+		metrics_count_error(&b->totals.metrics, ERROR_SOURCE_METRICS);
 out:
 	/* Said once per cause, not once a second, and when it recovers. */
 	if (r < 0 && r != b->publish_err)
@@ -1266,6 +1304,8 @@ out:
 				  b->state_file);
 	else if (r == 0 && b->publish_err)
 		log_info("state published to %s again", b->state_file);
+	if (r < 0)
+		metrics_count_error(&b->totals.metrics, ERROR_SOURCE_STATE);
 	b->publish_err = r;
 	free(vs);
 	free(rings);
@@ -1308,14 +1348,18 @@ static int tick_run(struct balancer *b, usec_t now)
 	int r;
 
 	r = host_signals_acquire(b->root, &b->host);
-	if (r < 0)
+	if (r < 0) {
+		metrics_count_error(&b->totals.metrics, ERROR_SOURCE_HOST);
 		return tick_failed(b, r, "cannot read host signals below %s",
 				   b->root);
+	}
 	b->tick_now = now;
 	r = discover(b);
-	if (r < 0)
+	if (r < 0) {
+		metrics_count_error(&b->totals.metrics, ERROR_SOURCE_CGROUP);
 		return tick_failed(b, r, "cannot discover VMs below %s%s",
 				   root_prefix(b), b->cfg.cgroup_root);
+	}
 	match_classes(b);
 
 	in.now = now;
@@ -1339,7 +1383,10 @@ static int tick_run(struct balancer *b, usec_t now)
 
 int balancer_tick_at(struct balancer *b, usec_t now)
 {
+	usec_t started = now_monotonic();
 	int r = tick_run(b, now);
+
+	metrics_count_tick(&b->totals.metrics, now_monotonic() - started);
 
 	/* A failed tick is a tick: counted (--ticks N ends), published
 	 * (the state file says why and how old its data is). */
@@ -1350,7 +1397,7 @@ int balancer_tick_at(struct balancer *b, usec_t now)
 		b->last_ok = time(NULL);
 		log_summary(b, now);
 	}
-	publish(b);
+	publish(b, now);
 	return r;
 }
 

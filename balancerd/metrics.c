@@ -10,7 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "metrics.h"
+#include "state.h"
 
 #ifndef BALANCERD_VERSION
 #error "BALANCERD_VERSION comes from debian/changelog (see the Makefile)"
@@ -648,5 +650,27 @@ int metrics_publish(const char *path, const json_t *state)
 	if (r)
 		unlink(tmp);
 	free(text);
+	return r;
+}
+
+int metrics_writer_publish(struct metrics_writer *w,
+			   const struct state_snapshot *s)
+{
+	json_t *doc = state_build(s);
+	int r = doc ? metrics_publish(w->path, doc) : -ENOMEM;
+
+	json_decref(doc);
+	if (r == w->last_error && w->attempted)
+		return r;
+	if (r == 1)
+		log_info("no directory for %s: no metrics file until it exists "
+			 "(node_exporter's textfile collector)",
+			 w->path);
+	else if (r < 0)
+		log_warning_errno(r, "cannot write metrics to %s", w->path);
+	else if (w->attempted)
+		log_info("metrics written to %s again", w->path);
+	w->last_error = r;
+	w->attempted = true;
 	return r;
 }

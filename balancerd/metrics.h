@@ -111,8 +111,8 @@ char *metrics_format_string(const json_t *state);
 struct metrics_writer {
 	char path[4096]; /* "": off */
 	usec_t interval;
-	usec_t last; /* monotonic time of the last attempt, 0: never */
-	bool written;
+	usec_t last;	/* monotonic time of the last attempt, 0: never */
+	bool attempted; /* metrics_writer_publish() ran once */
 	int last_error; /* to log each cause once */
 };
 
@@ -130,5 +130,15 @@ bool metrics_writer_due(struct metrics_writer *w, usec_t now);
  * written), or a negative errno (the temp file is removed).
  */
 int metrics_publish(const char *path, const json_t *state);
+
+struct state_snapshot;
+
+/*
+ * The daemon's side: metrics_publish() of state_build(@s) to @w's file,
+ * logging the directory's absence once (info) and each failure once per
+ * cause (warning), and the recovery. Returns metrics_publish()'s result.
+ */
+int metrics_writer_publish(struct metrics_writer *w,
+			   const struct state_snapshot *s);
 
 #endif /* BALANCERD_METRICS_H */

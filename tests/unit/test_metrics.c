@@ -13,7 +13,11 @@
 
 #include <cmocka.h>
 
+#include "fake_tree.h"
+#include "log.h"
+#include "loop.h"
 #include "metrics.h"
+#include "state.h"
 
 static const struct {
 	const char *in, *out;
@@ -452,6 +456,99 @@ static void test_publish(void **unused)
 	json_decref(doc);
 }
 
+/* ---- the daemon, on a fake tree ---------------------------------------- */
+
+#define SEC 1000000ULL
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = calloc(1, 1 << 20);
+	size_t n;
+
+	assert_non_null(text);
+	if (!f) {
+		free(text);
+		return NULL;
+	}
+	n = fread(text, 1, (1 << 20) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	return text;
+}
+
+/*
+ * The file node_exporter reads says what the state file says (balancerctl
+ * metrics prints the same text), names a tenant's VM safely, is written
+ * at most once per metrics_interval, and forgets a VM that went away.
+ */
+static void test_daemon_writes_textfile(void **unused)
+{
+	/* systemd escapes: the VM is named a"b\c, with a quote and a
+	 * backslash. */
+	const char *evil_scope = "a\"b\\x5cc";
+	struct balancer_options o = {0};
+	struct fake_tree t;
+	struct balancer *b;
+	char dir[600], prom[700], *text, *want;
+	json_t *state;
+
+	(void)unused;
+	log_open(LOG_TARGET_MEMORY);
+	fake_tree_create(&t, 64 * GiB, 16 * GiB);
+	fake_policy(&t, "50-test.json",
+		    "{\"classes\": [{\"name\": \"all\", \"match\": [\"*\"], "
+		    "\"floor\": \"25%\", \"ceiling\": \"1G\"}]}\n");
+	fake_vm_add(&t, "web-1", 256 * MiB, 512 * MiB);
+	fake_vm_add(&t, evil_scope, 64 * MiB, 128 * MiB);
+	snprintf(dir, sizeof(dir), "%s/var/lib/prometheus/node-exporter",
+		 t.root);
+	snprintf(prom, sizeof(prom), "%s/balancerd.prom", dir);
+	o.root = t.root;
+	o.config_path = t.config;
+	assert_int_equal(balancer_new(&o, &b), 0);
+
+	/* No directory, no file (and no error). */
+	assert_int_equal(balancer_tick_at(b, 1000 * SEC), 0);
+	assert_null(read_file(prom));
+
+	fake_mkdir_p(dir);
+	assert_int_equal(balancer_tick_at(b, 1016 * SEC), 0);
+	text = read_file(prom);
+	assert_non_null(text);
+	assert_int_equal(state_read(t.state_file, &state, NULL, 0), 0);
+	want = metrics_format_string(state);
+	assert_string_equal(text, want);
+	assert_true(has_line(text, "balancerd_vms 2"));
+	assert_true(has_line(text, "balancerd_vm_ceiling_bytes{vm=\"web-1\","
+				   "class=\"all\"} 1073741824"));
+	assert_non_null(strstr(text, "balancerd_vm_resident_bytes{vm=\"a\\\"b"
+				     "\\\\c\",class=\"all\"} 67108864"));
+	assert_true(has_line(text, "balancerd_errors_total{source=\"metrics\"} "
+				   "0"));
+	free(want);
+	free(text);
+	json_decref(state);
+
+	/* Within metrics_interval (15 s): the file stays as it was. */
+	fake_vm_remove(&t, "web-1");
+	assert_int_equal(balancer_tick_at(b, 1020 * SEC), 0);
+	text = read_file(prom);
+	assert_non_null(strstr(text, "vm=\"web-1\""));
+	free(text);
+	/* Then web-1 is gone from it. */
+	assert_int_equal(balancer_tick_at(b, 1032 * SEC), 0);
+	text = read_file(prom);
+	assert_true(has_line(text, "balancerd_vms 1"));
+	assert_null(strstr(text, "web-1"));
+	assert_true(has_line(text, "balancerd_ticks_total 4"));
+	free(text);
+
+	balancer_free(b);
+	fake_tree_destroy(&t);
+	log_memory_clear();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -465,6 +562,7 @@ int main(void)
 		cmocka_unit_test(test_count_actions_and_errors),
 		cmocka_unit_test(test_writer_due),
 		cmocka_unit_test(test_publish),
+		cmocka_unit_test(test_daemon_writes_textfile),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
