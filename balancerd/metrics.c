@@ -321,6 +321,11 @@ static void counters(struct out *o, const json_t *state)
 	}
 	scalar(o, tot, "ticks", "balancerd_ticks_total", "counter",
 	       "Ticks run since balancerd started.", 1);
+	scalar(o, tot, "failed_ticks", "balancerd_failed_ticks_total",
+	       "counter",
+	       "Ticks that decided nothing (host signals unreadable, VM "
+	       "discovery failed).",
+	       1);
 	if (json_object_size(actions)) {
 		const char *kind;
 		const json_t *by, *n;

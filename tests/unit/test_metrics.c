@@ -110,7 +110,8 @@ static void test_outcome_of(void **unused)
 	"\"" mode "\",\"driver\":true,"                                        \
 	"\"host\":{\"mem_total\":2147483648,\"mem_available\":1073741824,"     \
 	"\"psi_some_avg10\":1.5,\"psi_full_avg10\":0},"                        \
-	"\"totals\":{\"ticks\":120,\"actions\":7,\"errors\":1,"                \
+	"\"totals\":{\"ticks\":120,\"failed_ticks\":2,\"actions\":7,"          \
+	"\"errors\":1,"                                                        \
 	"\"reclaimed\":1000,\"prefaulted\":300,\"paged_out\":2000,"            \
 	"\"metrics\":{\"daemon_version\":\"9.9\","                             \
 	"\"actions\":{\"reclaim\":{\"done\":3,\"failed\":1},"                  \
@@ -120,7 +121,7 @@ static void test_outcome_of(void **unused)
 	"\"tick_usec_sum\":1500000,\"tick_usec_last\":2000}},"                 \
 	"\"vms\":[" vms "]}"
 
-#define MAX_LINES 16
+#define MAX_LINES 20
 static const struct {
 	const char *name;
 	const char *state;
@@ -149,7 +150,7 @@ static const struct {
 	  "balancerd_reclaimed_bytes_total{action=\"pageout\"} 2000",
 	  "balancerd_prefaulted_bytes_total 300",
 	  "balancerd_errors_total{source=\"action\"} 1",
-	  "balancerd_ticks_total 120",
+	  "balancerd_ticks_total 120", "balancerd_failed_ticks_total 2",
 	  "balancerd_tick_duration_seconds_bucket{le=\"0.001\"} 1",
 	  "balancerd_tick_duration_seconds_bucket{le=\"0.0025\"} 3",
 	  "balancerd_tick_duration_seconds_bucket{le=\"1\"} 3",
