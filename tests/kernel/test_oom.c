@@ -280,6 +280,64 @@ TEST_TIMEOUT(oom_reaper_invalidates_without_blocking, 60)
 	CHECK_EQ(ovt_objects_settle(base, 3000), base);
 }
 
+/* ---- a monitor PREFAULT charging the victim's cgroup -------------------- */
+
+/*
+ * A monitor prefaults a VM whose cgroup is too small for it: the charges
+ * of the prefault OOM-kill the owner. The owner must die and its fd's
+ * release finish (it takes the layout lock that PREFAULT must not hold
+ * across the fault and its charges), and the PREFAULT must return. Run
+ * several times: the race this guards against was rare (issue 17, 6).
+ * The harness's alarm turns a hang into a failure.
+ */
+TEST_TIMEOUT(oom_victim_exits_while_a_monitor_prefaults, 240)
+{
+	const size_t region = 96 << 20;
+	const int rounds = 6;
+	long base = ovt_objects_total();
+	int i, errs[8] = { 0 };
+	char cg[256];
+
+	for (i = 0; i < rounds; i++) {
+		int idp[2], mon, status, ret;
+		__u64 mapped = 0;
+		char *mem;
+		pid_t pid;
+
+		ovt_cgroup_create_ok("ovt-oom-prefault", cg, sizeof(cg));
+		CHECK(ovt_cgroup_write(cg, "memory.max", "32M") == 0);
+		CHECK(ovt_cgroup_write(cg, "memory.swap.max", "0") == 0);
+		CHECK(pipe(idp) == 0);
+		pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			ovt_cgroup_enter_ok(cg, 0);
+			victim_vm_thp(idp[1], &mem, region, i % 2);
+			/* Sleep until killed; the monitor does the faulting. */
+			for (;;)
+				pause();
+		}
+		mon = monitor_of(idp[0]);
+		ret = ovt_prefault(mon, GFN, region / OVT_PAGE, &mapped);
+		if (ret)
+			errs[0]++;
+		status = wait_dead(pid, 60);
+		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+		printf("# round %d: prefault %s after %llu pages\n", i,
+		       ret ? strerror(errno) : "completed",
+		       (unsigned long long)mapped);
+		CHECK_EQ(ovt_stats_ok(mon, OVCMEM_STATS_PARTITION).pages_mapped,
+			 0);
+		CHECK(close(mon) == 0);
+		close(idp[0]);
+		close(idp[1]);
+		CHECK(ovt_cgroup_remove(cg) == 0);
+	}
+	/* The prefault cannot have fitted in the cgroup every time. */
+	CHECK(errs[0] > 0);
+	CHECK_EQ(ovt_objects_settle(base, 3000), base);
+}
+
 int main(void)
 {
 	return run_tests();

@@ -143,6 +143,52 @@ TEST(pinned_read_only_region)
 	close(pfd);
 }
 
+/*
+ * A read-only pin of memory the VMM has not written yet, then the VMM
+ * writes it: the guest must read what the VMM wrote. On 6.1 a plain
+ * read-only pin held the shared zero page, which the VMM's first write
+ * replaced by a new page the guest never saw (issue 17, item 7).
+ */
+static void read_only_pin_sees_later_write(char *mem, size_t bytes)
+{
+	int pfd = ovt_partition_ok(0, NULL);
+	__u64 bad = 0;
+	size_t i;
+
+	CHECK_EQ(ovt_map_region(pfd, GFN, mem, bytes, OVCMEM_REGION_PINNED),
+		 0);
+	for (i = 0; i < bytes / 8; i++)
+		((__u64 *)mem)[i] = ovcmem_pattern(0x77, GPA + 8 * i);
+	if (ovt_verify(pfd, GPA, bytes, 0x77, &bad))
+		FAIL("guest reads stale memory at gpa %#llx",
+		     (unsigned long long)bad);
+	CHECK_EQ(ovt_write64(pfd, GPA, 1), OVCMEM_EXIT_PERMISSION);
+	close(pfd);
+}
+
+TEST(read_only_pin_sees_the_vmms_later_write)
+{
+	read_only_pin_sees_later_write(ovt_mmap_anon(OVT_2M), OVT_2M);
+}
+
+TEST(read_only_pin_of_thp_sees_the_vmms_later_write)
+{
+	read_only_pin_sees_later_write(ovt_mmap_thp(OVT_2M), OVT_2M);
+}
+
+/* The same over memfd (shared): the pin holds the page cache page. */
+TEST(read_only_pin_of_memfd_sees_the_vmms_later_write)
+{
+	int fd = memfd_create("ovt-pin", MFD_CLOEXEC);
+	char *mem;
+
+	CHECK(fd >= 0 && ftruncate(fd, OVT_2M) == 0);
+	mem = mmap(NULL, OVT_2M, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(mem != MAP_FAILED);
+	read_only_pin_sees_later_write(mem, OVT_2M);
+	close(fd);
+}
+
 int main(void)
 {
 	return run_tests();
