@@ -200,8 +200,9 @@ static int skip_value(struct cursor *c)
 	return 0;
 }
 
-/* On '{': move to the value of member @key; *key_pos gets the key's. */
-static int enter_member(struct cursor *c, const char *key,
+/* On '{': move to the value of member @key; *key_pos gets the key's.
+ * @buf has room for any string of the text. */
+static int enter_member(struct cursor *c, const char *key, char *buf,
 			struct json_pos *key_pos)
 {
 	if (!at(c, '{'))
@@ -209,22 +210,15 @@ static int enter_member(struct cursor *c, const char *key,
 	advance(c);
 	for (;;) {
 		struct cursor start;
-		char *buf;
 		bool match;
 
 		skip_ws(c);
 		if (!at(c, '"'))
 			return -ENOENT; /* '}' : no such member */
 		start = *c;
-		buf = malloc((size_t)(c->end - c->p) + 1);
-		if (!buf)
-			return -ENOMEM;
-		if (skip_string(c, buf) < 0) {
-			free(buf);
+		if (skip_string(c, buf) < 0)
 			return -EINVAL;
-		}
 		match = strcmp(buf, key) == 0;
-		free(buf);
 		skip_ws(c);
 		if (!at(c, ':'))
 			return -EINVAL;
@@ -264,6 +258,35 @@ static int enter_element(struct cursor *c, size_t index)
 	return 0;
 }
 
+/* Follow @steps from the start of the text; *@kpos as json_locate's. */
+static int walk(struct cursor *c, const struct json_step *steps, size_t n_steps,
+		struct json_pos *kpos)
+{
+	char *buf = NULL;
+	int r = 0;
+
+	/* a UTF-8 byte order mark is not a column */
+	if (c->end - c->p >= 3 && memcmp(c->p, "\xef\xbb\xbf", 3) == 0)
+		c->p += 3;
+	skip_ws(c);
+	*kpos = c->pos;
+	for (size_t i = 0; r == 0 && i < n_steps; i++) {
+		if (steps[i].key) {
+			/* Once per walk: keys are compared decoded. */
+			if (!buf)
+				buf = malloc((size_t)(c->end - c->p) + 1);
+			if (!buf)
+				return -ENOMEM;
+			r = enter_member(c, steps[i].key, buf, kpos);
+		} else {
+			r = enter_element(c, steps[i].index);
+			*kpos = c->pos;
+		}
+	}
+	free(buf);
+	return r;
+}
+
 int json_locate(const char *text, size_t len, const struct json_step *steps,
 		size_t n_steps, struct json_pos *key_pos,
 		struct json_pos *value_pos)
@@ -272,26 +295,43 @@ int json_locate(const char *text, size_t len, const struct json_step *steps,
 	struct json_pos kpos;
 	int r;
 
-	/* a UTF-8 byte order mark is not a column */
-	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
-		c.p += 3;
-	skip_ws(&c);
-	kpos = c.pos;
-	for (size_t i = 0; i < n_steps; i++) {
-		if (steps[i].key) {
-			r = enter_member(&c, steps[i].key, &kpos);
-		} else {
-			r = enter_element(&c, steps[i].index);
-			kpos = c.pos;
-		}
-		if (r < 0)
-			return r;
-	}
+	r = walk(&c, steps, n_steps, &kpos);
+	if (r < 0)
+		return r;
 	if (key_pos)
 		*key_pos = kpos;
 	if (value_pos)
 		*value_pos = c.pos;
 	return 0;
+}
+
+int json_locate_elements(const char *text, size_t len,
+			 const struct json_step *steps, size_t n_steps,
+			 struct json_pos *ret, size_t n)
+{
+	struct cursor c = {text, text + len, {1, 1}};
+	struct json_pos kpos;
+	size_t i = 0;
+	int r;
+
+	r = walk(&c, steps, n_steps, &kpos);
+	if (r < 0)
+		return r;
+	if (!at(&c, '['))
+		return -ENOENT;
+	advance(&c);
+	skip_ws(&c);
+	while (i < n && !at(&c, ']') && c.p < c.end) {
+		ret[i++] = c.pos;
+		if (skip_value(&c) < 0)
+			return -EINVAL;
+		skip_ws(&c);
+		if (!at(&c, ','))
+			break;
+		advance(&c);
+		skip_ws(&c);
+	}
+	return (int)i;
 }
 
 struct json_pos json_pos_of_offset(const char *text, size_t len, size_t offset)

@@ -37,6 +37,16 @@ int json_locate(const char *text, size_t len, const struct json_step *steps,
 		size_t n_steps, struct json_pos *key_pos,
 		struct json_pos *value_pos);
 
+/*
+ * The start of each element of the list at @steps, in one pass (asking
+ * json_locate() for each in turn is quadratic in the list's length): up
+ * to @n positions into @ret. Returns how many were found, or a negative
+ * errno as json_locate().
+ */
+int json_locate_elements(const char *text, size_t len,
+			 const struct json_step *steps, size_t n_steps,
+			 struct json_pos *ret, size_t n);
+
 /* Line and column of byte @offset of @text (clamped to @len). */
 struct json_pos json_pos_of_offset(const char *text, size_t len, size_t offset);
 

@@ -369,6 +369,7 @@ static void parse_classes(struct builder *b, struct source *s,
 			  const json_t *list)
 {
 	struct jcheck *c = &s->chk;
+	struct json_pos *at = NULL;
 	json_t *item;
 	size_t i;
 
@@ -384,14 +385,23 @@ static void parse_classes(struct builder *b, struct source *s,
 			     "expected a non-empty list of class objects, "
 			     "found an empty list");
 	}
+	/* Where each class starts, in one pass over the text. */
+	if (json_is_array(list) && json_array_size(list)) {
+		at = calloc(json_array_size(list), sizeof(*at));
+		if (at)
+			json_locate_elements(s->text, s->len, c->steps,
+					     c->depth, at,
+					     json_array_size(list));
+		else
+			b->enomem = -ENOMEM;
+	}
 	json_array_foreach(list, i, item)
 	{
 		struct policy_class k;
-		struct json_pos pos = {0, 0};
+		struct json_pos pos = at ? at[i] : (struct json_pos){0, 0};
 
 		class_defaults(&k);
 		jcheck_push_index(c, i);
-		json_locate(s->text, s->len, c->steps, c->depth, NULL, &pos);
 		if (!parse_class(c, item, &k)) {
 			class_free(&k);
 			jcheck_pop(c);
@@ -406,6 +416,7 @@ static void parse_classes(struct builder *b, struct source *s,
 		}
 		jcheck_pop(c);
 	}
+	free(at);
 	jcheck_pop(c);
 }
 
@@ -468,27 +479,132 @@ static void parse_source(struct builder *b, struct source *s, size_t index)
 		b->enomem = c->enomem;
 }
 
-static bool glob_has_magic(const char *g, size_t n)
+/*
+ * "Can this class ever match?" asks, for each glob of a class, whether a
+ * glob of an earlier class covers it: "*" covers everything, a glob
+ * covers itself, and "web-*" (no magic before its final '*') covers any
+ * glob whose literal start is "web-...". Asked pairwise that is quadratic
+ * in the globs (a 960 KB policy took 27 s); asked of an index of the
+ * earlier globs, it is linear: one lookup for the glob itself and one per
+ * prefix length that some earlier "prefix*" glob has.
+ */
+struct glob_key {
+	const char *s; /* NULL: free slot */
+	size_t len;
+	bool prefix; /* "s*" (covers by prefix), else the glob itself */
+	size_t cls, glob;
+	uint64_t hash;
+};
+
+struct glob_index {
+	struct glob_key *slots;
+	size_t mask;
+	bool prefix_len[256]; /* some "prefix*" key has this length */
+};
+
+#define FNV_OFFSET 14695981039346656037ULL
+#define FNV_PRIME  1099511628211ULL
+
+static uint64_t fnv_step(uint64_t h, unsigned char c)
 {
-	for (size_t i = 0; i < n && g[i]; i++)
-		if (strchr("*?[\\", g[i]))
-			return true;
-	return false;
+	return (h ^ c) * FNV_PRIME;
 }
 
-/* Every name that @later matches, @earlier matches too (a safe "maybe
- * not": false when unsure). */
-static bool glob_covers(const char *earlier, const char *later)
+static uint64_t fnv(const char *s, size_t len)
 {
-	size_t e = strlen(earlier), prefix;
+	uint64_t h = FNV_OFFSET;
 
-	if (strcmp(earlier, "*") == 0 || strcmp(earlier, later) == 0)
-		return true;
-	/* "web-*" covers any glob whose literal start is "web-..." */
-	if (e == 0 || earlier[e - 1] != '*' || glob_has_magic(earlier, e - 1))
-		return false;
-	prefix = strcspn(later, "*?[\\");
-	return prefix >= e - 1 && strncmp(earlier, later, e - 1) == 0;
+	for (size_t i = 0; i < len; i++)
+		h = fnv_step(h, (unsigned char)s[i]);
+	return h;
+}
+
+static int glob_index_init(struct glob_index *x, const struct policy *p)
+{
+	size_t n = 0, cap = 16;
+
+	memset(x, 0, sizeof(*x));
+	for (size_t i = 0; i < p->n_classes; i++)
+		n += p->classes[i].n_match;
+	while (cap < 4 * n + 16) /* two keys a glob, half full at most */
+		cap *= 2;
+	x->slots = calloc(cap, sizeof(*x->slots));
+	if (!x->slots)
+		return -ENOMEM;
+	x->mask = cap - 1;
+	return 0;
+}
+
+static struct glob_key *glob_slot(const struct glob_index *x, const char *s,
+				  size_t len, bool prefix, uint64_t h)
+{
+	size_t i = (size_t)(h ^ prefix) & x->mask;
+
+	for (;; i = (i + 1) & x->mask) {
+		struct glob_key *k = &x->slots[i];
+
+		if (!k->s || (k->hash == h && k->prefix == prefix &&
+			      k->len == len && !memcmp(k->s, s, len)))
+			return k;
+	}
+}
+
+/* The first class's glob to bring a key in keeps it: the earliest. */
+static void glob_index_add(struct glob_index *x, const char *g, size_t cls,
+			   size_t glob)
+{
+	size_t len = strlen(g), magic = strcspn(g, "*?[\\");
+	struct glob_key *k = glob_slot(x, g, len, false, fnv(g, len));
+
+	if (!k->s)
+		*k = (struct glob_key){g, len, false, cls, glob, fnv(g, len)};
+	if (len == 0 || magic != len - 1 || g[len - 1] != '*' ||
+	    len - 1 >= sizeof(x->prefix_len))
+		return;
+	k = glob_slot(x, g, len - 1, true, fnv(g, len - 1));
+	if (!k->s)
+		*k = (struct glob_key){g,   len - 1, true,
+				       cls, glob,    fnv(g, len - 1)};
+	x->prefix_len[len - 1] = true;
+}
+
+static const struct glob_key *earlier(const struct glob_key *a,
+				      const struct glob_key *b)
+{
+	if (!a || !a->s)
+		return b && b->s ? b : NULL;
+	if (!b || !b->s)
+		return a;
+	return a->cls < b->cls || (a->cls == b->cls && a->glob <= b->glob) ? a
+									   : b;
+}
+
+/* The earliest indexed glob that covers @g, or NULL. */
+static const struct glob_key *glob_index_cover(const struct glob_index *x,
+					       const char *g)
+{
+	size_t len = strlen(g), lit = strcspn(g, "*?[\\");
+	const struct glob_key *best = glob_slot(x, g, len, false, fnv(g, len));
+	uint64_t h = FNV_OFFSET;
+
+	for (size_t k = 0; k <= lit && k < sizeof(x->prefix_len); k++) {
+		if (x->prefix_len[k])
+			best = earlier(best, glob_slot(x, g, k, true, h));
+		if (k < lit)
+			h = fnv_step(h, (unsigned char)g[k]);
+	}
+	return best && best->s ? best : NULL;
+}
+
+/* Class names seen so far, for duplicates: the same open addressing. */
+static const struct policy_class *name_seen(const struct glob_index *names,
+					    const struct policy *p,
+					    const char *name)
+{
+	const struct glob_key *k = glob_slot(names, name, strlen(name), false,
+					     fnv(name, strlen(name)));
+
+	return k->s ? &p->classes[k->cls] : NULL;
 }
 
 /* Place an error on classes[N] (+ @key) of the file class @i came from. */
@@ -521,60 +637,69 @@ static void class_error(struct builder *b, struct source *srcs, size_t i,
 static void check_classes(struct builder *b, struct source *srcs)
 {
 	const struct policy *p = &b->p;
+	struct glob_index globs, names;
 
+	if (glob_index_init(&globs, p) < 0 || glob_index_init(&names, p) < 0) {
+		free(globs.slots);
+		b->enomem = -ENOMEM;
+		return;
+	}
 	for (size_t j = 0; j < p->n_classes; j++) {
 		const struct policy_class *k = &p->classes[j];
-		const struct policy_class *by = NULL;
-		const char *by_glob = NULL;
-		bool dup = false;
+		const struct policy_class *first =
+			name_seen(&names, p, k->name);
+		const struct glob_key *by = NULL;
 
-		for (size_t i = 0; i < j && !dup; i++) {
-			if (strcmp(p->classes[i].name, k->name) != 0)
-				continue;
+		if (first) {
 			class_error(b, srcs, j, "name",
 				    "duplicate class name '%s' (first defined "
 				    "at %s:%d)",
-				    k->name, p->classes[i].source,
-				    p->classes[i].source_line);
-			dup = true;
-		}
-		for (size_t g = 0; g < k->n_match; g++) {
-			const struct policy_class *found = NULL;
+				    k->name, first->source, first->source_line);
+		} else {
+			struct glob_key *slot =
+				glob_slot(&names, k->name, strlen(k->name),
+					  false, fnv(k->name, strlen(k->name)));
 
-			for (size_t i = 0; i < j && !found; i++)
-				for (size_t e = 0;
-				     e < p->classes[i].n_match && !found; e++)
-					if (glob_covers(p->classes[i].match[e],
-							k->match[g])) {
-						found = &p->classes[i];
-						if (g == 0)
-							by_glob =
-								found->match[e];
-					}
-			if (!found) {
+			*slot = (struct glob_key){
+				k->name, strlen(k->name),
+				false,	 j,
+				0,	 fnv(k->name, strlen(k->name))};
+		}
+		/* Every glob covered: the class covering the first names it. */
+		for (size_t g = 0; g < k->n_match; g++) {
+			const struct glob_key *c =
+				glob_index_cover(&globs, k->match[g]);
+
+			if (!c) {
 				by = NULL;
 				break;
 			}
 			if (g == 0)
-				by = found;
+				by = c;
 		}
-		if (!by || dup)
+		for (size_t g = 0; g < k->n_match; g++)
+			glob_index_add(&globs, k->match[g], j, g);
+		if (!by || first)
 			continue;
-		if (strcmp(by_glob, "*") == 0)
+		if (strcmp(by->s, "*") == 0)
 			class_error(b, srcs, j, "match",
 				    "class '%s' can never match: class '%s' "
 				    "(%s:%d) before it matches every name with "
 				    "glob '%s'",
-				    k->name, by->name, by->source,
-				    by->source_line, by_glob);
+				    k->name, p->classes[by->cls].name,
+				    p->classes[by->cls].source,
+				    p->classes[by->cls].source_line, by->s);
 		else
 			class_error(b, srcs, j, "match",
 				    "class '%s' can never match: class '%s' "
 				    "(%s:%d) before it takes every name its "
 				    "globs match (glob '%s')",
-				    k->name, by->name, by->source,
-				    by->source_line, by_glob);
+				    k->name, p->classes[by->cls].name,
+				    p->classes[by->cls].source,
+				    p->classes[by->cls].source_line, by->s);
 	}
+	free(globs.slots);
+	free(names.slots);
 }
 
 static size_t source_index(const struct source *srcs, size_t n,
