@@ -1,0 +1,634 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * balancerd against hostile names, odd files and careless admins (issue
+ * 12): each test proves one behaviour on a fake tree, and failed before
+ * its fix. Tenants choose VM names; admins write the config and the
+ * policies; local users may put anything where a path points.
+ * Run from the repository root (some tests run build/balancerd and
+ * build/balancerctl, and skip when they are not built).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "escape.h"
+#include "fake_tree.h"
+#include "log.h"
+#include "loop.h"
+#include "ovcmem_client.h"
+#include "policy.h"
+#include "safe_open.h"
+#include "signals.h"
+#include "state.h"
+
+#define SEC 1000000ULL
+
+/* Every VM in one class that reclaims, so that each tick acts. */
+static const char *const policy_all =
+	"{\"interval\": \"1s\", \"host\": {\"low_watermark\": \"15%\", "
+	"\"min_watermark\": \"5%\", \"high_watermark\": \"30%\"},\n"
+	" \"classes\": [{\"name\": \"all\", \"match\": [\"*\"], "
+	"\"floor\": \"25%\", \"max_reclaim_rate\": \"64M\", "
+	"\"prefault\": false}]}\n";
+
+struct fixture {
+	struct fake_tree t;
+	struct balancer *b;
+	char out[600]; /* a binary's output */
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	log_open(LOG_TARGET_MEMORY);
+	/* Between the watermarks: proactive reclaim. */
+	fake_tree_create(&f->t, 64 * GiB, 16 * GiB);
+	fake_policy(&f->t, "50-all.json", policy_all);
+	snprintf(f->out, sizeof(f->out), "%s/out.txt", f->t.root);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	alarm(0);
+	balancer_free(f->b);
+	fake_tree_destroy(&f->t);
+	log_memory_clear();
+	free(f);
+	return 0;
+}
+
+static void start(struct fixture *f)
+{
+	struct balancer_options o = {.root = f->t.root,
+				     .config_path = f->t.config};
+
+	assert_int_equal(balancer_new(&o, &f->b), 0);
+}
+
+/* The daemon's config with @extra members ("" or ", \"k\": v"). */
+static void write_config(struct fixture *f, const char *globs,
+			 const char *state_file, const char *extra)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text),
+		 "{\"cgroup_root\": \"/sys/fs/cgroup\", \"vm_globs\": [%s],\n"
+		 " \"policy_dir\": \"%s\", \"driver_path\": \"\",\n"
+		 " \"state_file\": \"%s\"%s}\n",
+		 globs, f->t.policy_dir, state_file, extra);
+	fake_write(f->t.config, text);
+}
+
+/* Run @argv (stdout and stderr to f->out) for at most 20 s: a program
+ * that would never end is killed (SIGALRM) rather than hang the suite. */
+static int run(struct fixture *f, char *const argv[])
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(f->out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd < 0)
+			_exit(127);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		alarm(20);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static const char *slurp(const char *path)
+{
+	static char buf[65536];
+	FILE *fp = fopen(path, "re");
+	size_t n;
+
+	assert_non_null(fp);
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = 0;
+	return buf;
+}
+
+static bool has_byte(const char *s, char c)
+{
+	return strchr(s, c) != NULL;
+}
+
+/* No entry of the memory log holds a control byte, in its message or in
+ * any field. */
+static void assert_log_clean(void)
+{
+	for (size_t i = 0; i < log_memory_count(); i++) {
+		const struct log_entry *e = log_memory_get(i);
+
+		assert_true(escape_is_clean(e->message));
+		for (size_t k = 0; k < e->n_fields; k++)
+			assert_true(escape_is_clean(e->fields[k].value));
+	}
+}
+
+static json_t *state_of(struct fixture *f)
+{
+	char err[256];
+	json_t *doc = NULL;
+
+	assert_int_equal(state_read(f->t.state_file, &doc, err, sizeof(err)),
+			 0);
+	return doc;
+}
+
+/* The VM object of the state named @name, or NULL. */
+static json_t *state_vm(json_t *doc, const char *name)
+{
+	json_t *vm;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "vms"), i, vm)
+	{
+		const char *n = json_string_value(json_object_get(vm, "name"));
+
+		if (n && !strcmp(n, name))
+			return vm;
+	}
+	return NULL;
+}
+
+/* 1: a newline in a VM name cannot forge a log line or a status row. */
+static void test_vm_name_newline_and_escape_are_escaped_everywhere(void **state)
+{
+	struct fixture *f = *state;
+	static const char evil[] = "web\nbalancerd: error: forged\x1b]0;x\x07";
+	char *ctl[] = {"build/balancerctl", "--state-file", f->t.state_file,
+		       "status", NULL};
+	const char *out;
+
+	fake_vm_add(&f->t, evil, 4 * GiB, 4 * GiB);
+	start(f);
+	assert_int_equal(balancer_tick_at(f->b, 1000 * SEC), 0);
+	assert_true(log_memory_find(MSGID_VM_APPEARED, 0, NULL) != NULL);
+	assert_non_null(
+		strstr(log_memory_find(MSGID_VM_APPEARED, 0, NULL)->message,
+		       "web\\nbalancerd: error: forged\\x1b]0;x\\a"));
+	assert_log_clean();
+	if (access(ctl[0], X_OK) < 0)
+		return;
+	run(f, ctl);
+	out = slurp(f->out);
+	assert_false(has_byte(out, '\x1b'));
+	assert_false(has_byte(out, '\a'));
+	assert_null(strstr(out, "\nbalancerd: error: forged"));
+	assert_non_null(strstr(out, "web\\nbalancerd: error: forged"));
+}
+
+/* 2: a name that is not UTF-8 is published escaped, and explainable. */
+static void test_non_utf8_name_published_escaped_and_explained(void **state)
+{
+	struct fixture *f = *state;
+	char raw[] = "db\xff\xfe";
+	char *ctl[] = {"build/balancerctl",
+		       "--state-file",
+		       f->t.state_file,
+		       "explain",
+		       raw,
+		       NULL};
+	json_t *doc, *vm;
+
+	fake_vm_add(&f->t, raw, 4 * GiB, 4 * GiB);
+	start(f);
+	assert_int_equal(balancer_tick_at(f->b, 1000 * SEC), 0);
+	doc = state_of(f);
+	vm = state_vm(doc, "db\\xff\\xfe");
+	assert_non_null(vm);
+	assert_true(json_is_string(json_object_get(vm, "cgroup")));
+	json_decref(doc);
+	if (access(ctl[0], X_OK) < 0)
+		return;
+	assert_int_equal(run(f, ctl), 0);
+	assert_non_null(strstr(slurp(f->out), "class:    all"));
+	ctl[4] = "db\\xff\\xfe"; /* as status shows it */
+	assert_int_equal(run(f, ctl), 0);
+}
+
+/* 3: two cgroups that decode to one name keep their own state. */
+static void test_same_decoded_name_keeps_separate_state(void **state)
+{
+	struct fixture *f = *state;
+	json_t *doc, *a, *b;
+
+	/* libvirt's QEMU and LXC domains, both named "web". */
+	fake_vm_add(&f->t, "machine-qemu\\x2d1\\x2dweb", 4 * GiB, 4 * GiB);
+	fake_vm_add(&f->t, "machine-lxc\\x2d2\\x2dweb", 4 * GiB, 4 * GiB);
+	start(f);
+	assert_int_equal(balancer_tick_at(f->b, 1000 * SEC), 0);
+	assert_int_equal(balancer_vm_count(f->b), 2);
+	doc = state_of(f);
+	a = state_vm(doc, "web");
+	b = state_vm(doc, "web~2");
+	assert_non_null(a);
+	assert_non_null(b);
+	/* Each reclaimed on its own account: neither total is the sum. */
+	assert_true(json_integer_value(json_object_get(a, "reclaimed_total")) >
+		    0);
+	assert_true(json_integer_value(json_object_get(b, "reclaimed_total")) >
+		    0);
+	assert_int_equal(
+		json_integer_value(json_object_get(a, "reclaimed_total")) +
+			json_integer_value(
+				json_object_get(b, "reclaimed_total")),
+		json_integer_value(json_object_get(
+			json_object_get(doc, "totals"), "reclaimed")));
+	json_decref(doc);
+}
+
+/* 4: unreadable host signals are failed ticks: counted, published,
+ * retried; status says so and exits 1; --ticks N ends. */
+static void test_unreadable_host_is_a_published_failed_tick(void **state)
+{
+	struct fixture *f = *state;
+	char path[700];
+	char *daemon[] = {"build/balancerd",
+			  "--root",
+			  f->t.root,
+			  "--config",
+			  f->t.config,
+			  "--ticks",
+			  "2",
+			  "--interval",
+			  "10ms",
+			  "--log-target",
+			  "stderr",
+			  NULL};
+	char *ctl[] = {"build/balancerctl", "--state-file", f->t.state_file,
+		       "status", NULL};
+	json_t *doc;
+
+	fake_vm_add(&f->t, "vm1", 4 * GiB, 4 * GiB);
+	start(f);
+	snprintf(path, sizeof(path), "%s/proc/meminfo", f->t.root);
+	fake_write(path, "garbage\n");
+	assert_true(balancer_tick_at(f->b, 1000 * SEC) < 0);
+	assert_true(balancer_tick_at(f->b, 1001 * SEC) < 0);
+	assert_int_equal(balancer_ticks_run(f->b), 2);
+	doc = state_of(f);
+	assert_true(json_is_false(json_object_get(doc, "last_tick_ok")));
+	assert_non_null(
+		strstr(json_string_value(json_object_get(doc, "last_error")),
+		       "cannot read host signals"));
+	assert_int_equal(
+		json_integer_value(json_object_get(
+			json_object_get(doc, "totals"), "failed_ticks")),
+		2);
+	json_decref(doc);
+	if (access(ctl[0], X_OK) == 0) {
+		assert_int_equal(run(f, ctl), 1);
+		assert_non_null(strstr(slurp(f->out), "FAILING: cannot read "
+						      "host signals"));
+	}
+	if (access(daemon[0], X_OK) == 0) {
+		/* Ends after 2 ticks, both failed: exit status 3. */
+		assert_int_equal(run(f, daemon), 3);
+		assert_non_null(strstr(slurp(f->out), "ticks failed"));
+	}
+	/* Readable again: the next tick decides, the error is gone. */
+	fake_host(&f->t, 64 * GiB, 16 * GiB, 0, 0);
+	assert_int_equal(balancer_tick_at(f->b, 1002 * SEC), 0);
+	doc = state_of(f);
+	assert_true(json_is_true(json_object_get(doc, "last_tick_ok")));
+	assert_true(json_is_null(json_object_get(doc, "last_error")));
+	json_decref(doc);
+}
+
+/* 4: a state file nobody rewrites is stale: status exits 1. */
+static void test_status_of_a_stale_state_exits_nonzero(void **state)
+{
+	struct fixture *f = *state;
+	char *ctl[] = {"build/balancerctl", "--state-file", f->t.state_file,
+		       "status", NULL};
+	json_t *doc;
+
+	fake_write(f->t.state_file,
+		   "{\"version\": 1, \"time\": 1000, \"interval_usec\": "
+		   "1000000, \"mode\": \"calm\", \"vms\": []}\n");
+	doc = state_of(f);
+	assert_true(state_is_stale(doc, 1000 + 3 + STATE_STALE_SLACK_SEC + 1,
+				   NULL));
+	assert_false(state_is_stale(doc, 1002, NULL));
+	json_decref(doc);
+	if (access(ctl[0], X_OK) < 0)
+		return;
+	assert_int_equal(run(f, ctl), 1);
+	assert_non_null(strstr(slurp(f->out), "STALE"));
+}
+
+/* 5: a FIFO at the state path: balancerctl answers, does not block. */
+static void test_state_fifo_refused_without_blocking(void **state)
+{
+	struct fixture *f = *state;
+	char err[256] = "";
+	json_t *doc = NULL;
+	char *ctl[] = {"build/balancerctl", "--state-file", f->t.state_file,
+		       "status", NULL};
+
+	assert_int_equal(mkfifo(f->t.state_file, 0644), 0);
+	alarm(20); /* a blocking open would end the suite here */
+	assert_int_equal(state_read(f->t.state_file, &doc, err, sizeof(err)),
+			 -ENOTREGULAR);
+	alarm(0);
+	assert_null(doc);
+	if (access(ctl[0], X_OK) < 0)
+		return;
+	assert_int_equal(run(f, ctl), 1);
+	assert_non_null(strstr(slurp(f->out), "not a regular file"));
+}
+
+/* 6: a reload (SIGHUP) re-reads balancerd.json and applies it. */
+static void test_reload_rereads_config(void **state)
+{
+	struct fixture *f = *state;
+	const struct log_entry *e;
+
+	fake_vm_add(&f->t, "vm1", 4 * GiB, 4 * GiB);
+	fake_vm_add(&f->t, "other", 4 * GiB, 4 * GiB);
+	start(f);
+	assert_int_equal(balancer_tick_at(f->b, 1000 * SEC), 0);
+	assert_int_equal(balancer_vm_count(f->b), 2);
+	assert_string_not_equal(fake_vm_read(&f->t, "vm1", "memory.reclaim"),
+				"");
+	fake_vm_clear_writes(&f->t, "vm1");
+	write_config(f, "\"machine.slice/vm*.scope\"", f->t.state_file,
+		     ", \"dry_run\": true");
+	assert_int_equal(balancer_reload(f->b), 0);
+	e = log_memory_find(MSGID_RELOAD_OK, 0, NULL);
+	assert_non_null(e);
+	assert_non_null(strstr(e->message, "vm_globs"));
+	assert_non_null(strstr(e->message, "dry_run"));
+	assert_int_equal(balancer_tick_at(f->b, 1001 * SEC), 0);
+	assert_int_equal(balancer_vm_count(f->b), 1); /* the new globs */
+	assert_string_equal(fake_vm_read(&f->t, "vm1", "memory.reclaim"),
+			    ""); /* dry run now */
+}
+
+/* 7: a FIFO named *.json in the policy directory is refused at once. */
+static void test_policy_dir_fifo_refused_without_blocking(void **state)
+{
+	struct fixture *f = *state;
+	struct policy_errors errs = {0};
+	struct policy p = {0};
+	char path[700], line[1024];
+
+	snprintf(path, sizeof(path), "%s/60-fifo.json", f->t.policy_dir);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	alarm(20);
+	assert_true(policy_load_dir(f->t.policy_dir, &p, &errs) < 0);
+	alarm(0);
+	assert_true(errs.n >= 1);
+	policy_error_format(&errs.items[0], line, sizeof(line));
+	assert_non_null(strstr(line, "60-fifo.json: cannot read: not a "
+				     "regular file"));
+	policy_errors_free(&errs);
+}
+
+/* 8: the class check and class positions of a large policy: 8000
+ * classes behind a catch-all are each found, at their own line. */
+static void test_large_policy_checks_every_class(void **state)
+{
+	struct fixture *f = *state;
+	struct policy_errors errs = {0};
+	struct policy p = {0};
+	size_t n = 8000, cap = n * 64 + 256, len = 0;
+	char *text = malloc(cap);
+
+	(void)f;
+	assert_non_null(text);
+	len += (size_t)snprintf(text + len, cap - len, "{\"classes\": [\n");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, cap - len,
+					"{\"name\": \"c%zu\", \"match\": "
+					"[\"t%zu-*\", \"u%zu\"]},\n",
+					i, i, i);
+	len += (size_t)snprintf(text + len, cap - len,
+				"{\"name\": \"late\", \"match\": "
+				"[\"t7999-x*\", \"u7999\"]}]}\n");
+	assert_int_equal(policy_load_string(text, "big.json", &p, &errs),
+			 -EINVAL);
+	/* Only the last class is covered, by c7999, on line 8000. */
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.items[0].message,
+			       "class 'late' can never match: class 'c7999' "
+			       "(big.json:8001)"));
+	assert_int_equal(errs.items[0].line, 8002);
+	policy_errors_free(&errs);
+	free(text);
+}
+
+/* 9: vm_globs stay below cgroup_root; slices are never VMs. */
+static void test_vm_globs_confined_and_slices_left_out(void **state)
+{
+	struct fixture *f = *state;
+	struct policy_errors errs = {0};
+	struct daemon_config c;
+	struct vm_list l = {0};
+	char *up[] = {"../../../tmp/*"}, *all[] = {"*"};
+	char path[700], line[1024];
+
+	write_config(f, "\"../../../tmp/*\"", f->t.state_file, "");
+	assert_int_equal(daemon_config_load(f->t.config, &c, &errs), -EINVAL);
+	policy_error_format(&errs.items[0], line, sizeof(line));
+	assert_non_null(strstr(line, "'..' component"));
+	policy_errors_free(&errs);
+
+	/* A directory outside the cgroup root that the glob would reach. */
+	snprintf(path, sizeof(path), "%s/tmp/victim", f->t.root);
+	fake_mkdir_p(path);
+	assert_int_equal(discover_vms(f->t.root, "sys/fs/cgroup/machine.slice",
+				      up, 1, &l),
+			 0);
+	assert_int_equal(l.n, 0);
+	vm_list_free(&l);
+
+	snprintf(path, sizeof(path), "%s/sys/fs/cgroup/system.slice",
+		 f->t.root);
+	fake_mkdir_p(path);
+	fake_vm_add(&f->t, "vm1", 4 * GiB, 4 * GiB);
+	assert_int_equal(discover_vms(f->t.root, "sys/fs/cgroup", all, 1, &l),
+			 0);
+	assert_int_equal(l.n, 0); /* machine.slice, system.slice */
+	assert_int_equal(l.n_slices, 2);
+	vm_list_free(&l);
+
+	write_config(f, "\"*\"", f->t.state_file, "");
+	start(f);
+	assert_int_equal(balancer_tick_at(f->b, 1000 * SEC), 0);
+	assert_int_equal(balancer_vm_count(f->b), 0);
+	for (size_t i = 0;; i++) {
+		const struct log_entry *e = log_memory_get(i);
+
+		assert_non_null(e); /* the warning is there */
+		if (strstr(e->message, "vm_globs match 2 slices"))
+			break;
+	}
+}
+
+/* 10: the state file never replaces what is not a regular file; "" in
+ * balancerd.json publishes nothing. */
+static void test_state_file_only_replaces_regular_files(void **state)
+{
+	struct fixture *f = *state;
+	struct policy_errors errs = {0};
+	struct daemon_config c;
+	json_t *doc = json_object();
+	struct stat st;
+
+	assert_int_equal(mkfifo(f->t.state_file, 0644), 0);
+	assert_int_equal(state_publish(f->t.state_file, doc), -ENOTREGULAR);
+	assert_int_equal(lstat(f->t.state_file, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode)); /* untouched */
+	assert_int_equal(unlink(f->t.state_file), 0);
+	assert_int_equal(state_publish(f->t.state_file, doc), 0);
+	json_decref(doc);
+
+	write_config(f, "\"machine.slice/*.scope\"", "", "");
+	assert_int_equal(daemon_config_load(f->t.config, &c, &errs), 0);
+	assert_string_equal(c.state_file, "");
+	daemon_config_free(&c);
+}
+
+/* 11: a state file inside policy_dir is refused at start, clearly. */
+static void test_state_file_in_policy_dir_refused_at_start(void **state)
+{
+	struct fixture *f = *state;
+	struct balancer_options o = {.root = f->t.root,
+				     .config_path = f->t.config};
+	char path[700];
+	bool said = false;
+
+	snprintf(path, sizeof(path), "%s/state.json", f->t.policy_dir);
+	write_config(f, "\"machine.slice/*.scope\"", path, "");
+	assert_int_equal(balancer_new(&o, &f->b), -EINVAL);
+	assert_null(f->b);
+	for (size_t i = 0; i < log_memory_count(); i++)
+		said |= strstr(log_memory_get(i)->message,
+			       "is inside policy_dir") != NULL;
+	assert_true(said);
+}
+
+/* 12: a policy file name with a newline or ESC stays on one line. */
+static void test_policy_file_name_escaped_in_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct policy_errors errs = {0};
+	struct policy p = {0};
+	char line[1024];
+
+	fake_policy(&f->t, "60-a\nb\x1b.json", "{\"classes\": 1}");
+	assert_int_equal(policy_load_dir(f->t.policy_dir, &p, &errs), -EINVAL);
+	assert_int_equal(errs.n, 1);
+	policy_error_format(&errs.items[0], line, sizeof(line));
+	assert_false(has_byte(line, '\n'));
+	assert_false(has_byte(line, '\x1b'));
+	assert_non_null(strstr(line, "60-a\\nb\\x1b.json:1:"));
+	policy_errors_free(&errs);
+}
+
+/* Also: a VM whose files are garbage is warned about once, not every
+ * tick, and once more when it recovers. */
+static void test_malformed_vm_file_warned_once(void **state)
+{
+	struct fixture *f = *state;
+	size_t warnings = 0;
+
+	fake_vm_add(&f->t, "vm1", 4 * GiB, 4 * GiB);
+	fake_vm_write(&f->t, "vm1", "memory.stat", "anon x\n");
+	start(f);
+	for (unsigned int i = 0; i < 5; i++)
+		assert_int_equal(balancer_tick_at(f->b, (1000 + i) * SEC), 0);
+	for (size_t i = 0; i < log_memory_count(); i++)
+		warnings += strstr(log_memory_get(i)->message,
+				   "cannot read signals of cgroup") != NULL;
+	assert_int_equal(warnings, 1);
+	assert_int_equal(balancer_vm_count(f->b), 0);
+}
+
+/* Also: a PSI average of infinity is refused, not critical-and-0%. */
+static void test_psi_infinity_refused(void **state)
+{
+	struct psi psi;
+
+	(void)state;
+	assert_int_equal(parse_psi("some avg10=1e999 avg60=0.00 avg300=0.00 "
+				   "total=1\n",
+				   &psi),
+			 -ERANGE);
+	assert_int_equal(parse_psi("some avg10=100.00 avg60=0.00 avg300=0.00 "
+				   "total=1\n",
+				   &psi),
+			 0);
+}
+
+/* Also: /dev/zero as driver_path is not the driver. */
+static void test_dev_zero_is_not_the_driver(void **state)
+{
+	struct fixture *f = *state;
+	struct balancer_options o = {.root = f->t.root,
+				     .config_path = f->t.config,
+				     .driver_path = "/dev/zero"};
+	json_t *doc;
+
+	if (access("/dev/zero", R_OK | W_OK) < 0)
+		skip();
+	fake_vm_add(&f->t, "vm1", 4 * GiB, 4 * GiB);
+	assert_int_equal(balancer_new(&o, &f->b), 0);
+	assert_int_equal(balancer_tick_at(f->b, 1000 * SEC), 0);
+	doc = state_of(f);
+	assert_true(json_is_false(json_object_get(doc, "driver")));
+	json_decref(doc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(test_vm_name_newline_and_escape_are_escaped_everywhere),
+		T(test_non_utf8_name_published_escaped_and_explained),
+		T(test_same_decoded_name_keeps_separate_state),
+		T(test_unreadable_host_is_a_published_failed_tick),
+		T(test_status_of_a_stale_state_exits_nonzero),
+		T(test_state_fifo_refused_without_blocking),
+		T(test_reload_rereads_config),
+		T(test_policy_dir_fifo_refused_without_blocking),
+		T(test_large_policy_checks_every_class),
+		T(test_vm_globs_confined_and_slices_left_out),
+		T(test_state_file_only_replaces_regular_files),
+		T(test_state_file_in_policy_dir_refused_at_start),
+		T(test_policy_file_name_escaped_in_errors),
+		T(test_malformed_vm_file_warned_once),
+		T(test_psi_infinity_refused),
+		T(test_dev_zero_is_not_the_driver),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
