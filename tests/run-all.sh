@@ -1,7 +1,7 @@
 #!/bin/bash
 # Run every test suite and close with one line over all of them.
 #
-#   tests/run-all.sh [--only unit|valgrind|lint|vm|rig|e2e|launcher]... [--kver V]...
+#   tests/run-all.sh [--only unit|valgrind|lint|vm|rig|e2e|launcher|pkg]... [--kver V]...
 #                    [--suite test_name]...
 #
 # Suites:
@@ -14,6 +14,9 @@
 #   e2e       tests/e2e/run.sh (Debian + systemd guest), on the first kernel
 #   launcher  tests/launcher/run.sh (tools/qemu-run.sh's KVM probe and TCG
 #             fallback, against fake QEMUs)
+#   pkg       tests/pkg/run.sh (the .debs: build, lintian, DKMS on every
+#             kernel, install and purge here and in the e2e guest, metrics
+#             through node_exporter)
 #
 # Each suite prints its own closing line "N passed, N failed"; a suite that
 # prints none, or exits non-zero with no failure counted, counts one
@@ -31,7 +34,7 @@ while [ $# -gt 0 ]; do
 	--only) only+=("$2"); shift 2 ;;
 	--kver) kvers+=("$2"); shift 2 ;;
 	--suite) suites+=("$2"); shift 2 ;;
-	-h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,30p' "$0"; exit 0 ;;
 	*) echo "run-all: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -144,6 +147,9 @@ if wanted e2e && [ -x tests/e2e/run.sh ]; then
 fi
 if wanted launcher && [ -x tests/launcher/run.sh ]; then
 	run_suite launcher tests/launcher/run.sh
+fi
+if wanted pkg && [ -x tests/pkg/run.sh ]; then
+	run_suite "pkg/${kvers[0]}" tests/pkg/run.sh --kver "${kvers[0]}"
 fi
 
 echo "=== summary"
