@@ -10,7 +10,8 @@
 # -snapshot, so one cached image serves every run and every kernel.
 #
 # What is baked in is generic: systemd, udev, kmod, the runtime libraries the
-# project links (jansson, libsystemd, libcgroup), jq, and one unit,
+# project links (jansson, libsystemd, libcgroup), jq, node_exporter and curl,
+# and one unit,
 # ovc-e2e.service, that at boot mounts the per-run payload disk (/dev/vdb,
 # label OVCPAYLOAD), runs its /guest-init.sh and powers the guest off. The
 # project itself (module, binaries, scenario) travels on that payload disk,
@@ -21,7 +22,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 cache="$top/build/e2e"
 
-PACKAGES="systemd,systemd-sysv,udev,kmod,dbus,libjansson4,libsystemd0,libcgroup2,jq,procps,util-linux,psmisc,zstd"
+# prometheus-node-exporter and curl: the packaging suite (tests/pkg) scrapes
+# balancerd's metrics through node_exporter's textfile collector.
+PACKAGES="systemd,systemd-sysv,udev,kmod,dbus,libjansson4,libsystemd0,libcgroup2,jq,procps,util-linux,psmisc,zstd,prometheus-node-exporter,curl"
 SUITE=bookworm
 MIRROR=${E2E_MIRROR:-}
 if [ -z "$MIRROR" ]; then
