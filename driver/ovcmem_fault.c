@@ -72,6 +72,9 @@ static int ovcmem_fault_and_lock(struct ovcmem_mem_region *r,
 			if (req_idx >= 0)
 				range->hmm_pfns[req_idx] = req;
 		}
+		/* Its notifier is gone: nothing can invalidate what we map. */
+		if (READ_ONCE(r->dead))
+			return -ENOENT;
 		range->notifier_seq = mmu_interval_read_begin(range->notifier);
 		if (mmap_read_lock_killable(mm))
 			return -EINTR;

@@ -613,7 +613,7 @@ static void ovcmem_region_destroy(struct ovcmem_mem_region *r)
 		mmu_interval_notifier_remove(&r->mni);
 	mutex_lock(&r->mutex);
 	/* A PREFAULT holding a reference installs nothing after this. */
-	r->dead = true;
+	WRITE_ONCE(r->dead, true);
 	ovcmem_region_clear(r, r->gfn, r->npages, false);
 	mutex_unlock(&r->mutex);
 	if (r->type == OVCMEM_REGION_TYPE_PINNED_RAM)
