@@ -17,10 +17,26 @@ note() { echo "[$(date +%T)] $*"; }
 U=balancerd
 SPIKE_AT=${SPIKE_AT:-75}
 
-# ---- installed by make install -------------------------------------------
+# ---- installed by make install, or from the package ------------------------
+# With balancerd_*.deb on the payload (/e2e/deb/, tools/build-deb.sh's
+# output), the checks run against the packaged unit: what `make install`
+# put in / goes, and apt-get installs the package (its dependencies are in
+# the image; no network needed).
+deb=$(ls /e2e/deb/balancerd_*.deb 2>/dev/null | head -1)
+how="make install"
+if [ -n "$deb" ]; then
+	how="apt-get install ./$(basename "$deb")"
+	rm -rf /usr/local/sbin/balancerd /usr/local/bin/balancerctl \
+		/etc/systemd/system/balancerd.service /etc/balancerd \
+		/usr/lib/systemd/catalog/balancerd.catalog
+	systemctl daemon-reload
+	DEBIAN_FRONTEND=noninteractive apt-get install -y "$deb" >"$OUT/apt-install.log" 2>&1 ||
+		notok apt-install "$(tail -3 "$OUT/apt-install.log" | tr '\n' ' ')"
+fi
+BALANCERD=$(command -v balancerd)
 unit_file=$(systemctl show -p FragmentPath --value $U 2>/dev/null)
-check install "balancerd, balancerctl or balancerd.service missing after make install" \
-	test -x /usr/local/sbin/balancerd -a -x /usr/local/bin/balancerctl -a -n "$unit_file"
+check "install ($how: $BALANCERD, $unit_file)" "balancerd, balancerctl or balancerd.service missing after $how" \
+	test -n "$BALANCERD" -a -n "$(command -v balancerctl)" -a -n "$unit_file"
 [ -n "$unit_file" ] && cp "$unit_file" "$OUT/balancerd.service"
 
 src=$(shipped_policy default) || src=""
@@ -29,7 +45,7 @@ if [ -n "$src" ]; then
 	install_policies /tmp/50-e2e.json
 fi
 check policy-check "balancerd --check rejects the installed config/policy" \
-	/usr/local/sbin/balancerd --check
+	"$BALANCERD" --check
 
 # ---- VMs -----------------------------------------------------------------
 sampler_start 1
