@@ -407,11 +407,88 @@ static void counters(struct out *o, const json_t *state)
 	}
 }
 
-/* One per-VM family; @get returns false to leave a VM's series out. */
-typedef bool (*vm_value_fn)(const json_t *vm, double *ret);
+/* How a per-VM family's value is found in a VM's object. */
+enum vm_value {
+	VM_NUMBER,  /* a number; absent or null: no series */
+	VM_CEILING, /* a number, null meaning none: +Inf */
+	VM_FLAG,    /* a boolean as 0 or 1 */
+};
 
-static void vm_family(struct out *o, const json_t *vms, const char *name,
-		      const char *type, const char *help, vm_value_fn get)
+struct vm_metric {
+	const char *name, *type, *help;
+	const char *object; /* the VM's sub-object holding @key, or NULL */
+	const char *key;
+	double divisor; /* PSI percentages to ratios */
+	enum vm_value how;
+};
+
+static const struct vm_metric vm_metrics_table[] = {
+	{"balancerd_vm_size_bytes", "gauge",
+	 "The VM's reference size for percentage floors and ceilings.", NULL,
+	 "size", 1, VM_NUMBER},
+	{"balancerd_vm_resident_bytes", "gauge",
+	 "Guest memory resident on the host (ovcmem's mapped pages, else "
+	 "memory.current).",
+	 NULL, "resident", 1, VM_NUMBER},
+	/* null without ovcmem: unknown, so no series rather than 0 */
+	{"balancerd_vm_cold_bytes", "gauge",
+	 "Resident guest memory idle longer than the class's cold age (ovcmem "
+	 "VMs only).",
+	 NULL, "cold", 1, VM_NUMBER},
+	{"balancerd_vm_swap_bytes", "gauge", "The VM's memory.swap.current.",
+	 NULL, "swap", 1, VM_NUMBER},
+	{"balancerd_vm_floor_bytes", "gauge",
+	 "Memory balancerd never reclaims below.", "class_info", "floor", 1,
+	 VM_NUMBER},
+	{"balancerd_vm_ceiling_bytes", "gauge",
+	 "The class's ceiling for the VM (+Inf: none).", "class_info",
+	 "ceiling", 1, VM_CEILING},
+	{"balancerd_vm_pressure_some_ratio", "gauge",
+	 "The VM's memory PSI some avg10.", "pressure", "some_avg10", 100,
+	 VM_NUMBER},
+	{"balancerd_vm_pressure_full_ratio", "gauge",
+	 "The VM's memory PSI full avg10.", "pressure", "full_avg10", 100,
+	 VM_NUMBER},
+	{"balancerd_vm_refaults_total", "counter",
+	 "Pages the VM refaulted (workingset_refault of its cgroup); rate() is "
+	 "its refault rate.",
+	 NULL, "refaults_total", 1, VM_NUMBER},
+	{"balancerd_vm_reclaimed_bytes_total", "counter",
+	 "Bytes reclaimed from the VM since balancerd first saw it.", NULL,
+	 "reclaimed_total", 1, VM_NUMBER},
+	{"balancerd_vm_prefaulted_bytes_total", "counter",
+	 "Bytes faulted back into the VM since balancerd first saw it.", NULL,
+	 "prefaulted_total", 1, VM_NUMBER},
+	{"balancerd_vm_backoff", "gauge",
+	 "1 while the VM's pressure is over its class's target (balancerd "
+	 "backs off).",
+	 NULL, "backoff", 1, VM_FLAG},
+};
+
+/* @m's value for @vm; false to leave the VM's series out. */
+static bool vm_value(const struct vm_metric *m, const json_t *vm, double *ret)
+{
+	const json_t *o = m->object ? json_object_get(vm, m->object) : vm;
+	const json_t *v = json_object_get(o, m->key);
+
+	switch (m->how) {
+	case VM_FLAG:
+		*ret = json_is_true(v);
+		return json_is_boolean(v);
+	case VM_CEILING:
+		if (!json_is_object(o))
+			return false; /* no class */
+		*ret = json_is_number(v) ? json_number_value(v) : INFINITY;
+		return true;
+	case VM_NUMBER:
+	default:
+		*ret = json_number_value(v) / m->divisor;
+		return json_is_number(v);
+	}
+}
+
+static void vm_family(struct out *o, const json_t *vms,
+		      const struct vm_metric *m)
 {
 	bool any = false;
 	size_t i;
@@ -422,137 +499,27 @@ static void vm_family(struct out *o, const json_t *vms, const char *name,
 	{
 		char labels[2 * 6 * 256 + 32], n[6 * 256], c[6 * 256];
 
-		if (!get(vm, &v))
+		if (!vm_value(m, vm, &v))
 			continue;
 		if (!any)
-			family(o, name, type, help);
+			family(o, m->name, m->type, m->help);
 		any = true;
 		snprintf(labels, sizeof(labels), "vm=\"%s\",class=\"%s\"",
 			 esc(n, sizeof(n),
 			     json_string_value(json_object_get(vm, "name"))),
 			 esc(c, sizeof(c),
 			     json_string_value(json_object_get(vm, "class"))));
-		sample(o, name, labels, v);
+		sample(o, m->name, labels, v);
 	}
-}
-
-static bool vm_size(const json_t *vm, double *ret)
-{
-	return jnum(vm, "size", ret);
-}
-
-static bool vm_resident(const json_t *vm, double *ret)
-{
-	return jnum(vm, "resident", ret);
-}
-
-static bool vm_cold(const json_t *vm, double *ret)
-{
-	return jnum(vm, "cold", ret); /* null: unknown without ovcmem */
-}
-
-static bool vm_swap(const json_t *vm, double *ret)
-{
-	return jnum(vm, "swap", ret);
-}
-
-static bool vm_floor(const json_t *vm, double *ret)
-{
-	return jnum(json_object_get(vm, "class_info"), "floor", ret);
-}
-
-/* A class without a ceiling: +Inf, as the state's null means. */
-static bool vm_ceiling(const json_t *vm, double *ret)
-{
-	const json_t *ci = json_object_get(vm, "class_info");
-
-	if (!json_is_object(ci))
-		return false;
-	if (!jnum(ci, "ceiling", ret))
-		*ret = INFINITY;
-	return true;
-}
-
-static bool vm_pressure_some(const json_t *vm, double *ret)
-{
-	bool ok = jnum(json_object_get(vm, "pressure"), "some_avg10", ret);
-
-	*ret /= 100;
-	return ok;
-}
-
-static bool vm_pressure_full(const json_t *vm, double *ret)
-{
-	bool ok = jnum(json_object_get(vm, "pressure"), "full_avg10", ret);
-
-	*ret /= 100;
-	return ok;
-}
-
-static bool vm_refaults(const json_t *vm, double *ret)
-{
-	return jnum(vm, "refaults_total", ret);
-}
-
-static bool vm_reclaimed(const json_t *vm, double *ret)
-{
-	return jnum(vm, "reclaimed_total", ret);
-}
-
-static bool vm_prefaulted(const json_t *vm, double *ret)
-{
-	return jnum(vm, "prefaulted_total", ret);
-}
-
-static bool vm_backoff(const json_t *vm, double *ret)
-{
-	const json_t *b = json_object_get(vm, "backoff");
-
-	*ret = json_is_true(b);
-	return json_is_boolean(b);
 }
 
 static void vm_metrics(struct out *o, const json_t *vms)
 {
 	family(o, "balancerd_vms", "gauge", "VMs balancerd manages.");
 	sample(o, "balancerd_vms", NULL, (double)json_array_size(vms));
-	vm_family(o, vms, "balancerd_vm_size_bytes", "gauge",
-		  "The VM's reference size for percentage floors and "
-		  "ceilings.",
-		  vm_size);
-	vm_family(o, vms, "balancerd_vm_resident_bytes", "gauge",
-		  "Guest memory resident on the host (ovcmem's mapped pages, "
-		  "else memory.current).",
-		  vm_resident);
-	vm_family(o, vms, "balancerd_vm_cold_bytes", "gauge",
-		  "Resident guest memory idle longer than the class's cold "
-		  "age (ovcmem VMs only).",
-		  vm_cold);
-	vm_family(o, vms, "balancerd_vm_swap_bytes", "gauge",
-		  "The VM's memory.swap.current.", vm_swap);
-	vm_family(o, vms, "balancerd_vm_floor_bytes", "gauge",
-		  "Memory balancerd never reclaims below.", vm_floor);
-	vm_family(o, vms, "balancerd_vm_ceiling_bytes", "gauge",
-		  "The class's ceiling for the VM (+Inf: none).", vm_ceiling);
-	vm_family(o, vms, "balancerd_vm_pressure_some_ratio", "gauge",
-		  "The VM's memory PSI some avg10.", vm_pressure_some);
-	vm_family(o, vms, "balancerd_vm_pressure_full_ratio", "gauge",
-		  "The VM's memory PSI full avg10.", vm_pressure_full);
-	vm_family(o, vms, "balancerd_vm_refaults_total", "counter",
-		  "Pages the VM refaulted (workingset_refault of its cgroup); "
-		  "rate() is its refault rate.",
-		  vm_refaults);
-	vm_family(o, vms, "balancerd_vm_reclaimed_bytes_total", "counter",
-		  "Bytes reclaimed from the VM since balancerd first saw it.",
-		  vm_reclaimed);
-	vm_family(o, vms, "balancerd_vm_prefaulted_bytes_total", "counter",
-		  "Bytes faulted back into the VM since balancerd first saw "
-		  "it.",
-		  vm_prefaulted);
-	vm_family(o, vms, "balancerd_vm_backoff", "gauge",
-		  "1 while the VM's pressure is over its class's target "
-		  "(balancerd backs off).",
-		  vm_backoff);
+	for (size_t k = 0;
+	     k < sizeof(vm_metrics_table) / sizeof(*vm_metrics_table); k++)
+		vm_family(o, vms, &vm_metrics_table[k]);
 }
 
 int metrics_format(FILE *f, const json_t *state)

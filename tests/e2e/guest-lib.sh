@@ -6,6 +6,16 @@
 CG=/sys/fs/cgroup
 MS=$CG/machine.slice
 
+# Check results, one line each in $RES (default $OUT/results.txt), which
+# the host counts: "ok NAME" or "not ok NAME: why".
+ok() { echo "ok $1" | tee -a "${RES:-$OUT/results.txt}"; }
+notok() { echo "not ok $1: $2" | tee -a "${RES:-$OUT/results.txt}"; }
+check() { # NAME WHY-IF-FAILED COMMAND...
+	local n=$1 why=$2
+	shift 2
+	if "$@"; then ok "$n"; else notok "$n" "$why"; fi
+}
+
 # start_vm NAME [guestsim args...]: guestsim in machine.slice/NAME.scope, in
 # the background. JSON lines in $OUT/vm-NAME.jsonl, exit code in .rc.
 start_vm() {

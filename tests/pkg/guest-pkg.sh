@@ -10,13 +10,6 @@ set -u
 . /e2e/guest-lib.sh
 RES=$OUT/results.txt
 : >"$RES"
-ok() { echo "ok $1" | tee -a "$RES"; }
-notok() { echo "not ok $1: $2" | tee -a "$RES"; }
-check() { # NAME WHY-IF-FAILED COMMAND...
-	local n=$1 why=$2
-	shift 2
-	if "$@"; then ok "$n"; else notok "$n" "$why"; fi
-}
 note() { echo "[$(date +%T)] $*"; }
 
 U=balancerd
