@@ -78,7 +78,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRCS))
 
 .PHONY: all userspace driver unit check check-unit check-vm check-e2e \
-	demo install install-driver deps lint format clean bench deb
+	demo install install-driver deps lint format clean bench deb \
+	fuzz fuzz-build check-fuzz
 .SECONDARY:
 
 all: userspace driver
@@ -102,11 +103,40 @@ deps:
 
 # Everything, with one closing line. Suites: tests/run-all.sh --help.
 check: deps
-	$(MAKE) userspace unit
+	$(MAKE) userspace unit fuzz-build
 	tests/run-all.sh $(if $(KVER),--kver $(KVER))
 
 check-unit: userspace unit
 	tests/run-all.sh --only unit
+
+# libFuzzer targets (fuzz/fuzz_*.c), each linked with the library built by
+# clang under ASan+UBSan. `make check` runs each FUZZ_RUNS times from its
+# seed corpus (a regression gate); `make fuzz` runs each for FUZZ_SECONDS.
+FUZZ_CC ?= clang
+FUZZ_RUNS ?= 20000
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all
+FUZZ_TARGETS := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+
+$(B)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS_BASE) -Ifuzz $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link \
+		$(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/fuzz/fuzz_%: $(B)/fuzz/obj/fuzz/fuzz_%.o $(B)/fuzz/obj/fuzz/fuzz.o \
+		$(patsubst %.c,$(B)/fuzz/obj/%.o,$(LIB_SRCS))
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lm -pthread
+
+-include $(shell find $(B)/fuzz/obj -name '*.d' 2>/dev/null)
+
+fuzz-build: $(FUZZ_TARGETS)
+
+check-fuzz: fuzz-build
+	tests/run-all.sh --only fuzz
+
+fuzz: fuzz-build
+	fuzz/run.sh --seconds $(FUZZ_SECONDS)
 
 check-vm:
 	tests/run-all.sh --only vm $(if $(KVER),--kver $(KVER)) $(if $(SUITE),--suite $(SUITE))

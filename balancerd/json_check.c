@@ -75,7 +75,8 @@ int jcheck_read_file(const char *path, char **ret, size_t *ret_len,
 		     struct policy_errors *errs)
 {
 	char *buf = NULL;
-	size_t len = 0;
+	size_t len = 0, cap = 4096;
+	struct stat st;
 	int fd, r = 0;
 
 	/* A FIFO named *.json must not hang a reload or --check. */
@@ -84,13 +85,28 @@ int jcheck_read_file(const char *path, char **ret, size_t *ret_len,
 		r = fd;
 		goto fail;
 	}
-	buf = malloc(JCHECK_MAX_FILE + 1);
-	if (!buf) {
-		r = -ENOMEM;
-		goto fail;
-	}
+	/* Room for what fstat says, growing if the file does: a policy is
+	 * a few KiB, the limit a MiB. */
+	if (fstat(fd, &st) == 0 && st.st_size >= 0 &&
+	    (uint64_t)st.st_size < JCHECK_MAX_FILE)
+		cap = (size_t)st.st_size + 1;
 	for (;;) {
-		ssize_t n = read(fd, buf + len, JCHECK_MAX_FILE + 1 - len);
+		ssize_t n;
+
+		if (len == cap || !buf) {
+			char *nb;
+
+			cap = buf ? cap * 2 : cap;
+			if (cap > JCHECK_MAX_FILE + 1)
+				cap = JCHECK_MAX_FILE + 1;
+			nb = realloc(buf, cap + 1);
+			if (!nb) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len);
 
 		if (n < 0 && errno == EINTR)
 			continue;

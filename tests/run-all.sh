@@ -1,12 +1,15 @@
 #!/bin/bash
 # Run every test suite and close with one line over all of them.
 #
-#   tests/run-all.sh [--only unit|valgrind|lint|vm|rig|e2e|launcher|pkg]... [--kver V]...
+#   tests/run-all.sh [--only unit|valgrind|fuzz|lint|vm|rig|e2e|launcher|pkg]...
+#                    [--kver V]...
 #                    [--suite test_name]...
 #
 # Suites:
 #   unit      build/tests/test_* and build/asan/tests/test_* (cmocka)
 #   valgrind  build/tests/test_* under valgrind (memcheck, leaks)
+#   fuzz      fuzz/run.sh: each libFuzzer target in build/fuzz/ a fixed
+#             number of runs from its seed corpus (make fuzz-build)
 #   lint      tools/lint-kernel.sh (checkpatch --strict, sparse) and
 #             tools/lint-userspace.sh (clang-format)
 #   vm        tests/vm/run.sh on each kernel (the in-kernel suites)
@@ -34,7 +37,7 @@ while [ $# -gt 0 ]; do
 	--only) only+=("$2"); shift 2 ;;
 	--kver) kvers+=("$2"); shift 2 ;;
 	--suite) suites+=("$2"); shift 2 ;;
-	-h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,29p' "$0"; exit 0 ;;
 	*) echo "run-all: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -127,6 +130,9 @@ if wanted valgrind && command -v valgrind >/dev/null; then
 		run_suite "valgrind/$(basename "$t")" valgrind -q --error-exitcode=99 \
 			--leak-check=full --errors-for-leak-kinds=definite "$t"
 	done
+fi
+if wanted fuzz; then
+	run_suite fuzz fuzz/run.sh --runs "${FUZZ_RUNS:-20000}"
 fi
 if wanted lint; then
 	[ -x tools/lint-kernel.sh ] && run_check lint/kernel tools/lint-kernel.sh

@@ -8,6 +8,7 @@ PACKAGES="
 build-essential pkg-config libc6-dev
 libjansson-dev libsystemd-dev libcgroup-dev libcmocka-dev
 valgrind clang-format
+clang libclang-rt-14-dev
 linux-image-amd64 linux-headers-amd64
 linux-image-6.12-amd64 linux-headers-6.12-amd64 linux-source-6.12
 sparse kmod
