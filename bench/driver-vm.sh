@@ -1,7 +1,8 @@
 #!/bin/bash
 # Run the ovcmem driver benchmark (bench/ovcmem_bench.c) in the test guest:
 # the same initramfs and QEMU settings as tests/vm/run.sh (1 GiB, 2 vCPUs,
-# TCG, zram swap), with the benchmark in place of the suites.
+# zram swap; KVM when it works here, else TCG, as tools/qemu-run.sh finds;
+# NO_KVM=1 for TCG), with the benchmark in place of the suites.
 #
 #   bench/driver-vm.sh [--kver VERSION] [--mib N] [--mem MiB]
 #
@@ -62,11 +63,11 @@ chmod +x "$root/tests/ovcmem_bench"
 echo ovcmem_bench >"$root/tests/list"
 (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$out/initramfs.gz"
 
-timeout --foreground -k 5 900 qemu-system-x86_64 \
-	-nographic -no-reboot -m "$mem" -smp 2 -accel tcg,thread=multi \
-	-kernel "/boot/vmlinuz-$kver" -initrd "$out/initramfs.gz" \
-	-append "console=ttyS0 panic=-1 loglevel=4 transparent_hugepage=madvise" \
-	</dev/null >"$out/console.log" 2>&1 || true
-echo "bench: kernel $kver, guest ${mem} MiB, 2 vCPUs (QEMU TCG)"
+tools/qemu-run.sh --label bench --timeout 900 --console "$out/console.log" \
+	--log "$out/qemu.log" --progress-marker "RIG-SUITE-BEGIN " -- \
+	-m "$mem" -smp 2 -kernel "/boot/vmlinuz-$kver" -initrd "$out/initramfs.gz" \
+	-append "console=ttyS0 panic=-1 loglevel=4 transparent_hugepage=madvise" || true
+accel=$(sed -n 's/^# qemu-run: accel //p' "$out/qemu.log")
+echo "bench: kernel $kver, guest ${mem} MiB, 2 vCPUs (QEMU, ${accel:-?})"
 tr -d '\r' <"$out/console.log" | grep -E '^(bench:|not ok|RIG-ERROR)' || {
 	echo "bench: no output; see ${out#"$top"/}/console.log" >&2; exit 1; }

@@ -29,7 +29,7 @@
 # Logs: build/logs/<suite>.log. Exit status non-zero on any failure.
 set -u -o pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 
 only=() kvers=() suites=()
 while [ $# -gt 0 ]; do

@@ -5,6 +5,7 @@
 #
 #   tests/vm/run.sh [--kver VERSION]... [--suite test_name]... [--timeout S]
 #                   [--mem MiB] [--append "extra kernel args"]
+#                   [--no-module] [--boots N]
 #
 # Without --kver it runs on every kernel tools/kernels.sh lists. For each
 # kernel it builds the module, packs an initramfs (busybox, zram and its
@@ -16,20 +17,33 @@
 #     KASAN, lockdep or RCU stall report,
 #   - the guest finished before the timeout.
 # Prints "ok ..." / "not ok ..." lines and, per kernel, a closing
-# "N passed, N failed". Console logs stay in build/vm/<version>/console.log.
+# "N passed, N failed". Console logs stay in build/vm/<version>/console.log
+# (QEMU's own output in console.log.qemu).
+#
+# The guest boots through tools/qemu-run.sh: KVM when it works here, else TCG
+# (NO_KVM=1 forces TCG); a guest that dies at start is reported as such.
+#
+# --no-module boots the same initramfs without ovcmem and without suites:
+# only the kernel log and the finish are judged. With --boots N each kernel
+# boots N times, each boot judged on its own (a kernel report in any boot
+# fails the run; the console of a boot that failed is kept as
+# console-<boot>.log). Together they tell the kernel's and the emulator's
+# own reports from ours (docs/testing.md).
 set -u -o pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 
-kvers=() suites=() timeout_s=900 mem=1024 append=""
+kvers=() suites=() timeout_s=900 mem=1024 append="" no_module="" boots=1
 while [ $# -gt 0 ]; do
 	case "$1" in
+	--no-module) no_module=1; shift ;;
+	--boots) boots=$2; shift 2 ;;
 	--kver) kvers+=("$2"); shift 2 ;;
 	--suite) suites+=("$2"); shift 2 ;;
 	--timeout) timeout_s=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
 	--append) append=$2; shift 2 ;;
-	-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,32p' "$0"; exit 0 ;;
 	*) echo "vm: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -38,7 +52,12 @@ if [ ${#kvers[@]} -eq 0 ]; then
 	echo "vm: no Debian kernel installed (tools/install-deps.sh)" >&2
 	exit 1
 fi
-if [ ${#suites[@]} -eq 0 ]; then
+[[ $boots =~ ^[1-9][0-9]*$ ]] || { echo "vm: --boots wants a count, not '$boots'" >&2; exit 2; }
+if [ -n "$no_module" ] && [ ${#suites[@]} -gt 0 ]; then
+	echo "vm: --no-module runs no suite (they need the module)" >&2
+	exit 2
+fi
+if [ ${#suites[@]} -eq 0 ] && [ -z "$no_module" ]; then
 	for f in tests/kernel/test_*.c; do
 		[ -e "$f" ] && suites+=("$(basename "$f" .c)")
 	done
@@ -86,16 +105,21 @@ pack_initramfs() {
 	chmod +x "$root/init"
 	: >"$root/lib/modules/load-order"
 	add_module "$kver" zram "$root" || { echo "vm: zram module missing for $kver" >&2; return 1; }
-	cp "build/kmod/$kver/driver/ovcmem.ko" "$root/lib/modules/ovcmem.ko"
-	for s in "${suites[@]}"; do cp "$bindir/$s" "$root/tests/"; done
-	printf '%s\n' "${suites[@]}" >"$root/tests/list"
+	[ -n "$no_module" ] || cp "build/kmod/$kver/driver/ovcmem.ko" "$root/lib/modules/ovcmem.ko"
+	: >"$root/tests/list"
+	for s in "${suites[@]}"; do
+		cp "$bindir/$s" "$root/tests/"
+		echo "$s" >>"$root/tests/list"
+	done
 	(cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$out"
 }
 
 # Judge one console log; prints ok/not ok lines and the closing line.
+# $4 names the boot in the results when a kernel boots more than once.
 judge() {
-	local kver=$1 log=$2 rc=$3
-	awk -v kver="$kver" -v qrc="$rc" -v suites="${suites[*]}" '
+	local kver=$1 log=$2 rc=$3 boot=${4:-}
+	awk -v kver="$kver${boot:+/boot-$boot}" -v qrc="$rc" -v suites="${suites[*]}" \
+		-v nomodule="$no_module" '
 	function result(ok, name, why) {
 		if (ok) { passed++; print "ok " name }
 		else { failed++; print "not ok " name (why != "" ? ": " why : "") }
@@ -136,10 +160,13 @@ judge() {
 			if (nf[s] == 0 && rcs[s] != 0)
 				result(0, "vm/" kver "/" s "/exit-status", "rc=" rcs[s])
 		}
-		result(loaded, "vm/" kver "/rig/module-loads", rigerr)
-		result(unloaded, "vm/" kver "/rig/module-unloads", "rmmod failed: a partition or reference leaked")
+		if (!nomodule) {
+			result(loaded, "vm/" kver "/rig/module-loads", rigerr)
+			result(unloaded, "vm/" kver "/rig/module-unloads", "rmmod failed: a partition or reference leaked")
+		}
 		result(report == "", "vm/" kver "/rig/kernel-log-clean", substr(report, 1, 400))
-		result(done && qrc != 124, "vm/" kver "/rig/finished-in-time", qrc == 124 ? "timeout" : "guest did not finish (rc=" qrc ")")
+		result(done && qrc != 124 && qrc != 125, "vm/" kver "/rig/finished-in-time",
+			qrc == 124 ? "timeout" : qrc == 125 ? "the guest died at start (QEMU output above)" : "guest did not finish (rc=" qrc ")")
 		printf "%d passed, %d failed\n", passed, failed
 		exit failed ? 1 : 0
 	}' "$log"
@@ -155,11 +182,13 @@ build_suites || { echo "vm: building the suites failed"; echo "0 passed, 1 faile
 flock -u 8
 status=0
 for kver in "${kvers[@]}"; do
-	out=$top/build/vm/$kver
+	# A run without the module has its own directory (and lock): a long
+	# --boots loop must not hold up the suites on the same kernel.
+	out=$top/build/vm/$kver${no_module:+-nomodule}
 	mkdir -p "$out"
 	exec 9>"$out.lock"
 	flock 9
-	if ! tools/build-kmod.sh --kver "$kver" >"$out/build.log" 2>&1; then
+	if [ -z "$no_module" ] && ! tools/build-kmod.sh --kver "$kver" >"$out/build.log" 2>&1; then
 		cat "$out/build.log"
 		echo "not ok vm/$kver/rig/module-builds"
 		echo "0 passed, 1 failed"
@@ -172,15 +201,35 @@ for kver in "${kvers[@]}"; do
 		status=1
 		continue
 	fi
-	start=$(date +%s)
-	timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 \
-		-nographic -no-reboot -m "$mem" -smp 2 -accel tcg,thread=multi \
-		-kernel "/boot/vmlinuz-$kver" -initrd "$out/initramfs.gz" \
-		-append "console=ttyS0 panic=-1 loglevel=4 transparent_hugepage=madvise $append" \
-		</dev/null >"$out/console.log" 2>&1
-	qrc=$?
-	echo "# vm/$kver: guest ran $(($(date +%s) - start)) s, console in ${out#"$top"/}/console.log"
-	judge "$kver" "$out/console.log" "$qrc" || status=1
+	passed=0 failed=0 failed_boots=0
+	for ((boot = 1; boot <= boots; boot++)); do
+		start=$(date +%s)
+		tools/qemu-run.sh --label "vm/$kver" --timeout "$timeout_s" \
+			--console "$out/console.log" --progress-marker "RIG-SUITE-BEGIN " -- \
+			-m "$mem" -smp 2 \
+			-kernel "/boot/vmlinuz-$kver" -initrd "$out/initramfs.gz" \
+			-append "console=ttyS0 panic=-1 loglevel=4 transparent_hugepage=madvise $append"
+		qrc=$?
+		if [ "$boots" -eq 1 ]; then
+			echo "# vm/$kver: guest ran $(($(date +%s) - start)) s, console in ${out#"$top"/}/console.log"
+			judge "$kver" "$out/console.log" "$qrc" || status=1
+			continue
+		fi
+		verdict=$(judge "$kver" "$out/console.log" "$qrc" "$boot")
+		grep -v '^[0-9]* passed, [0-9]* failed$' <<<"$verdict"
+		passed=$((passed + $(sed -nE 's/^([0-9]+) passed, [0-9]+ failed$/\1/p' <<<"$verdict")))
+		failed=$((failed + $(sed -nE 's/^[0-9]+ passed, ([0-9]+) failed$/\1/p' <<<"$verdict")))
+		if grep -q '^not ok' <<<"$verdict"; then
+			failed_boots=$((failed_boots + 1))
+			cp "$out/console.log" "$out/console-$boot.log"
+			echo "# vm/$kver: boot $boot failed; its console: ${out#"$top"/}/console-$boot.log"
+		fi
+	done
+	if [ "$boots" -gt 1 ]; then
+		echo "# vm/$kver: $failed_boots of $boots boots failed"
+		echo "$passed passed, $failed failed"
+		[ "$failed" -eq 0 ] || status=1
+	fi
 	flock -u 9
 done
 exit $status

@@ -5,6 +5,8 @@
 #   failing-test   a suite's test fails inside the guest
 #   kernel-warn    the module WARNs while loading (kernel log not clean)
 #   guest-hang     a suite never returns (the hard timeout ends the guest)
+#   dies-at-start  QEMU cannot start the guest (it asks for more memory than
+#                  there is): reported as such, not as a timeout
 # and one run that must pass, so the dummy itself is known to work.
 # Closing line: "N passed, N failed".
 set -u -o pipefail
@@ -12,6 +14,8 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 kver=${1:-$("$top/tools/kernels.sh" | head -n 1)}
 scratch=$(mktemp -d /tmp/ovcmem-rig-selftest.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
+# The launcher's KVM verdict for this machine, not a probe per scratch tree.
+export QEMU_RUN_CACHE=${QEMU_RUN_CACHE:-$top/build/qemu}
 mkdir -p "$scratch/tests/kernel" "$scratch/driver"
 cp -r "$top/tools" "$top/include" "$scratch/"
 cp -r "$top/tests/vm" "$scratch/tests/"
@@ -37,9 +41,10 @@ EOC
 }
 
 passed=0 failed=0
-expect() { # $1 name, $2 want rc (0 pass / 1 fail), $3 regexp the output must show
+expect() { # $1 name, $2 want rc (0 pass / 1 fail), $3 regexp the output must show, then rig arguments
 	local name=$1 want=$2 pattern=$3 out rc
-	out=$("$scratch/tests/vm/run.sh" --kver "$kver" --timeout "${timeout_s:-120}" 2>&1)
+	shift 3
+	out=$("$scratch/tests/vm/run.sh" --kver "$kver" --timeout "${timeout_s:-120}" "$@" 2>&1)
 	rc=$?
 	if [ "$rc" -eq "$want" ] && grep -Eq "$pattern" <<<"$out"; then
 		echo "ok rig-selftest/$name"; passed=$((passed + 1))
@@ -58,5 +63,7 @@ dummy_module "WARN_ON(1)"; dummy_suite "CHECK(1 == 1)"
 expect kernel-warn 1 '^not ok vm/.*/rig/kernel-log-clean: .*WARNING'
 dummy_module "(void)0"; dummy_suite "for (;;) pause()"
 timeout_s=30 expect guest-hang 1 '^not ok vm/.*/rig/finished-in-time: timeout'
+dummy_suite "CHECK(1 == 1)"
+expect dies-at-start 1 '^not ok vm/.*/rig/finished-in-time: the guest died at start' --mem 99999999
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
