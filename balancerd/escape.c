@@ -123,7 +123,8 @@ char *escape_text(const char *s, char *buf, size_t len)
 	return escape_bytes(s ? s : "", s ? strlen(s) : 0, buf, len);
 }
 
-bool escape_is_clean(const char *s)
+/* Whether @s is all valid UTF-8, and free of controls unless @controls. */
+static bool utf8_scan(const char *s, bool controls)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = strlen(s);
@@ -132,27 +133,21 @@ bool escape_is_clean(const char *s)
 		uint32_t cp;
 		size_t k = utf8_seq(p + i, n - i, &cp);
 
-		if (!k || is_control(cp))
+		if (!k || (!controls && is_control(cp)))
 			return false;
 		i += k;
 	}
 	return true;
 }
 
+bool escape_is_clean(const char *s)
+{
+	return utf8_scan(s, false);
+}
+
 bool utf8_is_valid(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s);
-
-	for (size_t i = 0; i < n;) {
-		uint32_t cp;
-		size_t k = utf8_seq(p + i, n - i, &cp);
-
-		if (!k)
-			return false;
-		i += k;
-	}
-	return true;
+	return utf8_scan(s, true);
 }
 
 char *escape_dup(const char *s)

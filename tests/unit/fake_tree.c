@@ -231,3 +231,16 @@ void fake_policy(struct fake_tree *t, const char *file, const char *json)
 	snprintf(path, sizeof(path), "%s/%s", t->policy_dir, file);
 	fake_write(path, json);
 }
+
+const char *fake_slurp(const char *path)
+{
+	static char buf[65536];
+	FILE *fp = fopen(path, "re");
+	size_t n;
+
+	assert(fp);
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = 0;
+	return buf;
+}

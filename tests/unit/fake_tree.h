@@ -56,6 +56,9 @@ void fake_vm_clear_writes(struct fake_tree *t, const char *name);
 /* Write policy file @file (e.g. "50-test.json") into the policy dir. */
 void fake_policy(struct fake_tree *t, const char *file, const char *json);
 
+/* The contents of @path (a static buffer of 64 KiB, cut there). */
+const char *fake_slurp(const char *path);
+
 /* Write @text to @path, creating parent directories. */
 void fake_write(const char *path, const char *text);
 /* mkdir -p: every missing directory of @path, @path included. */

@@ -121,15 +121,7 @@ static int run(struct fixture *f, char *const argv[])
 
 static const char *slurp(const char *path)
 {
-	static char buf[65536];
-	FILE *fp = fopen(path, "re");
-	size_t n;
-
-	assert_non_null(fp);
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
-	buf[n] = 0;
-	return buf;
+	return fake_slurp(path);
 }
 
 static bool has_byte(const char *s, char c)

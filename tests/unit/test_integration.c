@@ -305,17 +305,9 @@ static int run(char *const argv[], const char *out_path)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-static char *slurp(const char *path)
+static const char *slurp(const char *path)
 {
-	static char buf[65536];
-	FILE *fp = fopen(path, "re");
-	size_t n;
-
-	assert_non_null(fp);
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
-	buf[n] = 0;
-	return buf;
+	return fake_slurp(path);
 }
 
 static void test_binary_runs_ticks(void **state)
