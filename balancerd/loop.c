@@ -1298,10 +1298,15 @@ static int publish(struct balancer *b, usec_t now)
 out:
 	/* Said once per cause, not once a second, and when it recovers. */
 	if (r < 0 && r != b->publish_err)
-		log_warning_errno(r,
-				  "cannot publish state to %s (balancerctl "
-				  "will not see it)",
-				  b->state_file);
+		log_warning("cannot publish state to %s (balancerctl will not "
+			    "see it): %s",
+			    b->state_file,
+			    r == -ENOTREGULAR
+				    ? "something other than a regular "
+				      "file is there, left alone"
+			    : r == -EPERM ? "its directory is not ours, or "
+					    "others may write to it"
+					  : strerror(-r));
 	else if (r == 0 && b->publish_err)
 		log_info("state published to %s again", b->state_file);
 	if (r < 0)
