@@ -37,19 +37,17 @@ mkdir -p "$top/build/bench"
 w=$(mktemp -d "$top/build/bench/densify-$policy${cold_age:+-$cold_age}.XXXXXX")
 t0=$(date +%s)
 "$top/tests/e2e/build-image.sh" >/dev/null || { echo "densify: image build failed" >&2; exit 1; }
-cat >"$w/s1.env" <<EOF
+cat >"$w/scenario.env" <<EOF
 S1_SECONDS=$secs
 S1_POLICY=$policy
 S1_COLD_AGE=$cold_age
 S1_RATE=$rate
 EOF
 e2e_prepare "$kver" "$w" "$top/bench/densify-guest.sh" "$top/tests/e2e/guest-lib.sh" \
-	"$top/policies" "$w/s1.env" || { echo "densify: payload failed" >&2; exit 1; }
-mv "$w/payload/scenario.sh" "$w/payload/densify-guest.sh"
-printf '#!/bin/bash\nset -a; . /e2e/s1.env; set +a\nexec bash /e2e/densify-guest.sh\n' >"$w/payload/scenario.sh"
+	"$top/policies" "$w/scenario.env" || { echo "densify: payload failed" >&2; exit 1; }
 echo "densify: S1 on $kver, ${secs}s, policy $policy${cold_age:+ with cold_age $cold_age}, ${mem} MiB guest" >&2
 if ! e2e_boot "$kver" "$w" $((secs + 900)) "$mem"; then
-	echo "densify: the guest did not finish; console: $w/console.log" >&2
+	echo "densify: $E2E_BOOT_WHY; console: $w/console.log" >&2
 	exit 1
 fi
 grep -q 'densify-guest: done' "$w/out/guest-init.log" 2>/dev/null ||

@@ -123,7 +123,7 @@ probe_kvm() {
 		wait "$pid" 2>/dev/null
 		rc=running
 	else
-		wait "$pid"
+		wait "$pid" 2>/dev/null # no "Aborted" notice: the reason says it
 		rc=$?
 	fi
 	if grep -q 'Kernel panic' "$dir/console" 2>/dev/null; then
@@ -232,7 +232,7 @@ while kill -0 "$qpid" 2>/dev/null; do
 		next_progress=$((SECONDS + progress_every))
 	fi
 done
-wait "$qpid"
+wait "$qpid" 2>/dev/null
 rc=$?
 trap - INT TERM
 ran=$((SECONDS - t0))

@@ -5,10 +5,16 @@
 #   e2e_prepare KVER WORKDIR SCENARIO [FILES...]
 #       WORKDIR/payload/ gets: root/ (make install DESTDIR=), bin/guestsim,
 #       modules/<kver>/ (ovcmem.ko + zram & co.), guest-init.sh, the scenario
-#       (run as /e2e/scenario.sh) and FILES (copied to /e2e/)
+#       and FILES (copied to /e2e/). /e2e/scenario.sh, which guest-init.sh
+#       runs, is a wrapper: it exports the variables of a scenario.env among
+#       FILES, starts guest-progress.sh (a progress line on the console every
+#       10 s) and runs the scenario.
 #   e2e_boot KVER WORKDIR TIMEOUT_S [MEM_MB]
-#       boots it; console in WORKDIR/console.log; the guest's /e2e/out/ comes
-#       back as WORKDIR/out/. Returns 0 if the guest powered off by itself.
+#       boots it through tools/qemu-run.sh (KVM when it works here, else
+#       TCG; NO_KVM=1 forces TCG); console in WORKDIR/console.log, QEMU's
+#       output in WORKDIR/qemu.log; a progress line every 10 s on stderr; the
+#       guest's /e2e/out/ comes back as WORKDIR/out/. Returns 0 if the guest
+#       powered off by itself; E2E_BOOT_WHY says why not.
 #
 # The guest: tests/e2e/build-image.sh (systemd's ovc-e2e.service mounts the
 # payload and runs guest-init.sh, which installs everything and runs
@@ -105,7 +111,23 @@ e2e_prepare() {
 		[ -f "/lib/modules/$v/$f" ] && cp "/lib/modules/$v/$f" "$p/modules/$v/"
 	done
 	cp "$E2E_DIR/guest-init.sh" "$p/guest-init.sh"
-	cp "$scenario" "$p/scenario.sh"
+	cp "$E2E_DIR/guest-progress.sh" "$p/guest-progress.sh"
+	local name
+	name=$(basename "$scenario")
+	[ "$name" != scenario.sh ] || { e2e_log "a scenario may not be called scenario.sh"; return 1; }
+	cp "$scenario" "$p/$name"
+	cat >"$p/scenario.sh" <<-EOF
+		#!/bin/bash
+		# Written by tests/e2e/lib.sh: the scenario's variables, a progress
+		# line on the console every 10 s for the host to show, the scenario.
+		if [ -f /e2e/scenario.env ]; then set -a; . /e2e/scenario.env; set +a; fi
+		bash /e2e/guest-progress.sh >/dev/console 2>&1 &
+		progress=\$!
+		bash /e2e/$name
+		rc=\$?
+		kill \$progress 2>/dev/null
+		exit \$rc
+	EOF
 	for f in "$@"; do cp -r "$f" "$p/"; done
 	echo "$v" >"$p/kver"
 }
@@ -120,27 +142,31 @@ e2e_boot() {
 	# ext2: no journal, so what the guest wrote (and synced) is on disk as is,
 	# and debugfs reads it back even if the guest could not unmount.
 	mke2fs -q -t ext2 -L OVCPAYLOAD -d "$w/payload" "$w/payload.ext4" "${sz}M" || return 1
-	local accel=tcg
-	[ -w /dev/kvm ] && [ -z "${E2E_NO_KVM:-}" ] && accel=kvm
-	e2e_log "booting $v (accel $accel, ${mem} MiB, timeout ${tmo}s)"
+	e2e_log "booting $v (${mem} MiB, timeout ${tmo}s)"
 	local t0 rc
 	t0=$(date +%s)
 	rm -f "$w/console.log"
-	timeout --foreground -k 10 "$tmo" qemu-system-x86_64 \
-		-machine q35,accel=$accel -cpu max -smp 2 -m "$mem" \
-		-nographic -no-reboot -monitor none -serial "file:$w/console.log" \
+	"$E2E_TOP/tools/qemu-run.sh" --label e2e --timeout "$tmo" \
+		--console "$w/console.log" --log "$w/qemu.log" --progress-marker "ovc-progress: " -- \
+		-machine q35 -cpu max -smp 2 -m "$mem" \
 		-kernel "/boot/vmlinuz-$v" -initrd "/boot/initrd.img-$v" \
 		-append "root=/dev/vda rw console=ttyS0 loglevel=4 ovc.e2e=1 systemd.show_status=0 transparent_hugepage=madvise panic=-1 psi=1 systemd.unified_cgroup_hierarchy=1" \
 		-drive "file=$img,if=virtio,format=raw,snapshot=on" \
 		-drive "file=$w/payload.ext4,if=virtio,format=raw" \
-		-nic none </dev/null >"$w/qemu.log" 2>&1
+		-nic none
 	rc=$?
 	E2E_BOOT_SECONDS=$(($(date +%s) - t0))
+	case $rc in
+	0) E2E_BOOT_WHY="" ;;
+	124) E2E_BOOT_WHY="the guest did not finish in ${tmo} s" ;;
+	125) E2E_BOOT_WHY="the guest died at start (QEMU's output above and in $w/qemu.log)" ;;
+	*) E2E_BOOT_WHY="QEMU exited with status $rc after ${E2E_BOOT_SECONDS} s" ;;
+	esac
 	rm -rf "$w/out"
 	debugfs -R "rdump /out $w" "$w/payload.ext4" >/dev/null 2>&1 || true
 	[ -d "$w/out" ] || mkdir -p "$w/out"
 	if [ $rc -ne 0 ]; then
-		e2e_log "qemu exited with $rc after ${E2E_BOOT_SECONDS}s (124 = timeout); console: $w/console.log"
+		e2e_log "$E2E_BOOT_WHY; console: $w/console.log"
 		return 1
 	fi
 	e2e_log "guest done in ${E2E_BOOT_SECONDS}s"

@@ -4,6 +4,8 @@
 # tests/e2e/guest-tests.sh in it: the unit reaches READY, journal fields,
 # cold reclaim, backoff then prefault, reload, watchdog, VM exit, data
 # integrity. One line per check, then "N passed, N failed"; exit 1 on failure.
+# While the guest runs, a progress line every 10 s on stderr (tools/qemu-run.sh:
+# KVM when it works here, else TCG; NO_KVM=1 forces TCG).
 #
 #   tests/e2e/run.sh [--kver VERSION] [--timeout SECONDS] [--keep]
 #
@@ -19,7 +21,7 @@ while [ $# -gt 0 ]; do
 	--kver) kver=$2; shift 2 ;;
 	--timeout) tmo=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
-	-h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -60,7 +62,7 @@ if [ -s "$res" ]; then
 	done <"$res"
 fi
 if [ $boot_rc -ne 0 ]; then
-	echo "not ok guest-run: QEMU did not finish cleanly in ${tmo}s (console: $w/console.log)"
+	echo "not ok guest-run: $E2E_BOOT_WHY (console: $w/console.log)"
 	failed=$((failed + 1))
 elif ! grep -q 'guest-tests: done' "$w/out/guest-init.log" 2>/dev/null; then
 	echo "not ok guest-run: the test script did not finish (see $w/out/guest-init.log)"
