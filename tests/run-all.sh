@@ -92,8 +92,16 @@ run_suite() { # $1 name, then the command
 	shift
 	log=$logs/$(tr '/' '_' <<<"$name").log
 	suite_start "$name"
-	"$@" >"$log" 2>&1
-	rc=$?
+	# While it runs, show the guest launcher's lines (tools/qemu-run.sh):
+	# the accelerator chosen and why (once per suite) and its progress.
+	"$@" 2>&1 | tee "$log" | awk '
+		/kvm unusable here|TCG forced by|using KVM/ {
+			line = $0; sub(/^[^:]*: /, "", line)
+			if (!(line in said)) { said[line] = 1; print "    " $0; fflush() }
+			next
+		}
+		/^[^ ]+: [0-9]+ s: / { print "    " $0; fflush() }'
+	rc=${PIPESTATUS[0]}
 	suite_end "$name"
 	# Show what failed, and the suite's own closing line.
 	grep -E '^not ok|^\[  FAILED  \]|ERROR|[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 40

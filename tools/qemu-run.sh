@@ -204,7 +204,7 @@ progress_text() {
 	elif [ -s "$console" ]; then
 		echo "console: $(last_console_line "$console")"
 	else
-		echo "nothing on the console yet"
+		echo "booting (nothing on the console yet)"
 	fi
 }
 
