@@ -26,7 +26,9 @@
 # machine type in build/qemu/ (QEMU_RUN_CACHE), so only the first boot
 # pays for the probe.
 #
-# NO_KVM=1 forces TCG (E2E_NO_KVM=1, its older name, too).
+# NO_KVM=1 forces TCG (E2E_NO_KVM=1, its older name, too). TCG runs one
+# host thread per vCPU; QEMU_TCG_THREAD=single runs them all in one, which
+# tells an emulator race from a kernel bug (docs/testing.md).
 # QEMU_KVM_DEVICE (default /dev/kvm) and QEMU_RUN_CACHE exist for the tests.
 #
 # While the guest runs, a line every QEMU_PROGRESS_EVERY seconds (default
@@ -41,7 +43,7 @@ set -u -o pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 console="" log="" timeout_s=900 label=qemu marker=""
-usage() { sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--console) console=$2; shift 2 ;;
@@ -61,6 +63,10 @@ say() { echo "$label: $*" >&2; }
 [[ $timeout_s =~ ^[0-9]+$ ]] || { echo "qemu-run: --timeout wants seconds, not '$timeout_s'" >&2; exit 2; }
 log=${log:-$console.qemu}
 probe_timeout=${QEMU_PROBE_TIMEOUT:-20}
+case ${QEMU_TCG_THREAD:-multi} in
+single | multi) ;;
+*) echo "qemu-run: QEMU_TCG_THREAD is single or multi, not '$QEMU_TCG_THREAD'" >&2; exit 2 ;;
+esac
 progress_every=${QEMU_PROGRESS_EVERY:-10}
 kvm_dev=${QEMU_KVM_DEVICE:-/dev/kvm}
 cache_dir=${QEMU_RUN_CACHE:-$top/build/qemu}
@@ -212,7 +218,7 @@ choose_accel
 if [ "$accel" = kvm ]; then
 	accel_args=(-accel kvm)
 else
-	accel_args=(-accel "tcg,thread=multi")
+	accel_args=(-accel "tcg,thread=${QEMU_TCG_THREAD:-multi}")
 fi
 
 mkdir -p "$(dirname "$console")" "$(dirname "$log")"
