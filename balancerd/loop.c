@@ -839,8 +839,12 @@ static int discover(struct balancer *b)
 			r = acquire_vm(b, p->cgroup);
 	}
 	vm_list_free(&list);
-	if (r < 0)
+	if (r < 0) {
+		/* entry_add() may have moved entries: this tick's VMs must
+		 * not be published with stale entry_of[] pointers. */
+		b->n_vms = 0;
 		return r;
+	}
 	sweep_vanished(b);
 	/* entries[] is stable from here to the end of the tick. */
 	for (size_t i = 0; i < b->n_vms; i++) {
