@@ -451,6 +451,7 @@ static void note_change(char *buf, size_t len, bool changed, const char *name)
 }
 
 static int watch_policy_dir(struct balancer *b);
+static void match_classes(struct balancer *b);
 
 /* Take @cfg (moved in) and what follows from it; @st is its settings. */
 static void apply_config(struct balancer *b, struct daemon_config *cfg,
@@ -530,6 +531,9 @@ int balancer_reload(struct balancer *b)
 	/* A VM that matched nothing may match now, and be told again. */
 	for (size_t i = 0; i < b->n_entries; i++)
 		b->entries[i].unmatched_logged = false;
+	/* The last tick's classes[] pointed into the policy just freed, and
+	 * a failed tick publishes them: match again now. */
+	match_classes(b);
 	b->interval = effective_interval(b);
 	log_field_set(&f[0], "POLICY_DIR", "%s", b->policy_dir);
 	log_field_set(&f[1], "CLASSES", "%zu", b->policy.n_classes);

@@ -335,6 +335,31 @@ static void test_status_of_a_stale_state_exits_nonzero(void **state)
 	assert_non_null(strstr(slurp(f->out), "STALE"));
 }
 
+/* 4: a tick that fails after a reload publishes the new policy's
+ * classes, not the freed ones of the old policy. */
+static void test_failed_tick_after_reload_publishes_new_classes(void **state)
+{
+	struct fixture *f = *state;
+	char path[700];
+	json_t *doc;
+
+	fake_vm_add(&f->t, "vm1", 4 * GiB, 4 * GiB);
+	start(f);
+	assert_int_equal(balancer_tick_at(f->b, 1000 * SEC), 0);
+	fake_policy(&f->t, "50-all.json",
+		    "{\"classes\": [{\"name\": \"renamed\", \"match\": "
+		    "[\"*\"]}]}");
+	assert_int_equal(balancer_reload(f->b), 0);
+	snprintf(path, sizeof(path), "%s/proc/meminfo", f->t.root);
+	fake_write(path, "garbage\n");
+	assert_true(balancer_tick_at(f->b, 1001 * SEC) < 0);
+	doc = state_of(f);
+	assert_string_equal(json_string_value(json_object_get(
+				    state_vm(doc, "vm1"), "class")),
+			    "renamed");
+	json_decref(doc);
+}
+
 /* 5: a FIFO at the state path: balancerctl answers, does not block. */
 static void test_state_fifo_refused_without_blocking(void **state)
 {
@@ -607,6 +632,7 @@ int main(void)
 		T(test_non_utf8_name_published_escaped_and_explained),
 		T(test_same_decoded_name_keeps_separate_state),
 		T(test_unreadable_host_is_a_published_failed_tick),
+		T(test_failed_tick_after_reload_publishes_new_classes),
 		T(test_status_of_a_stale_state_exits_nonzero),
 		T(test_state_fifo_refused_without_blocking),
 		T(test_reload_rereads_config),
