@@ -131,6 +131,21 @@ else
 	notok promtool-fixture "$(head -3 "$out/promtool-fixture.txt" | tr '\n' ' ')"
 fi
 
+# ---- the Grafana dashboard: valid JSON, every query valid PromQL ----------
+python3 - "$top/etc/grafana/balancerd.json" >"$out/dashboard-rules.yml" <<'PY' 2>"$out/dashboard.err"
+import json, sys
+d = json.load(open(sys.argv[1]))
+print("groups:\n- name: dashboard\n  rules:")
+for i, t in enumerate(t for p in d["panels"] for t in p["targets"]):
+    e = t["expr"].replace("$__rate_interval", "5m")
+    print(f"  - record: dashboard:query{i}\n    expr: {json.dumps(e)}")
+PY
+if promtool check rules "$out/dashboard-rules.yml" >"$out/promtool-dashboard.txt" 2>&1; then
+	ok "grafana-dashboard ($(grep -c 'record:' "$out/dashboard-rules.yml") queries pass promtool check rules)"
+else
+	notok grafana-dashboard "$(cat "$out/dashboard.err" "$out/promtool-dashboard.txt" | head -3 | tr '\n' ' ')"
+fi
+
 # ---- install on this machine: DKMS builds for every kernel; purge --------
 # Everything an install may touch; what is new after the purge is a leftover.
 snapshot() {
