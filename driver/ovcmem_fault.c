@@ -376,8 +376,9 @@ static int ovcmem_prefault_block(struct ovcmem_partition *p,
  * @uarg: struct ovcmem_prefault
  *
  * Return: 0, -EINVAL (range not inside one MOVABLE RAM region, or the
- * region went meanwhile), -ESRCH (owner gone), -EINTR or -EBUSY
- * (pages_mapped is partial), -EFAULT, -EOPNOTSUPP, -ENOMEM.
+ * region was unmapped meanwhile), -ESRCH (owner gone, before or during
+ * the call), -EINTR or -EBUSY (pages_mapped is partial, as for -ESRCH),
+ * -EFAULT, -EOPNOTSUPP, -ENOMEM.
  */
 long ovcmem_prefault(struct ovcmem_partition *p, void __user *uarg)
 {
@@ -426,11 +427,12 @@ long ovcmem_prefault(struct ovcmem_partition *p, void __user *uarg)
 		cond_resched();
 	}
 	ovcmem_region_put(r);
+	/* The region went meanwhile: with its owner, or by UNMAP_REGION. */
 	if (ret == -ENOENT)
-		ret = -EINVAL;
+		ret = ovcmem_partition_owner_gone(p) ? -ESRCH : -EINVAL;
 
 	pf.pages_mapped = total;
-	if ((!ret || ret == -EINTR || ret == -EBUSY) &&
+	if ((!ret || ret == -EINTR || ret == -EBUSY || ret == -ESRCH) &&
 	    copy_to_user(uarg, &pf, sizeof(pf)))
 		return -EFAULT;
 	return ret;

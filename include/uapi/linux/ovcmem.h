@@ -424,7 +424,11 @@ struct ovcmem_scan {
  * guest access, so that a VM the balancer restores does not stall on its
  * first touches. -EINTR on a pending signal; -EBUSY when the host kept
  * invalidating one 2 MiB block for a second (it is reclaiming that range
- * right now: try again later). Either way @pages_mapped is partial.
+ * right now: try again later); -ESRCH when the owner exits (before or
+ * during the call: a prefault never keeps an exiting VM alive, e.g. one
+ * that its own charges got OOM-killed); -EOPNOTSUPP when the range now
+ * maps memory guest RAM may not use. On -EINTR, -EBUSY and -ESRCH
+ * @pages_mapped is partial.
  */
 struct ovcmem_prefault {
 	__u64 guest_pfn;
