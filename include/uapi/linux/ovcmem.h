@@ -394,8 +394,10 @@ struct ovcmem_get_stats {
  *
  * The dirty log has no gaps: a gfn the guest wrote after the SCAN that
  * last cleared its dirty bit is reported dirty, even if the host has taken
- * the page back since (reclaim, swap, migration, THP split, munmap, ...).
- * Accessed bits describe the SLAT entries present now.
+ * the page back since (reclaim, swap, migration, THP split, munmap of the
+ * backing, owner exit, ...), for as long as its region stays mapped
+ * (UNMAP_REGION drops the region and its log). Accessed bits describe the
+ * SLAT entries present now.
  *
  * SCAN is all-or-nothing: the bits are fetched (and cleared, as @flags
  * ask) into kernel buffers, then copied out; if any copy fails (-EFAULT),
