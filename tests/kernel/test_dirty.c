@@ -161,11 +161,10 @@ static void dirty_log_survives(int how)
 	CHECK_EQ(scan(pfd, 0, NULL), 0);
 
 	CHECK_EQ(ovt_fill(pfd, GPA, BYTES, SEED + 1), OVCMEM_EXIT_OK);
-	if (how == 0) {
+	if (how == 0)
 		host_reclaims(pfd, mem, BYTES, NULL);
-	} else {
+	else
 		CHECK(madvise(mem, BYTES, MADV_DONTNEED) == 0);
-	}
 	/* The host took pages the guest wrote since the last SCAN. */
 	CHECK(ovt_stats_ok(pfd, GFN).pages_mapped < NPAGES);
 	/* Reported, and reported again until a SCAN clears it. */
