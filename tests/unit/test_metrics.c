@@ -17,6 +17,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "policy.h"
 #include "state.h"
 
 static const struct {
@@ -457,6 +458,72 @@ static void test_publish(void **unused)
 	json_decref(doc);
 }
 
+/* ---- the settings in balancerd.json ----------------------------------- */
+
+static const struct {
+	const char *json;
+	int r;
+	const char *file;
+	usec_t interval;
+	const char *error; /* a substring of the first error */
+} config_cases[] = {
+	{"{}", 0, METRICS_DEFAULT_FILE, METRICS_DEFAULT_INTERVAL, NULL},
+	{"{\"metrics_file\": \"\"}", 0, "", METRICS_DEFAULT_INTERVAL, NULL},
+	{"{\"metrics_file\": \"/srv/m/b.prom\", \"metrics_interval\": "
+	 "\"2s\"}",
+	 0, "/srv/m/b.prom", 2 * USEC_PER_SEC, NULL},
+	{"{\"metrics_interval\": \"500ms\"}", -EINVAL, NULL, 0,
+	 "metrics_interval"},
+	{"{\"metrics_interval\": \"2h\"}", -EINVAL, NULL, 0,
+	 "metrics_interval"},
+	{"{\"metrics_file\": 3}", -EINVAL, NULL, 0, "metrics_file"},
+	{"{\"metrics_intervall\": \"2s\"}", -EINVAL, NULL, 0,
+	 "metrics_interval"},
+};
+
+static void test_config_keys(void **unused)
+{
+	char path[] = "/tmp/test_metrics_config.XXXXXX";
+	int fd;
+
+	(void)unused;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	for (size_t i = 0; i < sizeof(config_cases) / sizeof(*config_cases);
+	     i++) {
+		struct policy_errors errs = {0};
+		struct daemon_config c = {0};
+		FILE *f = fopen(path, "w");
+		char msg[1024] = "";
+		int r;
+
+		assert_non_null(f);
+		fputs(config_cases[i].json, f);
+		fclose(f);
+		r = daemon_config_load(path, &c, &errs);
+		if (errs.n)
+			policy_error_format(&errs.items[0], msg, sizeof(msg));
+		if (r != config_cases[i].r)
+			fail_msg("%s: returned %d, expected %d (%s)",
+				 config_cases[i].json, r, config_cases[i].r,
+				 msg);
+		if (r == 0) {
+			assert_string_equal(c.metrics_file,
+					    config_cases[i].file);
+			assert_int_equal(c.metrics_interval,
+					 config_cases[i].interval);
+			daemon_config_free(&c);
+		} else if (!strstr(msg, config_cases[i].error)) {
+			fail_msg("%s: error '%s' does not name %s",
+				 config_cases[i].json, msg,
+				 config_cases[i].error);
+		}
+		policy_errors_free(&errs);
+	}
+	unlink(path);
+}
+
 /* ---- the daemon, on a fake tree ---------------------------------------- */
 
 #define SEC 1000000ULL
@@ -563,6 +630,7 @@ int main(void)
 		cmocka_unit_test(test_count_actions_and_errors),
 		cmocka_unit_test(test_writer_due),
 		cmocka_unit_test(test_publish),
+		cmocka_unit_test(test_config_keys),
 		cmocka_unit_test(test_daemon_writes_textfile),
 	};
 
