@@ -87,6 +87,21 @@ suite_end() { # $1 name
 	echo "--- $1: $((SECONDS - suite_t0)) s"
 }
 
+# Line by line as they come (awk would read its input in blocks).
+show_launcher_lines() {
+	local line said=""
+	while IFS= read -r line; do
+		case $line in
+		*"kvm unusable here"* | *"TCG forced by"* | *"using KVM"*)
+			# The same verdict from every boot of a suite: once.
+			[[ $said == *"|${line#*: }|"* ]] && continue
+			said+="|${line#*: }|"
+			echo "    $line" ;;
+		*": "[0-9]*" s: "*) echo "    $line" ;;
+		esac
+	done
+}
+
 run_suite() { # $1 name, then the command
 	local name=$1 log rc
 	shift
@@ -94,13 +109,7 @@ run_suite() { # $1 name, then the command
 	suite_start "$name"
 	# While it runs, show the guest launcher's lines (tools/qemu-run.sh):
 	# the accelerator chosen and why (once per suite) and its progress.
-	"$@" 2>&1 | tee "$log" | awk '
-		/kvm unusable here|TCG forced by|using KVM/ {
-			line = $0; sub(/^[^:]*: /, "", line)
-			if (!(line in said)) { said[line] = 1; print "    " $0; fflush() }
-			next
-		}
-		/^[^ ]+: [0-9]+ s: / { print "    " $0; fflush() }'
+	"$@" 2>&1 | tee "$log" | show_launcher_lines
 	rc=${PIPESTATUS[0]}
 	suite_end "$name"
 	# Show what failed, and the suite's own closing line.
