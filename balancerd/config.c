@@ -6,6 +6,7 @@
 
 #include "json_check.h"
 #include "metrics.h"
+#include "config.h"
 #include "policy.h"
 
 #define DEFAULT_CGROUP_ROOT "/sys/fs/cgroup"

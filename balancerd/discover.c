@@ -13,12 +13,13 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "signals.h"
+#include "discover.h"
 
 /* ---- names ------------------------------------------------------------ */
 

@@ -21,8 +21,25 @@
 #include <stdint.h>
 
 #include "json_locate.h"
-#include "policy.h"
 #include "units.h"
+
+/* One problem found while loading; a load collects all of them. */
+struct policy_error {
+	char file[256];
+	int line;	   /* 0 when unknown */
+	int column;	   /* 0 when unknown */
+	char path[128];	   /* JSON path, e.g. "classes[1].floor" */
+	char message[256]; /* what was expected and what was found */
+};
+
+struct policy_errors {
+	struct policy_error *items;
+	size_t n;
+};
+
+/* Format one error as "file:line:column: path: message". */
+void policy_error_format(const struct policy_error *e, char *buf, size_t len);
+void policy_errors_free(struct policy_errors *errs);
 
 #define JCHECK_MAX_DEPTH 8
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "act.h"
+#include "config.h"
 #include "decide.h"
 #include "policy.h"
 #include "state.h"
@@ -46,8 +47,6 @@ struct balancer_options {
 	act_write_fn write;
 	void *write_userdata;
 };
-
-#define BALANCERD_CONFIG_PATH "/etc/balancerd/balancerd.json"
 
 struct balancer;
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "coldmap.h"
+#include "discover.h"
 #include "ovcmem_client.h"
 #include "safe_open.h"
 

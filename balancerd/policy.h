@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Policies: what an admin writes in /etc/balancerd/policies.d/\*.json, and
- * the daemon settings in /etc/balancerd/balancerd.json.
+ * Policies: what an admin writes in /etc/balancerd/policies.d/\*.json
+ * (the daemon settings, balancerd.json, are config.h's).
  *
  * Loading is the only I/O here; everything else in the daemon reads the
  * structs below and never the JSON.
@@ -13,17 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "json_check.h"
 #include "units.h"
 
 #define POLICY_NAME_MAX 64
-
-/* A size that may be given in bytes ("512M") or relative ("10%"). */
-struct size_spec {
-	bool set;	 /* false: not given, the default applies */
-	bool is_percent; /* true: percent of the reference size */
-	uint64_t bytes;	 /* when !is_percent */
-	double percent;	 /* when is_percent, 0..100 */
-};
 
 /*
  * Resolve @spec against @reference (MemTotal for host watermarks, the VM's
@@ -79,24 +72,6 @@ struct policy {
 	size_t n_classes;
 };
 
-/* One problem found while loading; a load collects all of them. */
-struct policy_error {
-	char file[256];
-	int line;	   /* 0 when unknown */
-	int column;	   /* 0 when unknown */
-	char path[128];	   /* JSON path, e.g. "classes[1].floor" */
-	char message[256]; /* what was expected and what was found */
-};
-
-struct policy_errors {
-	struct policy_error *items;
-	size_t n;
-};
-
-/* Format one error as "file:line:column: path: message". */
-void policy_error_format(const struct policy_error *e, char *buf, size_t len);
-void policy_errors_free(struct policy_errors *errs);
-
 /*
  * Load and validate policy files, merging their classes in the order
  * given (callers sort directory entries by name). At most one file may
@@ -129,28 +104,5 @@ void policy_free(struct policy *p);
 const struct policy_class *policy_match(const struct policy *p,
 					const char *vm_name, char *why,
 					size_t why_len);
-
-/* Daemon settings, /etc/balancerd/balancerd.json. */
-struct daemon_config {
-	char cgroup_root[256]; /* "/sys/fs/cgroup" */
-	char **vm_globs;       /* cgroup paths relative to cgroup_root,
-				* default "machine.slice/\*.scope" */
-	size_t n_vm_globs;
-	char policy_dir[256];	 /* "/etc/balancerd/policies.d" */
-	char driver_path[256];	 /* "/dev/ovcmem"; "" disables */
-	char state_file[256];	 /* "/run/balancerd/state.json" */
-	char metrics_file[256];	 /* node_exporter textfile; "" disables */
-	usec_t metrics_interval; /* at most one metrics write per this */
-	usec_t interval;	 /* 0: take the policy's */
-	bool dry_run;
-	char log_target[16]; /* "auto", "journal", "stderr" */
-};
-
-/* Defaults, then the file if it exists (-ENOENT for a missing file is not
- * an error: defaults apply). Errors as for policies; on error @out is
- * untouched. On success free @out with daemon_config_free(). */
-int daemon_config_load(const char *path, struct daemon_config *out,
-		       struct policy_errors *errs);
-void daemon_config_free(struct daemon_config *c);
 
 #endif /* BALANCERD_POLICY_H */

@@ -15,10 +15,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "discover.h"
 #include "units.h"
 
-#define VM_NAME_MAX	128
-#define CGROUP_PATH_MAX 512
 /* "no limit" in memory.max / memory.high */
 #define MEMORY_UNLIMITED UINT64_MAX
 
@@ -135,48 +134,5 @@ int vm_signals_acquire(const char *root, const char *cgroup_root,
 int vm_signals_acquire_flags(const char *root, const char *cgroup_root,
 			     const char *cgroup, const struct vm_signals *prev,
 			     unsigned int flags, struct vm_signals *ret);
-
-/*
- * Decode a VM's name from its cgroup's last component, undoing systemd's
- * \xNN escaping and libvirt's machine-qemu-<id>-<name>.scope layout:
- * "machine-qemu\x2d1\x2dvm1.scope" -> "vm1"; "vm7.scope" -> "vm7".
- * Returns 0, -EINVAL (empty or undecodable) or -ENAMETOOLONG (@len).
- */
-int vm_name_from_cgroup(const char *cgroup_path, char *name, size_t len);
-
-struct vm_list {
-	char (*cgroups)[CGROUP_PATH_MAX]; /* relative to the cgroup root */
-	size_t n;
-	/* Slices the globs matched ("*" matches system.slice): not VMs,
-	 * left out, counted for a warning; @slice is the first. */
-	size_t n_slices;
-	char slice[CGROUP_PATH_MAX];
-};
-
-/*
- * Find VM cgroups below @root@cgroup_root matching any of @globs (each
- * relative to the cgroup root, e.g. "machine.slice/\*.scope"), sorted.
- * A glob never leaves the cgroup root: "." and ".." components match
- * nothing. Cgroups named *.slice are left out (see n_slices).
- * Returns 0 or a negative errno. A missing slice is an empty list.
- */
-int discover_vms(const char *root, const char *cgroup_root, char *const *globs,
-		 size_t n_globs, struct vm_list *ret);
-
-/*
- * The cgroup (relative to the cgroup root) of process @pid, from
- * @root/proc/PID/cgroup ("0::/machine.slice/x.scope"). Returns 0 or a
- * negative errno (-ESRCH if the process is gone).
- */
-int cgroup_of_pid(const char *root, pid_t pid, char *ret, size_t len);
-
-/*
- * The VM of @l whose cgroup is @cgroup or an ancestor of it (a qemu pid
- * lives in libvirt's "<scope>/libvirt/emulator"), for mapping an ovcmem
- * partition's owner pid to its VM. Returns the index, or -ENOENT.
- */
-long vm_list_lookup(const struct vm_list *l, const char *cgroup);
-
-void vm_list_free(struct vm_list *l);
 
 #endif /* BALANCERD_SIGNALS_H */

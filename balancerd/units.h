@@ -44,6 +44,14 @@ int parse_duration(const char *s, usec_t *ret);
 char *format_size(uint64_t bytes, char *buf, size_t len);
 char *format_duration(usec_t usec, char *buf, size_t len);
 
+/* A size that may be given in bytes ("512M") or relative ("10%"). */
+struct size_spec {
+	bool set;	 /* false: not given, the default applies */
+	bool is_percent; /* true: percent of the reference size */
+	uint64_t bytes;	 /* when !is_percent */
+	double percent;	 /* when is_percent, 0..100 */
+};
+
 /* CLOCK_MONOTONIC in usec: ticks, action budgets, scan ages. */
 usec_t now_monotonic(void);
 

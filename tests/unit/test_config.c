@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "config.h"
 #include "policy.h"
 
 #ifndef SRCDIR

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "fake_tree.h"
+#include "discover.h"
 #include "signals.h"
 
 static char tree[64];
