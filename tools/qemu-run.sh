@@ -206,7 +206,7 @@ progress_text() {
 		line=$(tr -d '\r' <"$console" 2>/dev/null | grep -F -- "$marker" | tail -n 1)
 	fi
 	if [ -n "$line" ]; then
-		echo "${line#*"$marker"}" | clean 160
+		echo "${line#*"$marker"}" | clean 220
 	elif [ -s "$console" ]; then
 		echo "console: $(last_console_line "$console")"
 	else
