@@ -101,8 +101,12 @@ static const char *sz(uint64_t bytes, char *buf)
 	return format_size(bytes, buf, 16);
 }
 
-static usec_t policy_interval(const struct policy *p)
+/* The tick's interval: the daemon's effective one (command line, then
+ * balancerd.json, then the policy), else the policy's (tests). */
+static usec_t tick_interval(const struct policy *p, const struct tick_input *in)
 {
+	if (in->interval)
+		return in->interval;
 	return p->interval ? p->interval : FALLBACK_INTERVAL;
 }
 
@@ -437,9 +441,7 @@ static bool cold_bytes_at(const struct vm_signals *v, usec_t age,
 	uint64_t total = 0, pages = 0;
 	usec_t ticks;
 
-	if (!interval)
-		interval = FALLBACK_INTERVAL;
-	ticks = (age + interval - 1) / interval;
+	ticks = usec_to_ticks(age, interval ? interval : FALLBACK_INTERVAL);
 	if (!o->present)
 		return false;
 	if (o->cold_valid && age == class_age) {
@@ -463,6 +465,8 @@ static bool cold_bytes_at(const struct vm_signals *v, usec_t age,
 bool decide_cold_bytes(const struct vm_signals *v, const struct policy_class *c,
 		       usec_t interval, uint64_t *ret)
 {
+	if (!c)
+		return false; /* no class, no cold age */
 	return cold_bytes_at(v, c->cold_age, c->cold_age, interval, ret);
 }
 
@@ -1038,7 +1042,7 @@ static void tick_ctx_init(struct tick_ctx *t, struct balancer_state *state,
 {
 	t->p = p;
 	t->in = in;
-	t->interval = policy_interval(p);
+	t->interval = tick_interval(p, in);
 	t->elapsed = state->last_tick && in->now > state->last_tick
 			     ? in->now - state->last_tick
 			     : t->interval;
@@ -1056,7 +1060,7 @@ int decide(struct balancer_state *state, const struct policy *policy,
 {
 	struct emitter e = {.out = out,
 			    .now = in->now,
-			    .interval = policy_interval(policy)};
+			    .interval = tick_interval(policy, in)};
 	struct tick_ctx t;
 	struct plan *pls;
 	size_t n;

@@ -105,6 +105,10 @@ struct tick_input {
 	size_t n_vms;
 	/* policy_match() result per VM (NULL: no class, left alone). */
 	const struct policy_class *const *classes;
+	/* The effective steady interval (command line, then balancerd.json,
+	 * then the policy: balancerd.json(5)); 0 takes the policy's. Rates
+	 * per tick and ages in ticks are converted with it. */
+	usec_t interval;
 };
 
 struct tick_output {
@@ -135,11 +139,12 @@ void decide_account(struct balancer_state *state, const char *vm_name,
 		    enum action_kind kind, uint64_t bytes_done, usec_t now);
 
 /*
- * Bytes of @v idle at least @c->cold_age, as decide() counts them: the
- * ovcmem client's exact cold_pages when cold_valid, else the idle-age
- * buckets wholly older than cold_age (@interval converts it to ticks; an
- * underestimate on purpose). Returns false when unknown (no ovcmem, or
- * not scanned yet).
+ * Bytes of @v idle at least @c->cold_age, as decide() counts them and
+ * the state file publishes them (the one cold estimate): the ovcmem
+ * client's exact cold_pages when cold_valid, else the idle-age buckets
+ * wholly older than cold_age (@interval converts it to ticks; an
+ * underestimate on purpose). Returns false when unknown (no ovcmem, not
+ * scanned yet, or no class: @c NULL).
  */
 bool decide_cold_bytes(const struct vm_signals *v, const struct policy_class *c,
 		       usec_t interval, uint64_t *ret);

@@ -77,6 +77,11 @@ struct vm_entry {
 	struct vm_signals prev;
 	struct decision_ring recent;
 	char *recent_json; /* state_recent_json(&recent), or NULL: stale */
+	/* The match step's result, valid while class_gen is the policy's
+	 * generation: policy_match() runs when a VM appears and after a
+	 * reload, and acquire, decide, PSI triggers and publish all use it. */
+	const struct policy_class *class;
+	unsigned int class_gen;
 	char why[256];
 	sd_event_source *psi; /* memory.pressure trigger, or NULL */
 	bool psi_tried;
@@ -99,6 +104,7 @@ struct balancer {
 	char driver_path[PATH_MAX];
 	struct daemon_config cfg;
 	struct policy policy;
+	unsigned int policy_gen; /* bumped by each policy loaded */
 	bool dry_run;
 	usec_t interval_override, interval;
 	uint64_t max_ticks;
@@ -366,6 +372,7 @@ int balancer_new(const struct balancer_options *opts, struct balancer **ret)
 		return r;
 	}
 	policy_errors_free(&errs);
+	b->policy_gen = 1;
 	b->interval = effective_interval(b);
 	metrics_setup(b);
 	driver_open(b);
@@ -528,6 +535,7 @@ int balancer_reload(struct balancer *b)
 	metrics_setup(b);
 	policy_free(&b->policy);
 	b->policy = np;
+	b->policy_gen++;
 	/* A VM that matched nothing may match now, and be told again. */
 	for (size_t i = 0; i < b->n_entries; i++)
 		b->entries[i].unmatched_logged = false;
@@ -698,16 +706,14 @@ static void vm_collect_ovcmem(struct balancer *b, const struct vm_entry *e,
 {
 	const struct ovcmem_part *p =
 		ovcmem_client_find_cgroup(b->ovc, e->cgroup);
-	const struct policy_class *c;
 	int r;
 
 	if (!p)
 		return;
-	c = policy_match(&b->policy, e->decoded, NULL, 0);
-	r = ovcmem_client_collect(b->ovc, p->id, cold_ticks(b, c), b->tick_now,
-				  b->interval ? b->interval
-					      : BALANCER_DEFAULT_INTERVAL,
-				  &v->ovcmem);
+	r = ovcmem_client_collect(
+		b->ovc, p->id, cold_ticks(b, e->class), b->tick_now,
+		b->interval ? b->interval : BALANCER_DEFAULT_INTERVAL,
+		&v->ovcmem);
 	if (r < 0 && r != -ENOENT) {
 		metrics_count_error(&b->totals.metrics, ERROR_SOURCE_OVCMEM);
 		log_warning_errno(r,
@@ -718,10 +724,35 @@ static void vm_collect_ovcmem(struct balancer *b, const struct vm_entry *e,
 		v->pid = p->owner_pid;
 }
 
+/* The match step of one VM: its class under the current policy. */
+static void entry_match(struct balancer *b, struct vm_entry *e)
+{
+	if (e->class_gen == b->policy_gen)
+		return;
+	e->class = policy_match(&b->policy, e->decoded, e->why, sizeof(e->why));
+	e->class_gen = b->policy_gen;
+}
+
+/* The entry of @cgroup, added (and matched) when the VM is new. */
+static struct vm_entry *entry_get(struct balancer *b, const char *cgroup)
+{
+	struct vm_entry *e = entry_find(b, cgroup);
+	char decoded[VM_NAME_MAX];
+
+	if (e)
+		return e;
+	/* As vm_signals_acquire() names it, which it did not when it
+	 * failed. */
+	if (vm_name_from_cgroup(cgroup, decoded, sizeof(decoded)) < 0)
+		copy_str(decoded, sizeof(decoded), cgroup);
+	/* entry_add may move entries: re-find pointers after it. */
+	return entry_add(b, cgroup, decoded);
+}
+
 /* Read one VM's signals into vms[n_vms]; a vanished cgroup is skipped. */
 static int acquire_vm(struct balancer *b, const char *cgroup)
 {
-	struct vm_entry *e = entry_find(b, cgroup);
+	struct vm_entry *e;
 	struct vm_signals *v;
 	bool hot;
 	int r;
@@ -729,25 +760,17 @@ static int acquire_vm(struct balancer *b, const char *cgroup)
 	r = grow_tick_arrays(b, b->n_vms + 1);
 	if (r < 0)
 		return r;
+	e = entry_get(b, cgroup);
+	if (!e)
+		return -ENOMEM;
+	entry_match(b, e);
 	v = &b->vms[b->n_vms];
-	hot = e && e->have_prev && e->since_full < FULL_READ_EVERY;
+	hot = e->have_prev && e->since_full < FULL_READ_EVERY;
 	r = vm_signals_acquire_flags(b->root, b->cfg.cgroup_root, cgroup,
-				     e && e->have_prev ? &e->prev : NULL,
+				     e->have_prev ? &e->prev : NULL,
 				     hot ? VM_ACQUIRE_HOT_ONLY : 0, v);
 	if (r == -ENOENT)
 		return 0; /* gone mid-tick: "vanished" is logged below */
-	if (!e) {
-		char decoded[VM_NAME_MAX];
-
-		/* As vm_signals_acquire() names it, which it did not when it
-		 * failed. */
-		if (vm_name_from_cgroup(cgroup, decoded, sizeof(decoded)) < 0)
-			copy_str(decoded, sizeof(decoded), cgroup);
-		/* entry_add may move entries: re-find pointers after it. */
-		e = entry_add(b, cgroup, decoded);
-		if (!e)
-			return -ENOMEM;
-	}
 	e->present = true;
 	note_read_error(e, r < 0 ? r : 0);
 	if (r < 0) {
@@ -866,8 +889,8 @@ static void match_classes(struct balancer *b)
 		const struct vm_signals *v = &b->vms[i];
 		struct log_field f[1];
 
-		b->classes[i] = policy_match(&b->policy, e->decoded, e->why,
-					     sizeof(e->why));
+		entry_match(b, e);
+		b->classes[i] = e->class;
 		if (b->classes[i] || e->unmatched_logged)
 			continue;
 		e->unmatched_logged = true;
@@ -999,11 +1022,7 @@ static void account(struct balancer *b, const struct action *a,
 static unsigned int cold_ticks(const struct balancer *b,
 			       const struct policy_class *c)
 {
-	usec_t iv = b->interval ? b->interval : BALANCER_DEFAULT_INTERVAL;
-
-	if (!c)
-		return UINT_MAX;
-	return (unsigned int)((c->cold_age + iv - 1) / iv);
+	return c ? usec_to_ticks(c->cold_age, b->interval) : UINT_MAX;
 }
 
 /*
@@ -1054,12 +1073,8 @@ static void act_one(size_t i, struct act_result *res, void *userdata)
 		return;
 	}
 	ctx.cold_ticks = cold_ticks(b, b->classes[a->vm]);
-	if (a->min_idle) {
-		usec_t iv =
-			b->interval ? b->interval : BALANCER_DEFAULT_INTERVAL;
-
-		ctx.cold_ticks = (unsigned int)((a->min_idle + iv - 1) / iv);
-	}
+	if (a->min_idle)
+		ctx.cold_ticks = usec_to_ticks(a->min_idle, b->interval);
 	(void)act_execute(&ctx, a, &b->vms[a->vm], res); /* res says it */
 }
 
@@ -1196,24 +1211,6 @@ static void log_summary(struct balancer *b, usec_t now)
 		 balancer_status(b, status, sizeof(status)), pre);
 }
 
-static uint64_t cold_estimate(const struct balancer *b, size_t i)
-{
-	const struct vm_signals *v = &b->vms[i];
-	const struct policy_class *c = b->classes[i];
-	unsigned int ticks = cold_ticks(b, c);
-	uint64_t pages = 0;
-
-	if (!v->ovcmem.present)
-		return UINT64_MAX; /* unknown without access bits */
-	if (v->ovcmem.cold_valid)
-		return v->ovcmem.cold_pages * OVCMEM_PAGE_SIZE;
-	/* Whole buckets older than the class's cold age. */
-	for (unsigned int k = 0; k < IDLE_BUCKETS; k++)
-		if (k == 0 ? ticks == 0 : idle_bucket_ticks[k - 1] >= ticks)
-			pages += v->ovcmem.idle_pages[k];
-	return pages * OVCMEM_PAGE_SIZE;
-}
-
 static int cmp_vm_state(const void *a, const void *b)
 {
 	const struct vm_state *const *x = a, *const *y = b;
@@ -1279,7 +1276,9 @@ static int publish(struct balancer *b, usec_t now)
 		recent_json[i] = e->recent_json;
 		rings[i] = &b->entry_of[i]->recent;
 		why[i] = b->entry_of[i]->why;
-		cold[i] = cold_estimate(b, i);
+		if (!decide_cold_bytes(&b->vms[i], b->classes[i], b->interval,
+				       &cold[i]))
+			cold[i] = UINT64_MAX; /* unknown */
 	}
 	s.now = time(NULL);
 	s.dry_run = b->dry_run;
@@ -1380,6 +1379,7 @@ static int tick_run(struct balancer *b, usec_t now)
 	in.vms = b->vms;
 	in.n_vms = b->n_vms;
 	in.classes = b->classes;
+	in.interval = b->interval;
 	tick_output_reset(&b->out);
 	r = decide(&b->state, &b->policy, &in, &b->out);
 	if (r < 0)
@@ -1577,7 +1577,7 @@ static void psi_trigger_vm(struct balancer *b, struct vm_entry *e)
 			    sizeof(path)) < 0)
 		return;
 	/* Wake when the VM's stall reaches its class's pressure target. */
-	c = policy_match(&b->policy, e->decoded, NULL, 0);
+	c = e->class;
 	if (c && c->pressure_target > 0)
 		stall = (usec_t)(c->pressure_target / 100.0 * PSI_WINDOW_US);
 	if (psi_trigger(b, path, stall, &e->psi) == 1)

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -268,4 +269,14 @@ usec_t now_monotonic(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
+}
+
+unsigned int usec_to_ticks(usec_t age, usec_t interval)
+{
+	usec_t ticks;
+
+	if (!interval)
+		interval = USEC_PER_SEC;
+	ticks = age / interval + (age % interval != 0);
+	return ticks > UINT_MAX ? UINT_MAX : (unsigned int)ticks;
 }

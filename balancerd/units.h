@@ -52,6 +52,14 @@ struct size_spec {
 	double percent;	 /* when is_percent, 0..100 */
 };
 
+/*
+ * @age in ticks of @interval, rounded up (an age of one usec is one tick:
+ * a page counts as idle that long only after a whole tick), saturating
+ * at UINT_MAX; @interval 0 is taken as one second. The one conversion
+ * between durations and coldmap ages.
+ */
+unsigned int usec_to_ticks(usec_t age, usec_t interval);
+
 /* CLOCK_MONOTONIC in usec: ticks, action budgets, scan ages. */
 usec_t now_monotonic(void);
 

@@ -88,6 +88,8 @@ struct tcase {
 	int n_vms;
 	struct step steps[MAX_STEP];
 	int n_steps;
+	usec_t interval; /* the daemon's effective interval; 0: the policy's
+			  * (1s) */
 };
 
 /* Exact bytes, and bounds. */
@@ -115,6 +117,13 @@ static const struct tcase cases[] = {
 		    .vms = {CALM(0, 4 * G)},
 		    .mode = MODE_PROACTIVE,
 		    .acts = {A(RECLAIM, 0, 64 * M)}}}},
+	{"the effective interval, not the policy's: 250ms steps 16M",
+	 .interval = SEC / 4, .n_vms = 1, .n_steps = 1,
+	 .steps = {{.avail = 3 * G,
+		    .vms = {CALM(0, 4 * G)},
+		    .mode = MODE_PROACTIVE,
+		    .acts = {A(RECLAIM, 0, 16 * M)},
+		    .reason_has = "step 16M"}}},
 	{"proactive: pressure at the target, nothing", .n_vms = 1, .n_steps = 1,
 	 .steps = {{.avail = 3 * G,
 		    .vms = {PSI(0, 4 * G, 1.0)},
@@ -947,7 +956,8 @@ static void run_case(const struct tcase *tc)
 					.host = &host,
 					.vms = vms,
 					.n_vms = tc->n_vms,
-					.classes = cls};
+					.classes = cls,
+					.interval = tc->interval};
 
 		for (int i = 0; i < tc->n_vms; i++) {
 			make_vm(&st->vms[i], i, &vms[i]);
@@ -1098,6 +1108,8 @@ static void test_cold_estimate(void **state)
 	/* at a 10s interval 30s is 3 ticks: 11-30 and older */
 	assert_true(decide_cold_bytes(&v, &c, 10 * SEC, &cold));
 	assert_int_equal(cold, (4 + 8 + 16 + 32) * 4096);
+	/* without a class there is no cold age: unknown */
+	assert_false(decide_cold_bytes(&v, NULL, SEC, &cold));
 	c.cold_age = 0; /* everything is cold */
 	assert_true(decide_cold_bytes(&v, &c, SEC, &cold));
 	assert_int_equal(cold, 63 * 4096);
