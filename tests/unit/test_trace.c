@@ -1,0 +1,496 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Traces: every line reads back to what was written (the policy to the
+ * same structs, decide()'s state and a tick's signals field by field);
+ * the recorder rotates and survives a full disk and an unwritable path;
+ * malformed traces get an error naming file and line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fake_tree.h"
+#include "log.h"
+#include "replay.h"
+#include "trace.h"
+#include "trace_synth.h"
+
+struct dir {
+	char path[64];
+	char file[128];
+};
+
+static int setup(void **state)
+{
+	struct dir *d = calloc(1, sizeof(*d));
+
+	assert_non_null(d);
+	snprintf(d->path, sizeof(d->path), "/tmp/test_trace.XXXXXX");
+	assert_non_null(mkdtemp(d->path));
+	snprintf(d->file, sizeof(d->file), "%s/trace.jsonl", d->path);
+	log_open(LOG_TARGET_MEMORY);
+	*state = d;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct dir *d = *state;
+
+	fake_rm_rf(d->path);
+	log_memory_clear();
+	free(d);
+	return 0;
+}
+
+static void load_file(const char *path, struct policy *p)
+{
+	struct policy_errors errs = {0};
+
+	assert_int_equal(policy_load_files(&path, 1, p, &errs), 0);
+	policy_errors_free(&errs);
+}
+
+static void assert_size_equal(const struct size_spec *a,
+			      const struct size_spec *b)
+{
+	assert_int_equal(a->set, b->set);
+	assert_int_equal(a->is_percent, b->is_percent);
+	assert_true(a->bytes == b->bytes);
+	assert_true(a->percent == b->percent); /* exact: same double */
+}
+
+/* The shipped policies come back field by field, doubles exactly. */
+static void test_policy_round_trip(void **state)
+{
+	static const char *const files[] = {"policies/default.json",
+					    "policies/conservative.json",
+					    "policies/aggressive.json"};
+	struct balancer_state s = {0};
+
+	(void)state;
+	for (size_t f = 0; f < 3; f++) {
+		struct policy p = {0};
+		struct trace_header h;
+		struct trace_tick t;
+		char err[256] = "", *line;
+
+		load_file(files[f], &p);
+		line = trace_header_line("start", USEC_PER_SEC, false, &p, &s);
+		assert_non_null(line);
+		assert_int_equal(trace_parse_line(line, strlen(line) - 1, &h,
+						  &t, err, sizeof(err)),
+				 TRACE_LINE_HEADER);
+		assert_int_equal(h.policy.n_classes, p.n_classes);
+		assert_true(h.policy.interval == p.interval);
+		assert_true(h.policy.backoff == p.backoff);
+		assert_true(h.policy.hysteresis == p.hysteresis);
+		assert_true(h.policy.host.psi_full_limit ==
+			    p.host.psi_full_limit);
+		assert_size_equal(&h.policy.host.low_watermark,
+				  &p.host.low_watermark);
+		assert_size_equal(&h.policy.host.min_watermark,
+				  &p.host.min_watermark);
+		assert_size_equal(&h.policy.host.high_watermark,
+				  &p.host.high_watermark);
+		for (size_t i = 0; i < p.n_classes; i++) {
+			const struct policy_class *a = &p.classes[i],
+						  *b = &h.policy.classes[i];
+
+			assert_string_equal(a->name, b->name);
+			assert_int_equal(a->n_match, b->n_match);
+			for (size_t m = 0; m < a->n_match; m++)
+				assert_string_equal(a->match[m], b->match[m]);
+			assert_int_equal(a->priority, b->priority);
+			assert_int_equal(a->shares, b->shares);
+			assert_size_equal(&a->floor, &b->floor);
+			assert_size_equal(&a->ceiling, &b->ceiling);
+			assert_true(a->pressure_target == b->pressure_target);
+			assert_true(a->cold_age == b->cold_age);
+			assert_true(a->max_reclaim_rate == b->max_reclaim_rate);
+			assert_int_equal(a->prefault, b->prefault);
+			assert_size_equal(&a->memory_high, &b->memory_high);
+			assert_size_equal(&a->memory_low, &b->memory_low);
+		}
+		trace_header_free(&h);
+		free(line);
+		policy_free(&p);
+	}
+}
+
+/* Percentages with nine fraction digits, the most the loader reads. */
+static void test_policy_odd_percent(void **state)
+{
+	const char *json =
+		synth_policy_edit(synth_policy, "\"50%\"", "\"33.333333333%\"");
+	struct policy_errors errs = {0};
+	struct balancer_state s = {0};
+	struct policy p = {0};
+	struct trace_header h;
+	struct trace_tick t;
+	char err[256], *line;
+
+	(void)state;
+	assert_int_equal(policy_load_string(json, "t.json", &p, &errs), 0);
+	line = trace_header_line("start", USEC_PER_SEC, true, &p, &s);
+	assert_int_equal(trace_parse_line(line, strlen(line) - 1, &h, &t, err,
+					  sizeof(err)),
+			 TRACE_LINE_HEADER);
+	assert_true(h.policy.classes[0].floor.percent ==
+		    p.classes[0].floor.percent);
+	assert_true(h.dry_run);
+	trace_header_free(&h);
+	policy_free(&p);
+	free(line);
+}
+
+/* A line written again from what was read is the same line. */
+static void assert_rewrites(const char *line, const struct policy *p)
+{
+	struct trace_header h;
+	struct trace_tick t;
+	char err[256] = "", *again = NULL;
+	int k = trace_parse_line(line, strlen(line) - 1, &h, &t, err,
+				 sizeof(err));
+
+	if (k < 0)
+		fail_msg("%s", err);
+	if (k == TRACE_LINE_HEADER) {
+		again = trace_header_line(h.why, h.interval, h.dry_run,
+					  &h.policy, &h.state);
+		trace_header_free(&h);
+	} else {
+		const struct policy_class *cls[8] = {0};
+		struct tick_input in = {.now = t.now,
+					.interval = t.interval,
+					.host = &t.host,
+					.vms = t.vms,
+					.n_vms = t.n_vms,
+					.classes = cls};
+		struct tick_output out = {.mode = t.mode,
+					  .actions = t.actions,
+					  .n_actions = t.n_actions};
+
+		assert_true(t.n_vms <= 8);
+		snprintf(out.mode_reason, sizeof(out.mode_reason), "%s",
+			 t.mode_reason);
+		for (size_t i = 0; i < t.n_vms; i++)
+			for (size_t c = 0; t.classes[i][0] && c < p->n_classes;
+			     c++)
+				if (!strcmp(p->classes[c].name, t.classes[i]))
+					cls[i] = &p->classes[c];
+		again = trace_tick_line(&in, &out, t.results);
+		trace_tick_free(&t);
+	}
+	assert_non_null(again);
+	assert_string_equal(again, line);
+	free(again);
+}
+
+/* A recorded run, read back line by line. */
+static void test_recording_round_trip(void **state)
+{
+	struct dir *d = *state;
+	struct policy_errors errs = {0};
+	struct policy p = {0};
+	char line[1 << 16];
+	unsigned int headers = 0, ticks = 0, with_actions = 0;
+	FILE *f;
+
+	synth_record(d->file, 40, 0, NULL);
+	assert_int_equal(policy_load_string(synth_policy, "p", &p, &errs), 0);
+	f = fopen(d->file, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		assert_non_null(strchr(line, '\n'));
+		assert_rewrites(line, &p);
+		headers += strstr(line, "\"type\":\"header\"") != NULL;
+		ticks += strstr(line, "\"type\":\"tick\"") != NULL;
+		with_actions += strstr(line, "\"done\":") != NULL;
+	}
+	fclose(f);
+	assert_int_equal(headers, 1);
+	assert_int_equal(ticks, 40);
+	assert_true(with_actions > 10); /* the script makes it act */
+	policy_free(&p);
+}
+
+/* Values JSON cannot hold as such: > INT64_MAX, NaN, non-UTF-8 names. */
+static void test_odd_values(void **state)
+{
+	struct host_signals host = {
+		.mem_total = UINT64_MAX,
+		.psi.full = {.present = true, .avg10 = NAN, .avg60 = INFINITY}};
+	struct vm_signals v = {.memory_max = MEMORY_UNLIMITED, .pid = -1};
+	struct tick_input in = {.now = 5, .host = &host, .vms = &v, .n_vms = 1};
+	struct action a = {.kind = ACTION_SET_HIGH,
+			   .bytes = MEMORY_UNLIMITED,
+			   .mode = MODE_RESTORE};
+	struct trace_result res = {
+		.bytes_done = 1, .error = -EIO, .partial = true};
+	struct tick_output out = {
+		.mode = MODE_RESTORE, .actions = &a, .n_actions = 1};
+	struct trace_header h;
+	struct trace_tick t;
+	char err[256], *line;
+
+	(void)state;
+	snprintf(v.name, sizeof(v.name), "vm\xff\x01");
+	snprintf(a.reason, sizeof(a.reason), "why \xfe");
+	line = trace_tick_line(&in, &out, &res);
+	assert_non_null(line);
+	assert_int_equal(trace_parse_line(line, strlen(line) - 1, &h, &t, err,
+					  sizeof(err)),
+			 TRACE_LINE_TICK);
+	assert_true(t.host.mem_total == UINT64_MAX);
+	assert_true(isnan(t.host.psi.full.avg10));
+	assert_true(isinf(t.host.psi.full.avg60));
+	assert_true(t.vms[0].memory_max == MEMORY_UNLIMITED);
+	assert_int_equal(t.vms[0].pid, -1);
+	assert_string_equal(t.vms[0].name, "vm\xff\x01");
+	assert_string_equal(t.actions[0].reason, "why \xfe");
+	assert_true(t.actions[0].bytes == MEMORY_UNLIMITED);
+	assert_int_equal(t.results[0].error, -EIO);
+	assert_true(t.results[0].partial);
+	trace_tick_free(&t);
+	free(line);
+}
+
+static int count_lines(const char *path, const char *needle)
+{
+	char line[1 << 16];
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		n += !needle || strstr(line, needle);
+	fclose(f);
+	return n;
+}
+
+/* FILE.1 takes the older lines; each file starts with a header whose
+ * state the next tick starts from, so FILE.1 FILE replays exactly. */
+static void test_rotation(void **state)
+{
+	struct dir *d = *state;
+	char old[160], err[512] = "";
+	char *paths[2] = {old, d->file};
+	struct replay rp;
+	struct stat st;
+	int first_rotate;
+	FILE *f;
+	char head[64];
+
+	synth_record(d->file, 60, 16 << 10, NULL);
+	snprintf(old, sizeof(old), "%s.1", d->file);
+	assert_int_equal(stat(old, &st), 0);
+	/* a file ends past the cap by at most one tick's line */
+	assert_true(st.st_size >= 16 << 10);
+	assert_true(st.st_size < (16 << 10) + 8192);
+	f = fopen(d->file, "r");
+	assert_non_null(fgets(head, sizeof(head), f));
+	fclose(f);
+	first_rotate = strstr(head, "\"type\":\"header\"") != NULL;
+	assert_true(first_rotate);
+	assert_int_equal(count_lines(d->file, "\"why\":\"rotate\""), 1);
+
+	replay_init(&rp, NULL);
+	assert_int_equal(replay_files(&rp, paths, 2, err, sizeof(err)), 0);
+	assert_true(rp.ticks > 5);
+	assert_true(rp.ticks < 60); /* the oldest were rotated away */
+	assert_int_equal(rp.differences, 0);
+	replay_free(&rp);
+}
+
+static size_t count_log(const char *needle)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < log_memory_count(); i++)
+		n += strstr(log_memory_get(i)->message, needle) != NULL;
+	return n;
+}
+
+/* A full disk: said once, recording stops, ticks go on. */
+static void test_full_disk(void **state)
+{
+	(void)state;
+	if (access("/dev/full", W_OK) < 0)
+		skip();
+	log_memory_clear();
+	synth_record("/dev/full", 30, 0, NULL);
+	for (size_t i = 0; i < log_memory_count(); i++)
+		print_message("log: %s\n", log_memory_get(i)->message);
+	assert_int_equal(count_log("trace /dev/full: cannot write"), 1);
+}
+
+static void test_unwritable(void **state)
+{
+	struct dir *d = *state;
+	struct balancer_state s = {0};
+	struct trace_recorder *r = NULL;
+	struct policy p = {0};
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/no/such/dir/trace", d->path);
+	log_memory_clear();
+	assert_int_equal(trace_recorder_open(path, 0, "start", USEC_PER_SEC,
+					     false, &p, &s, &r),
+			 -ENOENT);
+	assert_null(r);
+	assert_int_equal(count_log("cannot open; not recording"), 1);
+	/* the manager's calls are no-ops without a recorder */
+	trace_recorder_result(NULL, 0, &(struct act_result){0});
+	trace_recorder_tick(NULL, NULL, NULL, NULL);
+	trace_recorder_close(NULL);
+}
+
+/* ---- malformed traces ---------------------------------------------------- */
+
+static const char tick_line[] =
+	"{\"type\":\"tick\",\"now\":5,\"host\":{},\"vms\":[],"
+	"\"mode\":\"proactive\",\"mode_reason\":\"\",\"actions\":[]}\n";
+
+struct bad {
+	const char *name;
+	const char *body; /* after a valid header when %H is its start */
+	unsigned long line;
+	const char *says;
+};
+
+static const struct bad bad_rows[] = {
+	{"empty file", "", 0, "no header: not a trace"},
+	{"tick first", tick_line, 1, "a tick before any header"},
+	{"not JSON", "%H{\"type\":\"tick\",\n", 2, "not JSON"},
+	{"no type", "%H{\"now\":1}\n", 2, "without a \"type\""},
+	{"unknown type", "%H{\"type\":\"tock\"}\n", 2, "unknown line type"},
+	{"unknown version", "{\"type\":\"header\",\"format\":99}\n", 1,
+	 "trace format 99 is not supported"},
+	{"no version", "{\"type\":\"header\"}\n", 1, "without a format"},
+	{"truncated", "%H{\"type\":\"tick\",\"now\":5", 2, "truncated line"},
+	{"bad number",
+	 "%H{\"type\":\"tick\",\"now\":5,\"host\":{},\"vms\":[{\"name\":"
+	 "\"a\",\"memory_current\":-3}],\"mode\":\"proactive\","
+	 "\"mode_reason\":\"\",\"actions\":[]}\n",
+	 2, "vms[0].memory_current: not a valid non-negative integer"},
+	{"action of no VM",
+	 "%H{\"type\":\"tick\",\"now\":5,\"host\":{},\"vms\":[],\"mode\":"
+	 "\"proactive\",\"mode_reason\":\"\",\"actions\":[{\"kind\":"
+	 "\"reclaim\",\"vm\":0,\"bytes\":1,\"mode\":\"tight\","
+	 "\"reason\":\"\"}]}\n",
+	 2, "actions[0].vm: not an index into vms"},
+	{"unknown class",
+	 "%H{\"type\":\"tick\",\"now\":5,\"host\":{},\"vms\":[{\"name\":"
+	 "\"a\",\"class\":\"nope\"}],\"mode\":\"proactive\","
+	 "\"mode_reason\":\"\",\"actions\":[]}\n",
+	 2, "class 'nope', which the header's policy does not have"},
+	{"bad policy",
+	 "{\"type\":\"header\",\"format\":1,\"interval\":1000000,"
+	 "\"policy\":{\"classes\":[]},\"state\":{}}\n",
+	 1, "the recorded policy is invalid"},
+	{"unsorted state",
+	 "{\"type\":\"header\",\"format\":1,\"interval\":1000000,"
+	 "\"policy\":{\"classes\":[{\"name\":\"a\",\"match\":[\"*\"]}]},"
+	 "\"state\":{\"mode\":\"tight\",\"last_tick\":0,\"mode_since\":0,"
+	 "\"vms\":[{\"name\":\"b\"},{\"name\":\"a\"}]}}\n",
+	 1, "not sorted by name"},
+};
+
+static void write_bad(const char *path, const char *body)
+{
+	struct balancer_state s = {0};
+	struct policy_errors errs = {0};
+	struct policy p = {0};
+	const char *h = strstr(body, "%H");
+	char *hdr;
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	if (h) {
+		assert_int_equal(
+			policy_load_string(synth_policy, "p", &p, &errs), 0);
+		hdr = trace_header_line("start", USEC_PER_SEC, false, &p, &s);
+		fputs(hdr, f);
+		free(hdr);
+		policy_free(&p);
+		body = h + 2;
+	}
+	fputs(body, f);
+	fclose(f);
+}
+
+static void test_malformed(void **state)
+{
+	struct dir *d = *state;
+
+	for (size_t i = 0; i < sizeof(bad_rows) / sizeof(bad_rows[0]); i++) {
+		const struct bad *b = &bad_rows[i];
+		char *paths[1] = {d->file}, err[1024] = "", where[256];
+		struct replay rp;
+		int r;
+
+		write_bad(d->file, b->body);
+		replay_init(&rp, NULL);
+		r = replay_files(&rp, paths, 1, err, sizeof(err));
+		replay_free(&rp);
+		if (b->line)
+			snprintf(where, sizeof(where), "%s:%lu: ", d->file,
+				 b->line);
+		else
+			snprintf(where, sizeof(where), "%s: ", d->file);
+		if (r >= 0 || !strstr(err, where) || !strstr(err, b->says))
+			fail_msg("%s: got %d \"%s\", want \"%s...%s\"", b->name,
+				 r, err, where, b->says);
+	}
+}
+
+/* 1 GB without a newline: refused at the line cap, not read whole. */
+static void test_huge_file(void **state)
+{
+	struct dir *d = *state;
+	char *paths[1] = {d->file}, err[1024] = "", want[256];
+	struct replay rp;
+	int fd = open(d->file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1LL << 30), 0); /* sparse */
+	close(fd);
+	replay_init(&rp, NULL);
+	assert_int_equal(replay_files(&rp, paths, 1, err, sizeof(err)), -EFBIG);
+	replay_free(&rp);
+	snprintf(want, sizeof(want), "%s:1: line longer than 64 MiB", d->file);
+	assert_non_null(strstr(err, want));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_policy_round_trip),
+		cmocka_unit_test(test_policy_odd_percent),
+		cmocka_unit_test_setup_teardown(test_recording_round_trip,
+						setup, teardown),
+		cmocka_unit_test(test_odd_values),
+		cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_disk, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_unwritable, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_malformed, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_huge_file, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
