@@ -7,6 +7,7 @@
  *   explain VM    which class governs VM and why, its limits, the last
  *                 decisions with their reasons
  *   check FILE... validate policy files, as balancerd --check
+ *   replay FILE...  a recorded trace through a policy (replay_cli.c)
  *
  * Exit codes: 0 ok, 1 failure (no state, VM unknown, invalid policy),
  * 2 usage.
@@ -29,6 +30,7 @@
 #include "loop.h"
 #include "safe_open.h"
 #include "metrics.h"
+#include "replay_cli.h"
 #include "state.h"
 #include "units.h"
 
@@ -53,6 +55,11 @@ static void usage(FILE *f)
 		"  metrics        the state as Prometheus text (as in the "
 		"textfile collector's file)\n"
 		"  check FILE...  validate policy files\n"
+		"  replay FILE... [--policy FILE|DIR] [--from T] [--to T] "
+		"[--vm GLOB]\n"
+		"                 a trace of balancerd --record through the "
+		"recorded\n"
+		"                 or another policy (replay --help)\n"
 		"\n"
 		"Options:\n"
 		"  -j, --json             machine-readable output\n"
@@ -492,6 +499,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[optind++];
+	if (!strcmp(cmd, "replay"))
+		return replay_main(argc - optind + 1, argv + optind - 1,
+				   json_output);
 	/* Options may follow the command too: "balancerctl status --json". */
 	while ((c = getopt_long(argc, argv, "+js:h", longopts, NULL)) != -1) {
 		if (c == 'j')
