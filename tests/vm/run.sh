@@ -43,7 +43,7 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout_s=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
 	--append) append=$2; shift 2 ;;
-	-h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,31p' "$0"; exit 0 ;;
 	*) echo "vm: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -208,7 +208,7 @@ for kver in "${kvers[@]}"; do
 			--console "$out/console.log" --progress-marker "RIG-SUITE-BEGIN " -- \
 			-m "$mem" -smp 2 \
 			-kernel "/boot/vmlinuz-$kver" -initrd "$out/initramfs.gz" \
-			-append "console=ttyS0 panic=-1 loglevel=4 transparent_hugepage=madvise $append"
+			-append "console=ttyS0 panic=-1 loglevel=4 transparent_hugepage=madvise numa=fake=2 numa_balancing=disable secretmem.enable=1 $append"
 		qrc=$?
 		if [ "$boots" -eq 1 ]; then
 			echo "# vm/$kver: guest ran $(($(date +%s) - start)) s, console in ${out#"$top"/}/console.log"
