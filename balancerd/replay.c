@@ -80,16 +80,19 @@ int replay_header(struct replay *rp, struct trace_header *h)
 
 /* ---- describing decisions --------------------------------------------- */
 
+/* Exact bytes: a difference may be a page. */
 static void describe_action(const struct action *a, char *buf, size_t len)
 {
 	char sz[16];
 
 	if (a->bytes == MEMORY_UNLIMITED)
-		snprintf(sz, sizeof(sz), "max");
+		snprintf(buf, len, "%s max: %s", action_kind_name(a->kind),
+			 a->reason);
 	else
-		format_size(a->bytes, sz, sizeof(sz));
-	snprintf(buf, len, "%s %s: %s", action_kind_name(a->kind), sz,
-		 a->reason);
+		snprintf(buf, len, "%s %s (%" PRIu64 " bytes): %s",
+			 action_kind_name(a->kind),
+			 format_size(a->bytes, sz, sizeof(sz)), a->bytes,
+			 a->reason);
 }
 
 /* The actions of VM @vm in @acts, as "pageout 32M, reclaim 8M: reason". */
@@ -154,7 +157,7 @@ static void keep(struct replay *rp, usec_t at, const char *vm,
 	if (rp->n_kept == REPLAY_KEEP)
 		return;
 	d = &rp->kept[rp->n_kept++];
-	d->tick = rp->ticks;
+	d->tick = rp->ticks + 1; /* tally() counts this tick after */
 	d->at = at;
 	snprintf(d->vm, sizeof(d->vm), "%s", vm ? vm : "");
 	snprintf(d->recorded, sizeof(d->recorded), "%s", recorded);

@@ -90,7 +90,7 @@ int replay_main(int argc, char **argv, bool json)
 	char err[1024], esc[4096];
 	int c, r;
 
-	optind = 1;
+	optind = 0; /* 0: glibc re-initializes, after main()'s getopt */
 	while ((c = getopt_long(argc, argv, "p:jh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':

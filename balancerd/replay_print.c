@@ -22,6 +22,8 @@ static const char *size_str(uint64_t v, char *buf)
 static const char *dur_str(usec_t v, char *buf, size_t len)
 {
 	/* whole seconds: the trace's tick times carry scheduling noise */
+	if (v < USEC_PER_SEC)
+		return strncpy(buf, "0s", len);
 	return format_duration(v / USEC_PER_SEC * USEC_PER_SEC, buf, len);
 }
 

@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Replay: a recorded run through the recorded policy makes the recorded
+ * decisions exactly (and a tampered trace is caught); through a changed
+ * policy it departs where, and only where, the change matters (table
+ * rows); the window and VM filters; balancerctl replay's output and exit
+ * codes. Run from the repository root (it execs build/balancerctl).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fake_tree.h"
+#include "log.h"
+#include "replay.h"
+#include "trace_synth.h"
+
+#define TICKS 100
+
+struct fix {
+	char dir[64];
+	char trace[128];
+	char policy[128];
+	uint64_t decided;
+};
+
+static int setup(void **state)
+{
+	struct fix *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	log_open(LOG_TARGET_MEMORY);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_replay.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->trace, sizeof(f->trace), "%s/trace.jsonl", f->dir);
+	snprintf(f->policy, sizeof(f->policy), "%s/policy.json", f->dir);
+	f->decided = synth_record(f->trace, TICKS, 0, NULL);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *f = *state;
+
+	fake_rm_rf(f->dir);
+	log_memory_clear();
+	free(f);
+	return 0;
+}
+
+static void run(const char *trace, const struct replay_options *o,
+		struct replay *rp)
+{
+	char *paths[1] = {(char *)trace}, err[1024] = "";
+
+	replay_init(rp, o);
+	if (replay_files(rp, paths, 1, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+}
+
+static const struct replay_vm *vm_of(const struct replay *rp, const char *name)
+{
+	for (size_t i = 0; i < rp->n_vms; i++)
+		if (!strcmp(rp->vms[i].name, name))
+			return &rp->vms[i];
+	fail_msg("no figures for %s", name);
+	return NULL;
+}
+
+static void test_exact(void **state)
+{
+	struct fix *f = *state;
+	struct replay rp;
+
+	run(f->trace, NULL, &rp);
+	assert_int_equal(rp.ticks, TICKS);
+	assert_int_equal(rp.decisions, f->decided);
+	assert_int_equal(rp.differences, 0);
+	/* the recorded and replayed figures are the same numbers */
+	for (size_t i = 0; i < rp.n_vms; i++) {
+		assert_true(rp.vms[i].reclaim[0] == rp.vms[i].reclaim[1]);
+		assert_true(rp.vms[i].backoffs[0] == rp.vms[i].backoffs[1]);
+	}
+	/* the script visits every mode, and backs web-1 off */
+	for (int m = 0; m < _MODE_MAX; m++)
+		assert_true(rp.mode_time[0][m] > 0);
+	assert_true(vm_of(&rp, "web-1")->backoffs[0] > 0);
+	assert_true(vm_of(&rp, "web-1")->ceiling_ticks[0] > 0);
+	assert_true(vm_of(&rp, "batch-1")->reclaim[0] > 0);
+	replay_free(&rp);
+}
+
+/* A reload: the new header's policy takes over, still exact. */
+static void test_exact_across_reload(void **state)
+{
+	struct fix *f = *state;
+	struct replay rp;
+
+	unlink(f->trace);
+	synth_record(f->trace, TICKS, 0,
+		     synth_policy_edit(synth_policy, "\"64M\"", "\"16M\""));
+	run(f->trace, NULL, &rp);
+	assert_int_equal(rp.headers, 2);
+	assert_int_equal(rp.differences, 0);
+	replay_free(&rp);
+}
+
+/* The check can fail: one recorded byte count changed is one
+ * difference, named with its VM and both sides. */
+static void test_tampered(void **state)
+{
+	struct fix *f = *state;
+	char cmd[512];
+	struct replay rp;
+
+	/* the first pageout of batch-1 (vm 1) asked for one page more */
+	snprintf(cmd, sizeof(cmd),
+		 "perl -0pi -e 's/(\"kind\":\"pageout\",\"vm\":1,"
+		 "\"name\":\"batch-1\",\"bytes\":)(\\d+)/$1.($2+4096)/e' %s",
+		 f->trace);
+	assert_int_equal(system(cmd), 0);
+	run(f->trace, NULL, &rp);
+	assert_int_equal(rp.differences, 1);
+	assert_string_equal(rp.kept[0].vm, "batch-1");
+	assert_non_null(strstr(rp.kept[0].recorded, "pageout"));
+	assert_string_not_equal(rp.kept[0].recorded, rp.kept[0].replayed);
+	replay_free(&rp);
+}
+
+enum rel { SAME, LESS, MORE };
+
+struct change {
+	const char *name;
+	const char *from, *to; /* in synth_policy */
+	bool web_departs, batch_departs;
+	enum rel web_reclaim, batch_reclaim;
+	enum rel web_floor; /* floor ticks */
+};
+
+/*
+ * web (priority 100) and batch (priority 0) are planned apart in the
+ * proactive modes, and batch is asked first when the host is short: a
+ * change to web's class must leave batch's decisions alone, and one to
+ * batch's cold age changes nothing of web's.
+ */
+static const struct change changes[] = {
+	{"the same policy", "\"web\"", "\"web\"", false, false, SAME, SAME,
+	 SAME},
+	{"half web's rate", "\"64M\"", "\"32M\"", true, false, LESS, SAME,
+	 SAME},
+	{"batch cold after 5m, not 10s", "\"cold_age\": \"10s\"",
+	 "\"cold_age\": \"5m\"", false, true, SAME, LESS, SAME},
+	{"web's floor at 85%", "\"50%\"", "\"85%\"", true, false, LESS, SAME,
+	 MORE},
+};
+
+static void assert_rel(const char *row, const char *what, uint64_t rec,
+		       uint64_t rep, enum rel want)
+{
+	enum rel got = rep == rec ? SAME : rep < rec ? LESS : MORE;
+
+	if (got != want)
+		fail_msg("%s: %s recorded %llu, replayed %llu", row, what,
+			 (unsigned long long)rec, (unsigned long long)rep);
+}
+
+static uint64_t departures_of(const char *trace, const struct policy *p,
+			      const char *glob)
+{
+	struct replay_options o = {.policy = p, .vm_glob = glob};
+	struct replay rp;
+	uint64_t n;
+
+	run(trace, &o, &rp);
+	n = rp.departures;
+	replay_free(&rp);
+	return n;
+}
+
+static void test_changed_policy(void **state)
+{
+	struct fix *f = *state;
+
+	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		const struct change *c = &changes[i];
+		struct replay_options o = {0};
+		struct policy_errors errs = {0};
+		struct policy p = {0};
+		const struct replay_vm *web, *batch;
+		struct replay rp;
+
+		assert_int_equal(
+			policy_load_string(
+				synth_policy_edit(synth_policy, c->from, c->to),
+				"changed.json", &p, &errs),
+			0);
+		o.policy = &p;
+		run(f->trace, &o, &rp);
+		assert_int_equal(rp.ticks, TICKS);
+		assert_int_equal(rp.differences, 0);
+		web = vm_of(&rp, "web-1");
+		batch = vm_of(&rp, "batch-1");
+		assert_rel(c->name, "web reclaim", web->reclaim[0],
+			   web->reclaim[1], c->web_reclaim);
+		assert_rel(c->name, "batch reclaim", batch->reclaim[0],
+			   batch->reclaim[1], c->batch_reclaim);
+		assert_rel(c->name, "web floor ticks", web->floor_ticks[0],
+			   web->floor_ticks[1], c->web_floor);
+		if ((departures_of(f->trace, &p, "web-*") > 0) !=
+		    c->web_departs)
+			fail_msg("%s: web departures", c->name);
+		if ((departures_of(f->trace, &p, "batch-*") > 0) !=
+		    c->batch_departs)
+			fail_msg("%s: batch departures", c->name);
+		/* the host's mode does not depend on the classes */
+		for (int m = 0; m < _MODE_MAX; m++)
+			assert_true(rp.mode_time[0][m] == rp.mode_time[1][m]);
+		if (c->web_departs || c->batch_departs) {
+			assert_true(rp.n_kept > 0);
+			assert_string_not_equal(rp.kept[0].recorded,
+						rp.kept[0].replayed);
+		}
+		replay_free(&rp);
+		policy_free(&p);
+	}
+}
+
+static void test_window_and_glob(void **state)
+{
+	struct fix *f = *state;
+	struct replay_options o = {.from = 10 * USEC_PER_SEC,
+				   .to = 30 * USEC_PER_SEC,
+				   .vm_glob = "web-*"};
+	struct replay rp;
+
+	run(f->trace, &o, &rp);
+	assert_int_equal(rp.ticks, 20);
+	assert_int_equal(rp.n_vms, 1);
+	assert_string_equal(rp.vms[0].name, "web-1");
+	assert_int_equal(rp.differences, 0);
+	replay_free(&rp);
+}
+
+/* balancerctl replay's output (@out, 64 KiB) and exit code. */
+static int ctl(const char *out_path, char *const argv[])
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (!freopen(out_path, "w", stdout) ||
+		    !freopen("/dev/null", "w", stderr))
+			_exit(127);
+		execv("build/balancerctl", argv);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void test_cli(void **state)
+{
+	struct fix *f = *state;
+	char out[128], want[128], cmd[512];
+	const char *text;
+
+	snprintf(out, sizeof(out), "%s/out", f->dir);
+	assert_int_equal(ctl(out, (char *const[]){"balancerctl", "replay",
+						  f->trace, NULL}),
+			 0);
+	snprintf(want, sizeof(want),
+		 "replay: %d ticks, %llu decisions, 0 differences\n", TICKS,
+		 (unsigned long long)f->decided);
+	assert_string_equal(fake_slurp(out), want);
+
+	fake_write(f->policy,
+		   synth_policy_edit(synth_policy, "\"64M\"", "\"32M\""));
+	assert_int_equal(
+		ctl(out, (char *const[]){"balancerctl", "replay", f->trace,
+					 "--policy", f->policy, NULL}),
+		0);
+	text = fake_slurp(out);
+	assert_non_null(strstr(text, "open-loop"));
+	assert_non_null(strstr(text, "first departures:"));
+	assert_non_null(strstr(text, "web-1"));
+
+	assert_int_equal(ctl(out, (char *const[]){"balancerctl", "--json",
+						  "replay", f->trace, NULL}),
+			 0);
+	assert_non_null(strstr(fake_slurp(out), "\"differences\": 0"));
+
+	snprintf(cmd, sizeof(cmd),
+		 "perl -0pi -e 's/\"mode\":\"tight\",\"mode_reason\":\"/"
+		 "\"mode\":\"tight\",\"mode_reason\":\"X/' %s",
+		 f->trace);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(ctl(out, (char *const[]){"balancerctl", "replay",
+						  f->trace, NULL}),
+			 1);
+	assert_non_null(strstr(fake_slurp(out), "1 differences"));
+	assert_int_equal(
+		ctl(out, (char *const[]){"balancerctl", "replay", "--frm", "1s",
+					 f->trace, NULL}),
+		2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exact_across_reload, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tampered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changed_policy, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_window_and_glob, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_cli, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
