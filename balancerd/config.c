@@ -20,7 +20,8 @@
 static const char *const config_keys[] = {
 	"description", "cgroup_root",  "vm_globs",	   "policy_dir",
 	"driver_path", "state_file",   "interval",	   "dry_run",
-	"log_target",  "metrics_file", "metrics_interval", NULL,
+	"log_target",  "metrics_file", "metrics_interval", "record",
+	NULL,
 };
 static const char *const log_targets[] = {"auto", "journal", "stderr", NULL};
 
@@ -123,6 +124,8 @@ static void parse_config(struct jcheck *chk, const json_t *root,
 		      sizeof(c->metrics_file));
 	jcheck_duration(chk, root, "metrics_interval", USEC_PER_SEC,
 			CONFIG_INTERVAL_MAX, &c->metrics_interval);
+	/* "" (the default) records nothing: docs/trace-format.md. */
+	jcheck_string(chk, root, "record", c->record, sizeof(c->record));
 
 	if (jcheck_string(chk, root, "log_target", target, sizeof(target)) >
 	    0) {

@@ -25,6 +25,7 @@ struct daemon_config {
 	char driver_path[256];	 /* "/dev/ovcmem"; "" disables */
 	char state_file[256];	 /* "/run/balancerd/state.json" */
 	char metrics_file[256];	 /* node_exporter textfile; "" disables */
+	char record[256];	 /* trace of every tick; "" (default) off */
 	usec_t metrics_interval; /* at most one metrics write per this */
 	usec_t interval;	 /* 0: take the policy's */
 	bool dry_run;

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "config.h"
 #include "fake_tree.h"
 #include "log.h"
 #include "replay.h"
@@ -356,6 +357,29 @@ static void test_unwritable(void **state)
 	trace_recorder_close(NULL);
 }
 
+/* balancerd.json's "record": off unless given. */
+static void test_config_key(void **state)
+{
+	struct dir *d = *state;
+	struct policy_errors errs = {0};
+	struct daemon_config c;
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/balancerd.json", d->path);
+	fake_write(path, "{}");
+	assert_int_equal(daemon_config_load(path, &c, &errs), 0);
+	assert_string_equal(c.record, "");
+	daemon_config_free(&c);
+	fake_write(path, "{\"record\": \"/var/lib/balancerd/trace.jsonl\"}");
+	assert_int_equal(daemon_config_load(path, &c, &errs), 0);
+	assert_string_equal(c.record, "/var/lib/balancerd/trace.jsonl");
+	daemon_config_free(&c);
+	fake_write(path, "{\"record\": 1}");
+	assert_int_equal(daemon_config_load(path, &c, &errs), -EINVAL);
+	assert_int_equal(errs.n, 1);
+	policy_errors_free(&errs);
+}
+
 /* ---- malformed traces ---------------------------------------------------- */
 
 static const char tick_line[] =
@@ -485,6 +509,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full_disk, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_unwritable, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_config_key, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup,
 						teardown),
