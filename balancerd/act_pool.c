@@ -65,6 +65,8 @@ static unsigned int count_groups(size_t n, const size_t *vm_of)
 {
 	unsigned int g = 0;
 
+	if (!vm_of)
+		return n ? 1 : 0; /* unknown: one group, in order */
 	for (size_t i = 0; i < n; i++)
 		g += i == 0 || vm_of[i] != vm_of[i - 1];
 	return g;

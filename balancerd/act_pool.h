@@ -33,7 +33,8 @@ typedef void (*act_pool_idle_fn)(void *userdata);
 
 /*
  * Run actions 0..@n-1, where @vm_of[i] names action i's VM. With
- * @workers <= 1, or a single VM, runs them one by one in this thread.
+ * @workers <= 1, a single VM, or @vm_of NULL, runs them one by one in
+ * this thread (the one sequential loop).
  * Returns the number of worker threads used (0: sequential); if threads
  * cannot be created, the actions still all run, sequentially.
  */

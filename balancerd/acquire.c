@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The acquire step: read the host's and each matched VM's signals
+ * (cgroupfs, procfs, the VM's cold-memory source) into this tick's
+ * vms[].
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "manager.h"
+#include "metrics.h"
+#include "ovcmem_client.h"
+
+/*
+ * A VM whose files cannot be read (garbage in memory.stat, a file that
+ * is not one): said once per cause, not once a tick, and when it is
+ * readable again. The entry keeps the cause while the cgroup exists.
+ */
+static void note_read_error(struct vm_entry *e, int r)
+{
+	if (r == e->read_err)
+		return;
+	e->read_err = r;
+	if (r < 0)
+		log_warning_errno(r,
+				  "cannot read signals of cgroup %s, "
+				  "skipping it until it is readable",
+				  e->cgroup);
+	else
+		log_info("signals of cgroup %s readable again", e->cgroup);
+}
+
+static void vm_collect_ovcmem(struct balancer *b, const struct vm_entry *e,
+			      struct vm_signals *v)
+{
+	const struct ovcmem_part *p =
+		ovcmem_client_find_cgroup(b->ovc, e->cgroup);
+	int r;
+
+	if (!p)
+		return;
+	r = ovcmem_client_collect(
+		b->ovc, p->id, cold_ticks(b, e->class), b->tick_now,
+		b->interval ? b->interval : BALANCER_DEFAULT_INTERVAL,
+		&v->ovcmem);
+	if (r < 0 && r != -ENOENT) {
+		metrics_count_error(&b->totals.metrics, ERROR_SOURCE_OVCMEM);
+		log_warning_errno(r,
+				  "%s: ovcmem partition %" PRIu64 " unreadable",
+				  v->name, p->id);
+	}
+	if (p->owner_pid > 0)
+		v->pid = p->owner_pid;
+}
+
+/* Read matched VM @e's signals into vms[n_vms]; a vanished cgroup is
+ * skipped. */
+static int acquire_vm(struct balancer *b, struct vm_entry *e)
+{
+	struct vm_signals *v;
+	bool hot;
+	int r;
+
+	r = grow_tick_arrays(b, b->n_vms + 1);
+	if (r < 0)
+		return r;
+	v = &b->vms[b->n_vms];
+	hot = e->have_prev && e->since_full < FULL_READ_EVERY &&
+	      !e->limits_written;
+	r = vm_signals_acquire_flags(b->root, b->cfg.cgroup_root, e->cgroup,
+				     e->have_prev ? &e->prev : NULL,
+				     hot ? VM_ACQUIRE_HOT_ONLY : 0, v);
+	if (r == -ENOENT)
+		return 0; /* gone mid-tick: "vanished" is logged below */
+	e->present = true;
+	note_read_error(e, r < 0 ? r : 0);
+	if (r < 0) {
+		metrics_count_error(&b->totals.metrics, ERROR_SOURCE_CGROUP);
+		return 0;
+	}
+	/* decide() and the state file know the VM by its unique name. */
+	copy_str(v->name, sizeof(v->name), e->name);
+	if (!e->announced) {
+		struct log_field f[2];
+
+		e->announced = true;
+		log_field_set(&f[0], "VM", "%s", v->name);
+		log_field_set(&f[1], "CGROUP", "%s", e->cgroup);
+		log_send(LOG_INFO, MSGID_VM_APPEARED, f, 2,
+			 "%s appeared (cgroup %s)", v->name, e->cgroup);
+	}
+	if (b->ovc)
+		vm_collect_ovcmem(b, e, v);
+	e->prev = *v;
+	e->have_prev = true;
+	e->since_full = hot ? e->since_full + 1 : 1;
+	e->limits_written = false;
+	b->n_vms++;
+	return 0;
+}
+
+int acquire_host(struct balancer *b)
+{
+	return host_signals_acquire(b->root, &b->host);
+}
+
+int acquire_vms(struct balancer *b)
+{
+	int r = 0;
+
+	b->n_vms = 0;
+	for (size_t i = 0; i < b->n_listed && r == 0; i++) {
+		r = acquire_vm(b, b->listed[i]);
+		ping_watchdog(b);
+	}
+	if (r < 0) {
+		b->n_vms = 0;
+		return r;
+	}
+	sweep_vanished(b);
+	/* entries[] is stable from here to the end of the tick. */
+	for (size_t i = 0; i < b->n_vms; i++) {
+		b->entry_of[i] = entry_find(b, b->vms[i].cgroup);
+		if (b->event)
+			psi_trigger_vm(b, b->entry_of[i]);
+	}
+	return 0;
+}

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The match step: which VMs this tick has (discovery below the cgroup
+ * root, and ovcmem partitions whose owners live elsewhere), each VM's
+ * entry in the table, and its class under the current policy, matched
+ * once per VM and policy. Acquire, decide, act, PSI triggers and publish
+ * all read the class from here.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "manager.h"
+#include "metrics.h"
+#include "ovcmem_client.h"
+
+/* The match step of one VM: its class under the current policy. */
+/* Add @cgroup to this tick's list (its entry is found again later:
+ * adding entries moves them). */
+static int list_add(struct balancer *b, const char *cgroup, size_t *n)
+{
+	if (*n == b->cap_listed) {
+		size_t cap = b->cap_listed ? b->cap_listed * 2 : 16;
+		struct vm_entry **p = realloc(b->listed, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		b->listed = p;
+		b->cap_listed = cap;
+	}
+	if (!entry_get(b, cgroup))
+		return -ENOMEM;
+	b->listed[(*n)++] = NULL; /* filled once entries stop moving */
+	return 0;
+}
+
+int match_vms(struct balancer *b)
+{
+	struct vm_list list = {0};
+	size_t n = 0;
+	int r;
+
+	b->n_listed = 0;
+	b->n_vms = 0;
+	r = discover_vms(b->root, b->cfg.cgroup_root, b->cfg.vm_globs,
+			 b->cfg.n_vm_globs, &list);
+	if (r < 0)
+		return r; /* tick_failed() says it */
+	if (list.n_slices && strcmp(list.slice, b->slice_warned))
+		log_warning("vm_globs match %zu slice%s (%s%s): slices group "
+			    "units, they are not VMs, and are left out; "
+			    "narrow vm_globs in %s",
+			    list.n_slices, list.n_slices == 1 ? "" : "s",
+			    list.slice, list.n_slices > 1 ? ", ..." : "",
+			    b->config_path);
+	copy_str(b->slice_warned, sizeof(b->slice_warned),
+		 list.n_slices ? list.slice : "");
+	if (b->ovc) {
+		r = ovcmem_client_refresh(b->ovc);
+		if (r < 0) {
+			metrics_count_error(&b->totals.metrics,
+					    ERROR_SOURCE_OVCMEM);
+			log_warning_errno(r, "cannot list ovcmem partitions");
+		}
+	}
+	for (size_t i = 0; i < b->n_entries; i++)
+		b->entries[i].present = false;
+	r = 0;
+	for (size_t i = 0; i < list.n && r == 0; i++)
+		r = list_add(b, list.cgroups[i], &n);
+	/* Partitions whose owner lives outside the configured globs are
+	 * VMs too. */
+	for (size_t i = 0; r == 0 && i < ovcmem_client_count(b->ovc); i++) {
+		const struct ovcmem_part *p = ovcmem_client_get(b->ovc, i);
+
+		if (p->cgroup[0] && vm_list_lookup(&list, p->cgroup) < 0)
+			r = list_add(b, p->cgroup, &n);
+	}
+	/* No entry moves from here to the sweep after acquire. */
+	for (size_t i = 0, k = 0; r == 0 && i < list.n; i++)
+		b->listed[k++] = entry_find(b, list.cgroups[i]);
+	for (size_t i = 0, k = list.n;
+	     r == 0 && i < ovcmem_client_count(b->ovc); i++) {
+		const struct ovcmem_part *p = ovcmem_client_get(b->ovc, i);
+
+		if (p->cgroup[0] && vm_list_lookup(&list, p->cgroup) < 0)
+			b->listed[k++] = entry_find(b, p->cgroup);
+	}
+	vm_list_free(&list);
+	if (r < 0)
+		return r;
+	b->n_listed = n;
+	for (size_t i = 0; i < n; i++)
+		entry_match(b, b->listed[i]);
+	return 0;
+}
+
+void entry_match(struct balancer *b, struct vm_entry *e)
+{
+	if (e->class_gen == b->policy_gen)
+		return;
+	e->class = policy_match(&b->policy, e->decoded, e->why, sizeof(e->why));
+	e->class_gen = b->policy_gen;
+}
+
+void match_classes(struct balancer *b)
+{
+	for (size_t i = 0; i < b->n_vms; i++) {
+		struct vm_entry *e = b->entry_of[i];
+		const struct vm_signals *v = &b->vms[i];
+		struct log_field f[1];
+
+		entry_match(b, e);
+		b->classes[i] = e->class;
+		if (b->classes[i] || e->unmatched_logged)
+			continue;
+		e->unmatched_logged = true;
+		if (!e->why[0])
+			copy_str(e->why, sizeof(e->why), "no class matched");
+		log_field_set(&f[0], "VM", "%s", v->name);
+		log_send(LOG_WARNING, MSGID_VM_UNMATCHED, f, 1,
+			 "%s matches no policy class: left alone", v->name);
+	}
+}
+
+unsigned int cold_ticks(const struct balancer *b, const struct policy_class *c)
+{
+	return c ? usec_to_ticks(c->cold_age, b->interval) : UINT_MAX;
+}

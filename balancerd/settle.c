@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The settle step: the one place where what act did flows back into the
+ * daemon (settle.h).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "manager.h"
+#include "metrics.h"
+#include "settle.h"
+
+/* The action's journal entry (MSGID_ACTION, fields in logging.md). */
+static void log_action(const struct settle_tick *t, const struct action *a,
+		       const struct settle_vm *vm, const struct act_result *res)
+{
+	char req[32], done[32], line[160];
+	struct log_field f[20];
+	size_t n = 0;
+	int prio = LOG_INFO;
+
+	format_size(a->bytes == MEMORY_UNLIMITED ? 0 : a->bytes, req,
+		    sizeof(req));
+	if (a->bytes == MEMORY_UNLIMITED)
+		copy_str(req, sizeof(req), "max");
+	format_size(res->bytes_done, done, sizeof(done));
+	if (res->dry_run) {
+		snprintf(line, sizeof(line), "(dry run)");
+	} else if (res->error == -ENOENT) {
+		/* The VM went away between reading and acting: not an error,
+		 * and its "vanished" entry follows. */
+		snprintf(line, sizeof(line), "(skipped: VM gone)");
+	} else if (res->error) {
+		snprintf(line, sizeof(line), "(failed: %s)",
+			 strerror(-res->error));
+		prio = LOG_WARNING;
+	} else if (res->partial && a->kind == ACTION_PAGEOUT) {
+		char adv[32];
+
+		format_size(res->bytes_advised, adv, sizeof(adv));
+		if (res->out_of_time)
+			snprintf(line, sizeof(line),
+				 "(partial: %s advised in the time of one "
+				 "action, done %s; the rest next tick)",
+				 adv, done);
+		else
+			snprintf(line, sizeof(line),
+				 "(partial: done %s of %s advised, the rest "
+				 "stayed resident)",
+				 done, adv);
+	} else if (res->partial) {
+		snprintf(line, sizeof(line), "(partial: done %s)", done);
+	} else {
+		snprintf(line, sizeof(line), "(done %s)", done);
+	}
+	if (a->mode == MODE_CRITICAL)
+		prio = LOG_WARNING;
+
+	log_field_set(&f[n++], "VM", "%s", vm->signals->name);
+	log_field_set(&f[n++], "POLICY", "%s",
+		      vm->class_name ? vm->class_name : "");
+	log_field_set(&f[n++], "ACTION", "%s", action_kind_name(a->kind));
+	log_field_set(&f[n++], "BYTES_REQUESTED", "%" PRIu64, a->bytes);
+	log_field_set(&f[n++], "BYTES_DONE", "%" PRIu64, res->bytes_done);
+	log_field_set(&f[n++], "REASON", "%s", a->reason);
+	log_field_set(&f[n++], "MODE", "%s", host_mode_name(a->mode));
+	log_field_set(&f[n++], "PSI_SOME_AVG10", "%.2f",
+		      t->host->psi.some.avg10);
+	log_field_set(&f[n++], "PSI_FULL_AVG10", "%.2f",
+		      t->host->psi.full.avg10);
+	log_field_set(&f[n++], "MEM_AVAILABLE", "%" PRIu64,
+		      t->host->mem_available);
+	log_field_set(&f[n++], "VM_PRESSURE_SOME_AVG10", "%.2f",
+		      vm->signals->psi.some.avg10);
+	log_field_set(&f[n++], "DRY_RUN", "%d", res->dry_run ? 1 : 0);
+	log_field_set(&f[n++], "DURATION_USEC", "%" PRIu64,
+		      (uint64_t)res->duration);
+	if (res->error)
+		log_field_set(&f[n++], "ERRNO", "%d", -res->error);
+	if (res->partial)
+		log_field_set(&f[n++], "PARTIAL", "1");
+	if (a->kind == ACTION_PAGEOUT && !res->dry_run)
+		log_field_set(&f[n++], "BYTES_ADVISED", "%" PRIu64,
+			      res->bytes_advised);
+	log_send(prio, MSGID_ACTION, f, n, "%s %s %s %s mode=%s: %s",
+		 vm->signals->name, action_kind_name(a->kind), req, line,
+		 host_mode_name(a->mode), a->reason);
+}
+
+/* The tick's totals, and the metrics counters with them. */
+static void account(struct state_totals *totals, const struct action *a,
+		    const struct act_result *res)
+{
+	totals->actions++;
+	metrics_count_action(
+		&totals->metrics, a->kind,
+		action_outcome_of(res->error, res->partial, res->dry_run));
+	if (res->error && res->error != -ENOENT) {
+		totals->errors++;
+		metrics_count_error(&totals->metrics, ERROR_SOURCE_ACTION);
+	}
+	if (a->kind == ACTION_RECLAIM)
+		totals->reclaimed += res->bytes_done;
+	else if (a->kind == ACTION_PAGEOUT)
+		totals->paged_out += res->bytes_done;
+	else if (a->kind == ACTION_PREFAULT)
+		totals->prefaulted += res->bytes_done;
+}
+
+void settle_action(const struct settle_tick *t, const struct settle_vm *vm,
+		   const struct action *a, const struct act_result *res)
+{
+	const char *name = vm->signals->name;
+	struct decision_record rec = {0};
+	char sz[32];
+
+	log_action(t, a, vm, res);
+	account(t->totals, a, res);
+	if (!res->dry_run)
+		decide_account(t->state, name, a->kind, res->bytes_done,
+			       t->now);
+	/* Read back what we set, next tick. */
+	if ((a->kind == ACTION_SET_HIGH || a->kind == ACTION_SET_LOW) &&
+	    vm->limits_written)
+		*vm->limits_written = true;
+	rec.when = t->wall;
+	rec.kind = a->kind;
+	rec.mode = a->mode;
+	rec.bytes_requested = a->bytes;
+	rec.bytes_done = res->bytes_done;
+	rec.error = res->error;
+	rec.partial = res->partial;
+	rec.dry_run = res->dry_run;
+	snprintf(rec.reason, sizeof(rec.reason), "%s", a->reason);
+	decision_ring_push(vm->recent, &rec);
+	if (vm->recent_json) {
+		free(*vm->recent_json);
+		*vm->recent_json = NULL;
+	}
+	if (!t->last_action)
+		return;
+	format_size(a->bytes == MEMORY_UNLIMITED ? 0 : a->bytes, sz,
+		    sizeof(sz));
+	snprintf(t->last_action, t->last_action_len, "%s %s %s", name,
+		 action_kind_name(a->kind),
+		 a->bytes == MEMORY_UNLIMITED ? "max" : sz);
+}
+
+void settle_done(size_t i, const struct act_result *res, void *userdata)
+{
+	struct balancer *b = userdata;
+	const struct action *a = &b->out.actions[i];
+	struct vm_entry *e;
+	struct settle_tick t = {
+		.state = &b->state,
+		.totals = &b->totals,
+		.host = &b->host,
+		.now = b->tick_now,
+		.wall = time(NULL),
+		.last_action = b->last_action,
+		.last_action_len = sizeof(b->last_action),
+	};
+	struct settle_vm vm;
+
+	if (a->vm >= b->n_vms) {
+		log_error("decide() named VM #%zu of %zu: action dropped",
+			  a->vm, b->n_vms);
+		return;
+	}
+	ping_watchdog(b);
+	e = b->entry_of[a->vm];
+	vm = (struct settle_vm){
+		.signals = &b->vms[a->vm],
+		.class_name = b->classes[a->vm] ? b->classes[a->vm]->name : "",
+		.recent = &e->recent,
+		.recent_json = &e->recent_json,
+		.limits_written = &e->limits_written,
+	};
+	settle_action(&t, &vm, a, res);
+}

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The VM table: per-VM bookkeeping that outlives one tick (manager.h),
+ * kept sorted by cgroup, and this tick's arrays indexed like vms[].
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "manager.h"
+
+/*
+ * entries[] is kept sorted by cgroup, so that finding a VM's entry is a
+ * binary search: with 1000 VMs a linear one is half a million strcmp()s
+ * per tick.
+ */
+static size_t entry_pos(const struct balancer *b, const char *cgroup,
+			bool *found)
+{
+	size_t lo = 0, hi = b->n_entries;
+
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(b->entries[mid].cgroup, cgroup);
+
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct vm_entry *entry_find(struct balancer *b, const char *cgroup)
+{
+	bool found;
+	size_t i = entry_pos(b, cgroup, &found);
+
+	return found ? &b->entries[i] : NULL;
+}
+
+static bool name_taken(const struct balancer *b, const char *name)
+{
+	for (size_t i = 0; i < b->n_entries; i++)
+		if (!strcmp(b->entries[i].name, name))
+			return true;
+	return false;
+}
+
+/*
+ * A name no other entry has, for the VM of a new entry: @decoded itself,
+ * else "@decoded~N" with the first free N from 2 (cut to fit), so that an
+ * LXC and a QEMU domain both called "web", or two names cut at
+ * VM_NAME_MAX, keep apart in decide()'s state, the totals and the state
+ * file, and an admin sees which is which. Linear in the entries, only
+ * when a VM appears.
+ */
+static void unique_name(const struct balancer *b, const char *decoded,
+			char *name, size_t len)
+{
+	copy_str(name, len, decoded);
+	for (unsigned int n = 2; name_taken(b, name) && n < UINT_MAX; n++) {
+		char suffix[16];
+		int k = snprintf(suffix, sizeof(suffix), "~%u", n);
+		size_t keep = len - 1 - (size_t)k;
+
+		snprintf(name, len, "%.*s%s", (int)keep, decoded, suffix);
+	}
+}
+
+/* Insert in order. Moves entries: pointers to them are stale after. */
+static struct vm_entry *entry_add(struct balancer *b, const char *cgroup,
+				  const char *decoded)
+{
+	char name[VM_NAME_MAX];
+
+	struct vm_entry *e;
+	bool found;
+	size_t i;
+
+	unique_name(b, decoded, name, sizeof(name));
+	if (b->n_entries == b->cap_entries) {
+		size_t cap = b->cap_entries ? b->cap_entries * 2 : 16;
+		struct vm_entry *p = realloc(b->entries, cap * sizeof(*p));
+
+		if (!p)
+			return NULL;
+		b->entries = p;
+		b->cap_entries = cap;
+	}
+	i = entry_pos(b, cgroup, &found);
+	memmove(&b->entries[i + 1], &b->entries[i],
+		(b->n_entries - i) * sizeof(*b->entries));
+	b->n_entries++;
+	e = &b->entries[i];
+	memset(e, 0, sizeof(*e));
+	copy_str(e->cgroup, sizeof(e->cgroup), cgroup);
+	copy_str(e->name, sizeof(e->name), name);
+	copy_str(e->decoded, sizeof(e->decoded), decoded);
+	return e;
+}
+
+/* The entry of @cgroup, added (and matched) when the VM is new. */
+struct vm_entry *entry_get(struct balancer *b, const char *cgroup)
+{
+	struct vm_entry *e = entry_find(b, cgroup);
+	char decoded[VM_NAME_MAX];
+
+	if (e)
+		return e;
+	/* As vm_signals_acquire() names it, which it did not when it
+	 * failed. */
+	if (vm_name_from_cgroup(cgroup, decoded, sizeof(decoded)) < 0)
+		copy_str(decoded, sizeof(decoded), cgroup);
+	/* entry_add may move entries: re-find pointers after it. */
+	return entry_add(b, cgroup, decoded);
+}
+
+int grow_tick_arrays(struct balancer *b, size_t n)
+{
+	void *p;
+
+	if (n <= b->cap_vms)
+		return 0;
+	n = n < 16 ? 16 : n * 2;
+	p = realloc(b->vms, n * sizeof(*b->vms));
+	if (!p)
+		return -ENOMEM;
+	b->vms = p;
+	p = realloc(b->classes, n * sizeof(*b->classes));
+	if (!p)
+		return -ENOMEM;
+	b->classes = p;
+	p = realloc(b->entry_of, n * sizeof(*b->entry_of));
+	if (!p)
+		return -ENOMEM;
+	b->entry_of = p;
+	b->cap_vms = n;
+	return 0;
+}
+
+static void entry_drop_psi(struct vm_entry *e)
+{
+	e->psi = sd_event_source_disable_unref(e->psi);
+}
+
+void entry_clear(struct balancer *b, struct vm_entry *e)
+{
+	if (e->psi && b->n_vm_triggers)
+		b->n_vm_triggers--;
+	entry_drop_psi(e);
+	free(e->recent_json);
+	e->recent_json = NULL;
+}
+
+/* Entries not seen this tick: log once and forget, keeping the order. */
+void sweep_vanished(struct balancer *b)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < b->n_entries; i++) {
+		struct vm_entry *e = &b->entries[i];
+		struct log_field f[2];
+
+		if (e->present) {
+			if (k != i)
+				b->entries[k] = *e;
+			k++;
+			continue;
+		}
+		if (e->announced) {
+			log_field_set(&f[0], "VM", "%s", e->name);
+			log_field_set(&f[1], "CGROUP", "%s", e->cgroup);
+			log_send(LOG_INFO, MSGID_VM_VANISHED, f, 2,
+				 "%s vanished (cgroup %s)", e->name, e->cgroup);
+		}
+		entry_clear(b, e);
+	}
+	b->n_entries = k;
+}
