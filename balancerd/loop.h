@@ -38,6 +38,7 @@ struct balancer_options {
 	const char *policy_dir;
 	const char *state_file;	 /* "" disables publishing */
 	const char *driver_path; /* "" disables ovcmem */
+	const char *record;	 /* trace file (trace.h); "" disables */
 	usec_t interval;
 	bool dry_run;	    /* true forces it; false keeps the config's */
 	uint64_t max_ticks; /* run() returns after this many; 0: forever */

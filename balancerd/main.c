@@ -52,6 +52,8 @@ static void usage(FILE *f)
 		"(tests)\n"
 		"      --ticks N          run N ticks, then exit (tests)\n"
 		"      --driver PATH      ovcmem device (\"\" disables)\n"
+		"      --record FILE      a trace of every tick, for "
+		"balancerctl replay\n"
 		"  -v, --verbose          log debug messages too\n"
 		"  -V, --version          print the version\n"
 		"  -h, --help             this text\n"
@@ -66,6 +68,7 @@ enum {
 	OPT_ROOT,
 	OPT_TICKS,
 	OPT_DRIVER,
+	OPT_RECORD,
 };
 
 int main(int argc, char **argv)
@@ -83,6 +86,7 @@ int main(int argc, char **argv)
 		{"driver", required_argument, NULL, OPT_DRIVER},
 		{"verbose", no_argument, NULL, 'v'},
 		{"version", no_argument, NULL, 'V'},
+		{"record", required_argument, NULL, OPT_RECORD},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -153,6 +157,9 @@ int main(int argc, char **argv)
 		}
 		case OPT_DRIVER:
 			opts.driver_path = optarg;
+			break;
+		case OPT_RECORD:
+			opts.record = optarg;
 			break;
 		case 'v':
 			log_set_max_level(LOG_DEBUG);
