@@ -113,29 +113,23 @@ static int ovcmem_fault_and_lock(struct ovcmem_mem_region *r,
 }
 
 /*
- * One 2 MiB SLAT entry is right only if the batch is the whole 2 MiB block
- * in GFN space (so it lies inside the region), the user address is
- * congruent to the gfn modulo 2 MiB, and the host maps the block with one
- * huge page: then every pfn is valid, and the pfns are contiguous and
- * 512-aligned. Anything else gets 4 KiB entries; the decision is per
- * entry, never per region. @pfns are plain pfns here; @order is the host
- * mapping order of the first.
+ * Whether the host maps the batch with one huge page, read from the order
+ * hmm_range_fault() reports for its first pfn instead of from 512 pfns:
+ * the batch must be the whole 2 MiB block in GFN space (so it lies inside
+ * the region), the user address congruent to the gfn modulo 2 MiB, and
+ * the first pfn valid and mapped at PMD order or more. Then one host entry
+ * maps the whole block, so hmm_range_fault() filled all 512 pfns from it:
+ * all valid, with the same permissions, contiguous from a 512-aligned pfn
+ * (checked too, as it costs nothing). Anything else gets 4 KiB entries;
+ * the decision is per entry, never per region.
  */
-static bool ovcmem_fault_large(u64 gfn, u64 npages, unsigned long uaddr,
-			       const unsigned long *pfns, unsigned int order,
-			       const unsigned long *skip)
+static bool ovcmem_fault_whole_block(u64 gfn, u64 npages, unsigned long uaddr,
+				     unsigned long hmm_pfn)
 {
-	u64 i;
-
-	if (npages != OVCMEM_BLOCK_PAGES || !IS_ALIGNED(gfn, npages) ||
-	    !IS_ALIGNED(uaddr, PMD_SIZE) || order < PMD_SHIFT - PAGE_SHIFT ||
-	    !bitmap_empty(skip, npages) || !IS_ALIGNED(pfns[0], npages))
-		return false;
-	for (i = 1; i < npages; i++) {
-		if (pfns[i] != pfns[0] + i)
-			return false;
-	}
-	return true;
+	return npages == OVCMEM_BLOCK_PAGES && IS_ALIGNED(gfn, npages) &&
+	       IS_ALIGNED(uaddr, PMD_SIZE) && (hmm_pfn & HMM_PFN_VALID) &&
+	       hmm_pfn_to_map_order(hmm_pfn) >= PMD_SHIFT - PAGE_SHIFT &&
+	       IS_ALIGNED(page_to_pfn(hmm_pfn_to_page(hmm_pfn)), npages);
 }
 
 /* Count (and forget) the pages of the batch the host had taken before. */
@@ -174,12 +168,23 @@ static long ovcmem_fault_install(struct ovcmem_mem_region *r, u64 gfn,
 		.npages = npages,
 		.pfns = pfns,
 	};
-	unsigned int order = 0;
 	unsigned long i;
 	long n;
 
-	if (pfns[0] & HMM_PFN_VALID)
-		order = hmm_pfn_to_map_order(pfns[0]);
+	if (r->flags & OVCMEM_REGION_WRITABLE)
+		m.prot |= OVCMEM_SLAT_WRITE;
+	if (r->flags & OVCMEM_REGION_EXECUTABLE)
+		m.prot |= OVCMEM_SLAT_EXEC;
+
+	/* One host entry, one SLAT entry: nothing to look at per page. */
+	if (ovcmem_fault_whole_block(gfn, npages, uaddr, pfns[0])) {
+		if (!(pfns[0] & HMM_PFN_WRITE))
+			m.prot &= ~OVCMEM_SLAT_WRITE;
+		pfns[0] = page_to_pfn(hmm_pfn_to_page(pfns[0]));
+		m.large = true;
+		goto map;
+	}
+
 	/* One pass: classify each page and turn hmm pfns into plain pfns. */
 	bitmap_zero(skip, OVCMEM_BLOCK_PAGES);
 	bitmap_zero(wp, OVCMEM_BLOCK_PAGES);
@@ -193,24 +198,10 @@ static long ovcmem_fault_install(struct ovcmem_mem_region *r, u64 gfn,
 			__set_bit(i, wp);
 		pfns[i] = page_to_pfn(hmm_pfn_to_page(pfns[i]));
 	}
-	if (r->flags & OVCMEM_REGION_WRITABLE)
-		m.prot |= OVCMEM_SLAT_WRITE;
-	if (r->flags & OVCMEM_REGION_EXECUTABLE)
-		m.prot |= OVCMEM_SLAT_EXEC;
+	m.wp = bitmap_empty(wp, npages) ? NULL : wp;
+	m.skip = bitmap_empty(skip, npages) ? NULL : skip;
 
-	m.large = ovcmem_fault_large(gfn, npages, uaddr, pfns, order, skip);
-	if (m.large && !bitmap_empty(wp, npages)) {
-		/* One entry, one permission: all read-only, or 4 KiB. */
-		if (bitmap_full(wp, npages))
-			m.prot &= ~OVCMEM_SLAT_WRITE;
-		else
-			m.large = false;
-	}
-	if (!m.large) {
-		m.wp = bitmap_empty(wp, npages) ? NULL : wp;
-		m.skip = bitmap_empty(skip, npages) ? NULL : skip;
-	}
-
+map:
 	n = slat->ops->map(slat, &m);
 	if (n < 0)
 		return n;
@@ -254,6 +245,33 @@ static int ovcmem_fault_try(struct ovcmem_mem_region *r, u64 gfn,
 	return 0;
 }
 
+/*
+ * Has the VMM made any of [@start, @end) mergeable (MADV_MERGEABLE, or
+ * prctl(PR_SET_MEMORY_MERGE) on 6.12)? Read in its own mmap_lock hold,
+ * before the fault: the answer only decides which pages are faulted for
+ * write, so a flag that changes meanwhile costs sharing or an extra write
+ * intercept, never correctness.
+ */
+static bool ovcmem_fault_mergeable(struct mm_struct *mm, unsigned long start,
+				   unsigned long end)
+{
+	struct vm_area_struct *vma;
+	bool mergeable = false;
+
+	/* Killed: no matter, the fault that follows sees it and gives up. */
+	if (!IS_ENABLED(CONFIG_KSM) || mmap_read_lock_killable(mm))
+		return false;
+	for (vma = find_vma(mm, start); vma && vma->vm_start < end;
+	     vma = find_vma(mm, vma->vm_end)) {
+		if (vma->vm_flags & VM_MERGEABLE) {
+			mergeable = true;
+			break;
+		}
+	}
+	mmap_read_unlock(mm);
+	return mergeable;
+}
+
 /**
  * ovcmem_fault_range - map [@gfn, @gfn + @npages) of a MOVABLE region
  * @r: the region; the caller holds the partition's layout lock (read) or
@@ -266,6 +284,12 @@ static int ovcmem_fault_try(struct ovcmem_mem_region *r, u64 gfn,
  *
  * The batch is faulted as a whole first (for write in a WRITABLE region,
  * like the seed), so one intercept makes 512 entries, or one 2 MiB entry.
+ * Where the VMM made the backing mergeable (MADV_MERGEABLE, KSM), only
+ * @need_gfn is faulted for write, and only if @write: the other pages are
+ * faulted for read, so pages KSM merged stay shared and are mapped
+ * read-only (hmm_range_fault() reports them without HMM_PFN_WRITE); a
+ * guest write to one is a write intercept that comes back here with
+ * @write and breaks the sharing of that page alone (COW in the host).
  * If that fails because the host cannot give some page of the batch
  * (a hole left by munmap, a page mprotect()ed read-only), the batch is
  * taken again as a snapshot: only @need_gfn is faulted in (for write if
@@ -291,12 +315,35 @@ static int ovcmem_fault_range(struct ovcmem_mem_region *r, u64 gfn,
 				       GFP_KERNEL);
 	if (!range.hmm_pfns)
 		return -ENOMEM;
-	if (r->flags & OVCMEM_REGION_WRITABLE)
+	if (need_gfn >= gfn && need_gfn < gfn + npages)
+		need_idx = need_gfn - gfn;
+	if (!(r->flags & OVCMEM_REGION_WRITABLE)) {
+		ret = ovcmem_fault_try(r, gfn, &range, -1, 0, mapped);
+	} else if (ovcmem_fault_mergeable(r->partition->mm, range.start,
+					  range.end)) {
+		if (write && need_idx >= 0) {
+			/*
+			 * Break the sharing of the page the guest writes, and
+			 * only it: hmm_range_fault() faults from the first
+			 * page that needs a fault to the end of the range with
+			 * that page's flags, so the range is that page alone.
+			 */
+			range.start += need_idx * PAGE_SIZE;
+			range.end = range.start + PAGE_SIZE;
+			range.default_flags |= HMM_PFN_REQ_WRITE;
+			ret = ovcmem_fault_try(r, need_gfn, &range, -1, 0,
+					       mapped);
+			/* The batch is that page alone from here on. */
+			gfn = need_gfn;
+			need_idx = 0;
+		} else {
+			ret = ovcmem_fault_try(r, gfn, &range, -1, 0, mapped);
+		}
+	} else {
 		range.default_flags |= HMM_PFN_REQ_WRITE;
-	ret = ovcmem_fault_try(r, gfn, &range, -1, 0, mapped);
+		ret = ovcmem_fault_try(r, gfn, &range, -1, 0, mapped);
+	}
 	if (ret == -EPERM || ret == -EFAULT) {
-		if (need_gfn >= gfn && need_gfn < gfn + npages)
-			need_idx = need_gfn - gfn;
 		range.default_flags = 0;
 		range.pfn_flags_mask = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
 		ret = ovcmem_fault_try(r, gfn, &range, need_idx,

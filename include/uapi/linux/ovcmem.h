@@ -25,6 +25,16 @@
  *
  * Guest RAM may only be backed by anonymous memory (THP included) or shmem
  * (memfd, tmpfs, MAP_SHARED|MAP_ANONYMOUS); see docs/guest-ram-backings.md.
+ * MOVABLE RAM moves with the host's memory management: NUMA migration,
+ * compaction and KSM clear the SLAT entries they touch and the guest's
+ * next access maps the new page.
+ *
+ * Page sharing (KSM) is the VMM's choice, made on the backing memory with
+ * madvise(MADV_MERGEABLE) (or prctl(PR_SET_MEMORY_MERGE)), as under KVM;
+ * there is no region flag. Where the backing is mergeable, the driver
+ * faults pages for read and maps merged pages read-only; a guest write to
+ * one takes a write intercept that gives that page alone a private copy,
+ * never writing the shared page.
  * Guest writes mark the backing folio dirty (at the write and again when
  * the host takes the page back), so host reclaim, MADV_FREE and shmem
  * swap-out never drop data the guest wrote.
