@@ -61,6 +61,16 @@ static void overrides_from(struct balancer_overrides *o,
 	copy_str(o->state_file_v, sizeof(o->state_file_v), opts->state_file);
 	copy_str(o->driver_path_v, sizeof(o->driver_path_v), opts->driver_path);
 	o->dry_run = opts->dry_run;
+	o->record = opts->record != NULL;
+	copy_str(o->record_v, sizeof(o->record_v), opts->record);
+}
+
+/* The trace file, if any, and a header for the policy now in force. */
+static void record_update(struct balancer *b, const char *why)
+{
+	trace_recorder_update(
+		&b->trace, b->ovr.record ? b->ovr.record_v : b->cfg.record, why,
+		b->interval, b->dry_run, &b->policy, &b->state);
 }
 
 /* What the daemon runs with: the config, under the command line's
@@ -232,6 +242,7 @@ int balancer_new(const struct balancer_options *opts, struct balancer **ret)
 	b->interval = effective_interval(b);
 	metrics_setup(b);
 	driver_open(b);
+	record_update(b, "start");
 	log_info("started: config %s, policies %s (%zu classes), interval "
 		 "%" PRIu64 " ms%s",
 		 b->config_path, b->policy_dir, b->policy.n_classes,
@@ -252,6 +263,7 @@ void balancer_free(struct balancer *b)
 	free(b->vms);
 	free(b->classes);
 	free(b->entry_of);
+	trace_recorder_close(b->trace); /* what is queued, first */
 	tick_output_free(&b->out);
 	balancer_state_free(&b->state);
 	ovcmem_client_free(b->ovc);
@@ -383,6 +395,7 @@ int balancer_reload(struct balancer *b)
 	 * a failed tick publishes them: match again now. */
 	match_classes(b);
 	b->interval = effective_interval(b);
+	record_update(b, "reload");
 	log_field_set(&f[0], "POLICY_DIR", "%s", b->policy_dir);
 	log_field_set(&f[1], "CLASSES", "%zu", b->policy.n_classes);
 	log_field_set(&f[2], "CONFIG", "%s", b->config_path);

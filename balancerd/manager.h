@@ -35,6 +35,7 @@
 #include "settle.h"
 #include "signals.h"
 #include "state.h"
+#include "trace.h"
 
 /*
  * memory.max/high/low, swap and events change rarely (or by our own
@@ -76,6 +77,8 @@ struct balancer_overrides {
 	char policy_dir_v[PATH_MAX], state_file_v[PATH_MAX],
 		driver_path_v[PATH_MAX];
 	bool dry_run; /* true forces it */
+	bool record;  /* --record FILE, in record_v */
+	char record_v[PATH_MAX];
 };
 
 struct balancer {
@@ -98,6 +101,7 @@ struct balancer {
 	struct host_signals host;
 	struct tick_output out;
 	struct ovcmem_client *ovc;
+	struct trace_recorder *trace; /* --record, or NULL */
 
 	/* Per tick, indexed like vms[]. */
 	struct vm_signals *vms;

@@ -56,8 +56,35 @@ static int state_copy(struct balancer_state *dst,
 	return 0;
 }
 
+static void keep(struct replay *rp, usec_t at, const char *vm,
+		 const char *recorded, const char *replayed);
+static bool counts(const struct replay *rp, const char *vm, usec_t at);
+
+/*
+ * A reload or rotation header holds the daemon's state after the tick
+ * before: the replay's must be the same (a start follows a restart, a
+ * gap dropped ticks: those are taken as they are).
+ */
+static void check_state(struct replay *rp, const struct trace_header *h)
+{
+	usec_t at =
+		rp->last_now > rp->first_now ? rp->last_now - rp->first_now : 0;
+	char what[REASON_MAX], head[64];
+
+	if (!rp->have_header || !rp->ticks_seen ||
+	    (strcmp(h->why, "reload") && strcmp(h->why, "rotate")) ||
+	    !counts(rp, NULL, at) ||
+	    trace_state_equal(&h->state, &rp->rec_state, what, sizeof(what)))
+		return;
+	rp->differences++;
+	snprintf(head, sizeof(head), "decide()'s state at the %s header",
+		 h->why);
+	keep(rp, at, NULL, head, what);
+}
+
 int replay_header(struct replay *rp, struct trace_header *h)
 {
+	check_state(rp, h);
 	/* The replayed policy starts where the recorded one stood; after
 	 * that it keeps its own state, gaps and reloads included. */
 	if (!rp->have_header && rp->opt.policy &&
@@ -461,7 +488,7 @@ int replay_tick(struct replay *rp, const struct trace_tick *t, char *err,
 		snprintf(err, err_len, "a tick before any header");
 		return -EINVAL;
 	}
-	if (!rp->first_now)
+	if (!rp->ticks_seen++)
 		rp->first_now = t->now;
 	at = t->now > rp->first_now ? t->now - rp->first_now : 0;
 	dt = rp->last_now && t->now > rp->last_now ? t->now - rp->last_now

@@ -68,6 +68,7 @@ struct replay {
 	struct tick_output out[2];
 
 	usec_t first_now, last_now;
+	uint64_t ticks_seen; /* in the window or not */
 	uint64_t ticks, decisions, differences, departures;
 	usec_t mode_time[2][_MODE_MAX];
 	struct replay_vm *vms;

@@ -173,6 +173,7 @@ void settle_done(size_t i, const struct act_result *res, void *userdata)
 		return;
 	}
 	ping_watchdog(b);
+	trace_recorder_result(b->trace, i, res);
 	e = b->entry_of[a->vm];
 	vm = (struct settle_vm){
 		.signals = &b->vms[a->vm],

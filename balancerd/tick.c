@@ -167,6 +167,7 @@ static int tick_run(struct balancer *b, usec_t now)
 	log_mode(b, &b->out);
 	copy_str(b->mode_reason, sizeof(b->mode_reason), b->out.mode_reason);
 	act_all(b); /* act, each result settled as it is done */
+	trace_recorder_tick(b->trace, &in, &b->out, &b->state);
 	return 0;
 }
 

@@ -609,6 +609,63 @@ static int state_get(const json_t *o, struct balancer_state *s, struct where *w)
 	return 0;
 }
 
+/* The first key of @x and @y whose values differ, into @what. */
+static bool object_diff(json_t *x, json_t *y, const char *ctx, char *what,
+			size_t len)
+{
+	const char *key;
+	json_t *v;
+
+	for (int pass = 0; pass < 2; pass++) {
+		json_object_foreach(pass ? y : x, key, v)
+		{
+			json_t *w = json_object_get(pass ? x : y, key);
+			char *a, *b;
+
+			if (w && json_equal(v, w))
+				continue;
+			a = json_dumps(pass ? w : v, JSON_ENCODE_ANY);
+			b = json_dumps(pass ? v : w, JSON_ENCODE_ANY);
+			snprintf(what, len, "%s%s: %s != %s", ctx, key,
+				 a ? a : "0", b ? b : "0");
+			free(a);
+			free(b);
+			return true;
+		}
+	}
+	return false;
+}
+
+bool trace_state_equal(const struct balancer_state *a,
+		       const struct balancer_state *b, char *what,
+		       size_t what_len)
+{
+	json_t *x = state_json(a), *y = state_json(b);
+	json_t *xv = json_object_get(x, "vms"), *yv = json_object_get(y, "vms");
+	bool equal = x && y && json_equal(x, y);
+
+	snprintf(what, what_len, "%s", equal ? "" : "out of memory");
+	if (!equal && x && y && !object_diff(x, y, "", what, what_len)) {
+		/* the same keys but "vms": name the VM and its field */
+		for (size_t i = 0; i < json_array_size(xv); i++) {
+			json_t *u = json_array_get(xv, i),
+			       *w = json_array_get(yv, i);
+			char ctx[VM_NAME_MAX + 16];
+
+			snprintf(ctx, sizeof(ctx), "vms[%s].",
+				 json_string_value(json_object_get(u, "name")));
+			if (!w || object_diff(u, w, ctx, what, what_len))
+				break;
+		}
+		if (json_array_size(xv) != json_array_size(yv))
+			snprintf(what, what_len, "%zu VMs != %zu VMs",
+				 json_array_size(xv), json_array_size(yv));
+	}
+	json_decref(x);
+	json_decref(y);
+	return equal;
+}
+
 /* ---- lines ----------------------------------------------------------------
  */
 

@@ -83,6 +83,14 @@ char *trace_tick_line(const struct tick_input *in,
 		      const struct tick_output *out,
 		      const struct trace_result *res);
 
+/*
+ * Whether two states would be written alike; if not, the first field
+ * that differs, as "vms[web-1].restorable: 1 != 2", in @what.
+ */
+bool trace_state_equal(const struct balancer_state *a,
+		       const struct balancer_state *b, char *what,
+		       size_t what_len);
+
 /* ---- reader ------------------------------------------------------------- */
 
 enum trace_line_kind {

@@ -20,6 +20,7 @@
 
 #include "fake_tree.h"
 #include "log.h"
+#include "loop.h"
 #include "replay.h"
 #include "trace_synth.h"
 
@@ -250,8 +251,8 @@ static void test_window_and_glob(void **state)
 	replay_free(&rp);
 }
 
-/* balancerctl replay's output (@out, 64 KiB) and exit code. */
-static int ctl(const char *out_path, char *const argv[])
+/* Run @argv[0] with its stdout in @out_path; its exit code. */
+static int ctl_exec(const char *out_path, char *const argv[])
 {
 	pid_t pid = fork();
 	int status;
@@ -261,12 +262,22 @@ static int ctl(const char *out_path, char *const argv[])
 		if (!freopen(out_path, "w", stdout) ||
 		    !freopen("/dev/null", "w", stderr))
 			_exit(127);
-		execv("build/balancerctl", argv);
+		execv(argv[0], argv);
 		_exit(127);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	return WEXITSTATUS(status);
+}
+
+/* balancerctl's output (read it with fake_slurp) and exit code. */
+static int ctl(const char *out_path, char *const argv[])
+{
+	char *args[16] = {"build/balancerctl"};
+
+	for (size_t i = 1; argv[i - 1] && i < 16; i++)
+		args[i] = argv[i];
+	return ctl_exec(out_path, args);
 }
 
 static void test_cli(void **state)
@@ -315,6 +326,127 @@ static void test_cli(void **state)
 		2);
 }
 
+/* ---- the real daemon's traces ------------------------------------------ */
+
+static const char daemon_policy[] =
+	"{\"interval\": \"1s\", \"backoff\": \"5s\",\n"
+	" \"host\": {\"low_watermark\": \"15%\", \"min_watermark\": \"5%\",\n"
+	"          \"high_watermark\": \"30%\"},\n"
+	" \"classes\": [\n"
+	"  {\"name\": \"batch\", \"match\": [\"batch-*\"], \"floor\": "
+	"\"25%\",\n"
+	"   \"pressure_target\": 5.0, \"max_reclaim_rate\": \"64M\",\n"
+	"   \"memory_high\": \"90%\"},\n"
+	"  {\"name\": \"web\", \"match\": [\"web-*\"], \"priority\": 100,\n"
+	"   \"floor\": \"50%\", \"ceiling\": \"95%\", \"pressure_target\": "
+	"1.0,\n"
+	"   \"max_reclaim_rate\": \"32M\"}\n"
+	" ]}\n";
+
+/* The kernel's part: memory.current drops by what memory.reclaim was
+ * asked (the fake tree keeps the daemon's writes in files). */
+static void drain(struct fake_tree *t, const char *vm)
+{
+	const char *cur = fake_vm_read(t, vm, "memory.current");
+	uint64_t c = strtoull(cur, NULL, 10);
+	uint64_t r = strtoull(fake_vm_read(t, vm, "memory.reclaim"), NULL, 10);
+
+	fake_vm_current(t, vm, c > r ? c - r : 0);
+	fake_vm_clear_writes(t, vm);
+}
+
+/* The manager itself, ticked on a fake host through every mode, a
+ * backoff and a reload: its trace replays with no difference. */
+static void test_daemon_trace(void **state)
+{
+	struct fix *f = *state;
+	static const char *const vms[] = {"batch-1", "web-1", "lone-9"};
+	struct balancer_options o = {0};
+	struct fake_tree t;
+	struct balancer *b;
+	struct replay rp;
+	char trace[600];
+	usec_t now = 5000 * USEC_PER_SEC;
+
+	fake_tree_create(&t, 64 * GiB, 16 * GiB);
+	fake_policy(&t, "50-test.json", daemon_policy);
+	fake_vm_add(&t, "batch-1", 8 * GiB, 8 * GiB);
+	fake_vm_add(&t, "web-1", 4 * GiB, 4 * GiB);
+	fake_vm_add(&t, "lone-9", 1 * GiB, 0);
+	snprintf(trace, sizeof(trace), "%s/trace.jsonl", t.root);
+	o.root = t.root;
+	o.config_path = t.config;
+	o.record = trace;
+	assert_int_equal(balancer_new(&o, &b), 0);
+	for (unsigned int k = 0; k < 40; k++, now += USEC_PER_SEC) {
+		uint64_t avail = k < 8	  ? 16 * GiB
+				 : k < 14 ? 6 * GiB
+				 : k < 16 ? 2 * GiB
+				 : k < 30 ? 12 * GiB
+					  : 30 * GiB;
+
+		fake_host(&t, 64 * GiB, avail, 0, 0);
+		fake_vm_pressure(&t, "web-1", k == 4 || k == 5 ? 3.0 : 0.2, 0);
+		if (k == 20) {
+			fake_policy(&t, "50-test.json",
+				    synth_policy_edit(daemon_policy, "\"32M\"",
+						      "\"16M\""));
+			assert_int_equal(balancer_reload(b), 0);
+		}
+		assert_int_equal(balancer_tick_at(b, now), 0);
+		for (size_t i = 0; i < 3; i++)
+			drain(&t, vms[i]);
+	}
+	balancer_free(b);
+
+	run(trace, NULL, &rp);
+	assert_int_equal(rp.ticks, 40);
+	assert_int_equal(rp.headers, 2);
+	assert_true(rp.decisions > 20);
+	assert_int_equal(rp.differences, 0);
+	assert_true(vm_of(&rp, "batch-1")->reclaim[0] > 0);
+	assert_true(vm_of(&rp, "web-1")->backoffs[0] > 0);
+	assert_true(rp.mode_time[0][MODE_TIGHT] > 0);
+	assert_true(rp.mode_time[0][MODE_CRITICAL] > 0);
+	assert_true(rp.mode_time[0][MODE_RESTORE] > 0);
+	replay_free(&rp);
+	fake_tree_destroy(&t);
+	(void)f;
+}
+
+/* build/balancerd --record, then build/balancerctl replay. */
+static void test_daemon_binary(void **state)
+{
+	struct fix *f = *state;
+	struct fake_tree t;
+	char trace[600], out[128];
+	const char *text;
+
+	if (access("build/balancerd", X_OK) < 0)
+		skip();				 /* make userspace first */
+	fake_tree_create(&t, 64 * GiB, 6 * GiB); /* tight */
+	fake_policy(&t, "50-test.json", daemon_policy);
+	fake_vm_add(&t, "batch-1", 8 * GiB, 8 * GiB);
+	fake_vm_add(&t, "web-1", 4 * GiB, 4 * GiB);
+	snprintf(trace, sizeof(trace), "%s/trace.jsonl", t.root);
+	snprintf(out, sizeof(out), "%s/out", f->dir);
+	assert_int_equal(
+		ctl_exec(out, (char *const[]){"build/balancerd", "--root",
+					      t.root, "--config", t.config,
+					      "--ticks", "4", "--interval",
+					      "20ms", "--record", trace,
+					      "--log-target", "stderr", NULL}),
+		0);
+	assert_int_equal(
+		ctl(out, (char *const[]){"balancerctl", "replay", trace, NULL}),
+		0);
+	text = fake_slurp(out);
+	assert_non_null(strstr(text, "replay: 4 ticks, "));
+	assert_non_null(strstr(text, " decisions, 0 differences\n"));
+	assert_null(strstr(text, " 0 decisions"));
+	fake_tree_destroy(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +459,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_window_and_glob, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_cli, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_daemon_trace, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_daemon_binary, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
