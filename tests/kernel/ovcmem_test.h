@@ -358,6 +358,7 @@ static inline int ovt_write_file(const char *path, const char *s)
  * shows pfns and the cgroup files are writable.
  */
 
+#include <dirent.h>
 #include <sys/stat.h>
 
 #define OVT_PM_PFN_MASK ((1ULL << 55) - 1)
@@ -374,6 +375,57 @@ static inline void ovt_pagemap_ok(const void *addr, size_t npages, __u64 *out)
 	CHECK(fd >= 0);
 	CHECK(pread(fd, out, npages * 8, off) == (ssize_t)(npages * 8));
 	close(fd);
+}
+
+/* Pages present in both pagemap snapshots whose pfn differs. */
+static inline size_t ovt_pfns_changed(const __u64 *a, const __u64 *b,
+				      size_t n)
+{
+	size_t i, moved = 0;
+
+	for (i = 0; i < n; i++)
+		moved += (a[i] & OVT_PM_PRESENT) && (b[i] & OVT_PM_PRESENT) &&
+			 (a[i] & OVT_PM_PFN_MASK) != (b[i] & OVT_PM_PFN_MASK);
+	return moved;
+}
+
+/* NUMA nodes with memory, as a bitmask of node ids < 64 (0 if unknown). */
+static inline __u64 ovt_memory_nodes(void)
+{
+	DIR *d = opendir("/sys/devices/system/node");
+	struct dirent *e;
+	__u64 mask = 0;
+	char p[300];
+	int id;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		if (sscanf(e->d_name, "node%d", &id) != 1 || id >= 64)
+			continue;
+		snprintf(p, sizeof(p), "/sys/devices/system/node/%s/meminfo",
+			 e->d_name);
+		if (access(p, R_OK) == 0)
+			mask |= 1ULL << id;
+	}
+	closedir(d);
+	return mask;
+}
+
+/*
+ * The first memory node other than @node. The rig boots two (numa=fake=2);
+ * with one, a migration test would prove nothing, so it fails.
+ */
+static inline int ovt_other_node_ok(int node)
+{
+	__u64 mask = ovt_memory_nodes();
+	int i;
+
+	for (i = 0; i < 64; i++)
+		if (i != node && (mask >> i & 1))
+			return i;
+	FAIL("one NUMA node (%#llx): boot the guest with numa=fake=2",
+	     (unsigned long long)mask);
 }
 
 /* Pages of [@addr, +@npages) that pagemap shows swapped out. */

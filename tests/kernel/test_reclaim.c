@@ -26,7 +26,6 @@
  *   refaults          >= pages the host took, after the read back
  *   refaults          <= pages_invalidated
  */
-#include <dirent.h>
 #include <sys/syscall.h>
 
 #include "ovcmem_test.h"
@@ -108,17 +107,6 @@ static void vm_coherent_ok(struct vm *v, __u64 seed_cpu, __u64 seed_vcpu)
 	vm_verify_ok(v, seed_cpu);
 	vm_fill_ok(v, seed_vcpu);
 	CHECK_EQ(ovt_cpu_mismatches(v->mem, GPA, v->bytes, seed_vcpu), 0);
-}
-
-/* Pages present both times whose pfn differs between @a and @b. */
-static size_t pfns_changed(const __u64 *a, const __u64 *b, size_t n)
-{
-	size_t i, moved = 0;
-
-	for (i = 0; i < n; i++)
-		moved += (a[i] & OVT_PM_PRESENT) && (b[i] & OVT_PM_PRESENT) &&
-			 (a[i] & OVT_PM_PFN_MASK) != (b[i] & OVT_PM_PFN_MASK);
-	return moved;
 }
 
 static size_t count_present(const __u64 *pm, size_t n)
@@ -327,7 +315,7 @@ TEST_TIMEOUT(compaction_nothing_lost, 60)
 	for (pass = 0, moved = 0; pass < 2 && !moved; pass++) {
 		CHECK(ovt_write_file("/proc/sys/vm/compact_memory", "1") == 0);
 		ovt_pagemap_ok(v.mem, n, pm1);
-		moved = pfns_changed(pm0, pm1, n);
+		moved = ovt_pfns_changed(pm0, pm1, n);
 	}
 	printf("# compaction moved %zu of %zu pages of the region (pfns %#llx-%#llx)\n",
 	       moved, n, (unsigned long long)lo, (unsigned long long)hi);
@@ -364,7 +352,7 @@ TEST_TIMEOUT(soft_offline_migration_nothing_lost, 60)
 
 	CHECK(madvise(v.mem, nmig * OVT_PAGE, MADV_SOFT_OFFLINE) == 0);
 	ovt_pagemap_ok(v.mem, nmig, pm1);
-	CHECK_EQ(pfns_changed(pm0, pm1, nmig), nmig);
+	CHECK_EQ(ovt_pfns_changed(pm0, pm1, nmig), nmig);
 	s1 = vm_stats(&v);
 	check_invalidated(&v, &s0, &s1, nmig);
 
@@ -373,39 +361,6 @@ TEST_TIMEOUT(soft_offline_migration_nothing_lost, 60)
 	check_refaulted(&s0, &s2, nmig);
 	CHECK_EQ(s2.pages_mapped, v.npages);
 	vm_coherent_ok(&v, 0x5eed0402, 0x5eed0403);
-}
-
-/* NUMA nodes with memory, as a bitmask of node ids < 64. */
-static __u64 memory_nodes(void)
-{
-	DIR *d = opendir("/sys/devices/system/node");
-	struct dirent *e;
-	__u64 mask = 0;
-	char p[300];
-	int id;
-
-	if (!d)
-		return 1;
-	while ((e = readdir(d))) {
-		if (sscanf(e->d_name, "node%d", &id) != 1 || id >= 64)
-			continue;
-		snprintf(p, sizeof(p), "/sys/devices/system/node/%s/meminfo",
-			 e->d_name);
-		if (access(p, R_OK) == 0)
-			mask |= 1ULL << id;
-	}
-	closedir(d);
-	return mask ? mask : 1;
-}
-
-static int other_node(__u64 mask, int node)
-{
-	int i;
-
-	for (i = 0; i < 64; i++)
-		if (i != node && (mask >> i & 1))
-			return i;
-	return -1;
 }
 
 /* Current node of each of @n pages from @mem (move_pages query). */
@@ -426,7 +381,7 @@ TEST_TIMEOUT(move_pages_nothing_lost, 60)
 {
 	struct ovcmem_stats s0, s1, s2;
 	const size_t n = 128;
-	__u64 mask = memory_nodes(), pm0[128], pm1[128];
+	__u64 pm0[128], pm1[128];
 	int status[128], nodes[128], target;
 	void *pages[128];
 	size_t i, moved;
@@ -436,9 +391,7 @@ TEST_TIMEOUT(move_pages_nothing_lost, 60)
 	vm_fill_ok(&v, 0x5eed0501);
 	page_nodes(v.mem, n, status);
 	CHECK(status[0] >= 0);
-	target = other_node(mask, status[0]);
-	if (target < 0)
-		FAIL("one NUMA node: boot the guest with numa=fake=2");
+	target = ovt_other_node_ok(status[0]);
 	for (i = 0; i < n; i++) {
 		pages[i] = v.mem + i * OVT_PAGE;
 		nodes[i] = target;
@@ -450,9 +403,9 @@ TEST_TIMEOUT(move_pages_nothing_lost, 60)
 	for (i = 0; i < n; i++)
 		CHECK_EQ(status[i], target);
 	ovt_pagemap_ok(v.mem, n, pm1);
-	moved = pfns_changed(pm0, pm1, n);
-	printf("# %d node(s): move_pages to node %d moved %zu of %zu pages\n",
-	       __builtin_popcountll(mask), target, moved, n);
+	moved = ovt_pfns_changed(pm0, pm1, n);
+	printf("# move_pages to node %d moved %zu of %zu pages\n", target,
+	       moved, n);
 	CHECK_EQ(moved, n);
 	s1 = vm_stats(&v);
 	check_invalidated(&v, &s0, &s1, moved);
@@ -469,7 +422,7 @@ TEST_TIMEOUT(move_pages_nothing_lost, 60)
 TEST_TIMEOUT(migrate_pages_nothing_lost, 60)
 {
 	struct ovcmem_stats s0, s1, s2;
-	__u64 mask = memory_nodes(), from, to, *pm0, *pm1;
+	__u64 from, to, *pm0, *pm1;
 	int *status, src, dst;
 	size_t moved, i, on_src = 0;
 	struct vm v;
@@ -483,9 +436,7 @@ TEST_TIMEOUT(migrate_pages_nothing_lost, 60)
 	CHECK(status && pm0 && pm1);
 	page_nodes(v.mem, v.npages, status);
 	src = status[0];
-	dst = other_node(mask, src);
-	if (dst < 0)
-		FAIL("one NUMA node: boot the guest with numa=fake=2");
+	dst = ovt_other_node_ok(src);
 	for (i = 0; i < v.npages; i++)
 		on_src += status[i] == src;
 	from = 1ULL << src;
@@ -495,9 +446,9 @@ TEST_TIMEOUT(migrate_pages_nothing_lost, 60)
 	r = syscall(SYS_migrate_pages, 0, 64, &from, &to);
 	CHECK(r >= 0);
 	ovt_pagemap_ok(v.mem, v.npages, pm1);
-	moved = pfns_changed(pm0, pm1, v.npages);
-	printf("# %d node(s): migrate_pages %d -> %d moved %zu of %zu pages (%ld not moved)\n",
-	       __builtin_popcountll(mask), src, dst, moved, v.npages, r);
+	moved = ovt_pfns_changed(pm0, pm1, v.npages);
+	printf("# migrate_pages %d -> %d moved %zu of %zu pages (%ld not moved)\n",
+	       src, dst, moved, v.npages, r);
 	CHECK_EQ(r, 0);
 	CHECK_EQ(on_src, v.npages);
 	CHECK_EQ(moved, on_src);
@@ -614,7 +565,7 @@ TEST_TIMEOUT(thp_collapse_nothing_lost, 60)
 	}
 	CHECK(r == 0);
 	ovt_pagemap_ok(v.mem, n, pm1);
-	moved = pfns_changed(pm0, pm1, n);
+	moved = ovt_pfns_changed(pm0, pm1, n);
 	CHECK_EQ(moved, n);
 	s1 = vm_stats(&v);
 	check_invalidated(&v, &s0, &s1, moved);
@@ -702,7 +653,7 @@ TEST_TIMEOUT(ksm_merge_nothing_lost, 60)
 	ovt_write_file(KSM "run", "0");
 
 	ovt_pagemap_ok(v_.mem, n, pm1);
-	moved = pfns_changed(pm0, pm1, n);
+	moved = ovt_pfns_changed(pm0, pm1, n);
 	CHECK(moved >= (size_t)sharing - 8);
 	s1 = vm_stats(&v_);
 	check_invalidated(&v_, &s0, &s1, moved);
