@@ -14,7 +14,6 @@
 #include "log.h"
 #include "manager.h"
 #include "metrics.h"
-#include "ovcmem_client.h"
 
 /*
  * A VM whose files cannot be read (garbage in memory.stat, a file that
@@ -35,27 +34,28 @@ static void note_read_error(struct vm_entry *e, int r)
 		log_info("signals of cgroup %s readable again", e->cgroup);
 }
 
-static void vm_collect_ovcmem(struct balancer *b, const struct vm_entry *e,
-			      struct vm_signals *v)
+/* The VM's cold view from its source (cold_source.h). */
+static void vm_collect_cold(struct balancer *b, const struct vm_entry *e,
+			    struct vm_signals *v)
 {
-	const struct ovcmem_part *p =
-		ovcmem_client_find_cgroup(b->ovc, e->cgroup);
+	const struct cold_source *src = &e->cold;
 	int r;
 
-	if (!p)
+	if (!src->ops || !src->ops->collect)
 		return;
-	r = ovcmem_client_collect(
-		b->ovc, p->id, cold_ticks(b, e->class), b->tick_now,
-		b->interval ? b->interval : BALANCER_DEFAULT_INTERVAL,
-		&v->ovcmem);
+	r = src->ops->collect(src->state, e->cgroup, cold_ticks(b, e->class),
+			      b->tick_now, b->interval, v);
 	if (r < 0 && r != -ENOENT) {
 		metrics_count_error(&b->totals.metrics, ERROR_SOURCE_OVCMEM);
-		log_warning_errno(r,
-				  "%s: ovcmem partition %" PRIu64 " unreadable",
-				  v->name, p->id);
+		if (v->ovcmem.partition_id)
+			log_warning_errno(r,
+					  "%s: ovcmem partition %" PRIu64
+					  " unreadable",
+					  v->name, v->ovcmem.partition_id);
+		else
+			log_warning_errno(r, "%s: cold source %s unreadable",
+					  v->name, cold_source_name(src));
 	}
-	if (p->owner_pid > 0)
-		v->pid = p->owner_pid;
 }
 
 /* Read matched VM @e's signals into vms[n_vms]; a vanished cgroup is
@@ -94,8 +94,7 @@ static int acquire_vm(struct balancer *b, struct vm_entry *e)
 		log_send(LOG_INFO, MSGID_VM_APPEARED, f, 2,
 			 "%s appeared (cgroup %s)", v->name, e->cgroup);
 	}
-	if (b->ovc)
-		vm_collect_ovcmem(b, e, v);
+	vm_collect_cold(b, e, v);
 	e->prev = *v;
 	e->have_prev = true;
 	e->since_full = hot ? e->since_full + 1 : 1;

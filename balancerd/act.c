@@ -13,7 +13,7 @@
 
 #include "act.h"
 #include "log.h"
-#include "ovcmem_client.h"
+#include "cold_source.h"
 
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
@@ -36,9 +36,6 @@
  */
 #define PAGEOUT_BUDGET (2 * USEC_PER_SEC)
 #define RECLAIM_CHUNK  (128ULL << 20)
-/* One PREFAULT action may take this long; the rest waits a tick. Each
- * driver call is a 2 MiB step, and a racing one can take a second. */
-#define PREFAULT_BUDGET (1 * USEC_PER_SEC)
 
 /* Kernel limit on iovecs per process_madvise(2) call (UIO_MAXIOV). */
 #define ACT_IOV_MAX 1024
@@ -357,48 +354,43 @@ static int gone_ranges(const char *root, pid_t pid, const struct iovec *iov,
 }
 
 /*
- * Record in the coldmap what a pageout of @iov took: the pages that are
- * not resident now, whatever freed them (often the host had swapped some
- * already: advising them again frees nothing, and counting them cold
- * would pick the same ranges tick after tick). Pages that stayed remain
- * cold candidates. Without pagemap (no permission) every advised page
- * counts as taken: one still resident is then missed until the guest
- * touches it, which is better than a pageout stuck on the same ranges.
+ * What a pageout of @iov took, for the source to record when the action
+ * is settled: the pages that are not resident now, whatever freed them
+ * (often the host had swapped some already: advising them again frees
+ * nothing, and counting them cold would pick the same ranges tick after
+ * tick). Pages that stayed remain cold candidates. Without pagemap (no
+ * permission) every advised page counts as taken: one still resident is
+ * then missed until the guest touches it, which is better than a pageout
+ * stuck on the same ranges.
  */
-static void mark_gone(const struct act_context *ctx,
-		      const struct vm_signals *vm, const struct iovec *iov,
-		      size_t n)
+static void note_taken(const struct act_context *ctx,
+		       const struct vm_signals *vm, const struct iovec *iov,
+		       size_t n, struct act_result *res)
 {
 	struct iovec *gone = NULL;
 	size_t g = 0;
 
 	if (gone_ranges(ctx->root ? ctx->root : "/", vm->pid, iov, n, &gone,
 			&g) < 0) {
-		ovcmem_client_mark_evicted(ctx->ovcmem, vm->ovcmem.partition_id,
-					   iov, n);
-		return;
+		gone = n ? malloc(n * sizeof(*gone)) : NULL;
+		if (!gone)
+			return; /* -ENOMEM: those pages count as cold again */
+		memcpy(gone, iov, n * sizeof(*gone));
+		g = n;
 	}
-	ovcmem_client_mark_evicted(ctx->ovcmem, vm->ovcmem.partition_id, gone,
-				   g);
-	free(gone);
+	res->taken = gone;
+	res->n_taken = g;
 }
 
-static int do_pageout(const struct act_context *ctx, const struct action *a,
-		      const struct vm_signals *vm, struct act_result *res)
+int act_pageout_ranges(const struct act_context *ctx,
+		       const struct vm_signals *vm, struct iovec *iov, size_t n,
+		       struct act_result *res)
 {
 	uint64_t before = vm->memory_current, after = 0, freed = 0;
 	uint64_t total = 0, advised = 0;
 	usec_t deadline = now_monotonic() + PAGEOUT_BUDGET;
-	struct iovec *iov = NULL;
-	size_t n = 0;
 	int r = 0;
 
-	if (!ctx->ovcmem || !vm->ovcmem.present)
-		return -EOPNOTSUPP; /* cold ranges come only from scans */
-	r = ovcmem_client_cold_ranges(ctx->ovcmem, vm->ovcmem.partition_id,
-				      ctx->cold_ticks, a->bytes, &iov, &n);
-	if (r < 0)
-		return r;
 	for (size_t k = 0; k < n; k++)
 		total += iov[k].iov_len;
 	for (int pass = 0; pass < PAGEOUT_PASSES && r == 0; pass++) {
@@ -417,8 +409,8 @@ static int do_pageout(const struct act_context *ctx, const struct action *a,
 			break;
 	}
 	if (r == 0)
-		mark_gone(ctx, vm, iov, iov_prefix(iov, n, res->bytes_advised));
-	free(iov);
+		note_taken(ctx, vm, iov, iov_prefix(iov, n, res->bytes_advised),
+			   res);
 	res->bytes_done = freed;
 	/* Less than asked is reported, not made up for through
 	 * memory.reclaim: on a VM that touches its pages again as fast as
@@ -427,6 +419,22 @@ static int do_pageout(const struct act_context *ctx, const struct action *a,
 	res->partial = r == 0 && (res->out_of_time ||
 				  PAGEOUT_SHORT(freed, res->bytes_advised));
 	return r;
+}
+
+static int do_pageout(const struct act_context *ctx, const struct action *a,
+		      const struct vm_signals *vm, struct act_result *res)
+{
+	if (!ctx->cold || !ctx->cold->give_back)
+		return -EOPNOTSUPP; /* the source cannot tell what is cold */
+	return ctx->cold->give_back(ctx->cold_state, ctx, vm, ctx->cold_ticks,
+				    a->bytes, res);
+}
+
+void act_result_release(struct act_result *res)
+{
+	free(res->taken);
+	res->taken = NULL;
+	res->n_taken = 0;
 }
 
 /* Append [addr, addr+len) to @iov, merging with the last range. */
@@ -522,31 +530,31 @@ static int swapped_ranges(const char *root, pid_t pid, uint64_t bytes,
 	return 0;
 }
 
-static int do_prefault(const struct act_context *ctx, const struct action *a,
-		       const struct vm_signals *vm, struct act_result *res)
+int act_prefault_swapped(const struct act_context *ctx,
+			 const struct vm_signals *vm, uint64_t bytes,
+			 struct act_result *res)
 {
 	struct iovec *iov = NULL;
 	size_t n = 0;
 	int r;
 
-	if (ctx->ovcmem && vm->ovcmem.present) {
-		r = ovcmem_client_prefault(ctx->ovcmem, vm->ovcmem.partition_id,
-					   a->bytes, PREFAULT_BUDGET,
-					   &res->bytes_done);
-		if (r == -EAGAIN) {
-			res->partial = true; /* stopped early, not failed */
-			r = 0;
-		}
-		return r;
-	}
 	if (vm->pid <= 0)
 		return -EOPNOTSUPP;
-	r = swapped_ranges(ctx->root, vm->pid, a->bytes, &iov, &n);
+	r = swapped_ranges(ctx->root, vm->pid, bytes, &iov, &n);
 	if (r < 0)
 		return r;
 	r = advise(ctx, vm->pid, iov, n, MADV_WILLNEED, 0, &res->bytes_done);
 	free(iov);
 	return r;
+}
+
+static int do_prefault(const struct act_context *ctx, const struct action *a,
+		       const struct vm_signals *vm, struct act_result *res)
+{
+	const struct cold_source_ops *ops =
+		ctx->cold ? ctx->cold : &cold_source_none;
+
+	return ops->fault_back(ctx->cold_state, ctx, vm, a->bytes, res);
 }
 
 int act_execute(const struct act_context *ctx, const struct action *a,

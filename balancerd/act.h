@@ -3,11 +3,12 @@
  * Act: carry out what decide() asked for, and nothing else.
  *
  *   RECLAIM   write the byte count to <cgroup>/memory.reclaim
- *   PAGEOUT   process_madvise(MADV_PAGEOUT) on the VM's cold guest ranges
- *             (known only through ovcmem scans); bytes_done is what left
- *             memory.current, not what was advised
- *   PREFAULT  ovcmem PREFAULT when the VM has a partition, else
- *             process_madvise(MADV_WILLNEED) on its swapped-out pages
+ *   PAGEOUT   the VM's cold source gives back what is idle at least
+ *             min_idle (ovcmem: process_madvise(MADV_PAGEOUT) of the
+ *             coldmap's ranges); bytes_done is what left memory.current,
+ *             not what was advised
+ *   PREFAULT  the VM's cold source faults back what the VM refaults
+ *             (ovcmem PREFAULT; "none": MADV_WILLNEED of swapped pages)
  *   SET_HIGH  write memory.high ("max" for MEMORY_UNLIMITED)
  *   SET_LOW   write memory.low
  *
@@ -19,11 +20,12 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "decide.h"
 #include "signals.h"
 
-struct ovcmem_client;
+struct cold_source_ops;
 
 /*
  * Writes one cgroup file; tests replace it to play a kernel that answers
@@ -35,9 +37,12 @@ struct act_context {
 	const char *root;	 /* "/" in production */
 	const char *cgroup_root; /* "/sys/fs/cgroup", below root */
 	bool dry_run;
-	struct ovcmem_client *ovcmem; /* NULL: no driver */
-	unsigned int cold_ticks;      /* PAGEOUT: idle this many ticks */
-	act_write_fn write;	      /* NULL: act_write_file() */
+	/* The VM's cold-memory source (cold_source.h): PAGEOUT gives back
+	 * through it, PREFAULT faults back through it. NULL: "none". */
+	const struct cold_source_ops *cold;
+	void *cold_state;
+	unsigned int cold_ticks; /* PAGEOUT: idle this many ticks */
+	act_write_fn write;	 /* NULL: act_write_file() */
 	void *write_userdata;
 	/* Called between the slices of a large action (NULL: nothing), so
 	 * that the daemon can tell the watchdog it is making progress. */
@@ -55,7 +60,15 @@ struct act_result {
 	bool out_of_time; /* PAGEOUT: stopped at its time budget */
 	usec_t duration;  /* how long it took, monotonic */
 	bool dry_run;	  /* nothing was done on purpose */
+	/* PAGEOUT: the guest ranges that left (owner-mm addresses), for the
+	 * source to record when the action is settled; malloc'ed, freed by
+	 * act_result_release(). */
+	struct iovec *taken;
+	size_t n_taken;
 };
+
+/* Free what @res owns (taken). */
+void act_result_release(struct act_result *res);
 
 /* The default writer: open(O_WRONLY|O_TRUNC), one write(2), close. */
 int act_write_file(const char *path, const char *data, void *userdata);
@@ -70,6 +83,23 @@ int act_write_file(const char *path, const char *data, void *userdata);
  */
 int act_execute(const struct act_context *ctx, const struct action *a,
 		const struct vm_signals *vm, struct act_result *res);
+
+/*
+ * For sources (cold_source.h). process_madvise(MADV_PAGEOUT) of @iov (the
+ * VM's owner-mm ranges, oldest first; cut short in place when out of
+ * time), in slices and passes within the action's time budget: fills
+ * @res as a PAGEOUT result, res->taken with what left. 0 or a negative
+ * errno.
+ */
+int act_pageout_ranges(const struct act_context *ctx,
+		       const struct vm_signals *vm, struct iovec *iov, size_t n,
+		       struct act_result *res);
+/* MADV_WILLNEED of up to @bytes of the VMM's swapped-out pages (its large
+ * writable mappings, by /proc/PID/pagemap). -EOPNOTSUPP without a pid,
+ * -ENOENT when the process is gone. */
+int act_prefault_swapped(const struct act_context *ctx,
+			 const struct vm_signals *vm, uint64_t bytes,
+			 struct act_result *res);
 
 /* Path of @file in @vm's cgroup below ctx->root. Returns 0 or
  * -ENAMETOOLONG. */

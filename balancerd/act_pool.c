@@ -80,6 +80,7 @@ static void run_sequential(size_t n, act_pool_exec_fn exec,
 
 		exec(i, &res, userdata);
 		done(i, &res, userdata);
+		act_result_release(&res);
 	}
 }
 
@@ -140,6 +141,7 @@ unsigned int act_pool_run(size_t n, const size_t *vm_of, unsigned int workers,
 	for (size_t i = 0; i < n; i++) {
 		wait_finished(&p, i, idle, userdata);
 		done(i, &p.res[i], userdata);
+		act_result_release(&p.res[i]);
 	}
 	for (unsigned int k = 0; k < started; k++)
 		pthread_join(tid[k], NULL);

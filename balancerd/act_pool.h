@@ -25,7 +25,8 @@
 /* Carry out action @i (any thread; must only touch that VM's state). */
 typedef void (*act_pool_exec_fn)(size_t i, struct act_result *res,
 				 void *userdata);
-/* Action @i is done (the calling thread, in list order). */
+/* Action @i is done (the calling thread, in list order); what @res owns
+ * is released after it returns (act_result_release). */
 typedef void (*act_pool_done_fn)(size_t i, const struct act_result *res,
 				 void *userdata);
 /* About once a second while waiting (the calling thread): watchdog. */

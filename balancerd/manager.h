@@ -27,6 +27,7 @@
 #include <systemd/sd-event.h>
 #include <time.h>
 
+#include "cold_source.h"
 #include "config.h"
 #include "decide.h"
 #include "loop.h"
@@ -67,7 +68,8 @@ struct vm_entry {
 	const struct policy_class *class;
 	unsigned int class_gen;
 	char why[256];
-	sd_event_source *psi; /* memory.pressure trigger, or NULL */
+	struct cold_source cold; /* chosen in the match step, each tick */
+	sd_event_source *psi;	 /* memory.pressure trigger, or NULL */
 	bool psi_tried;
 };
 
@@ -186,6 +188,10 @@ unsigned int cold_ticks(const struct balancer *b, const struct policy_class *c);
  * its entry and class. 0, or a negative errno (nothing listed).
  */
 int match_vms(struct balancer *b);
+
+/* The state slots of cold_source_table[] (the ovcmem client for
+ * "ovcmem"), for cold_source_choose(). */
+void cold_states_of(const struct balancer *b, void *states[COLD_SOURCES_MAX]);
 
 /* ---- acquire.c ---- */
 

@@ -41,6 +41,7 @@ static int list_add(struct balancer *b, const char *cgroup, size_t *n)
 int match_vms(struct balancer *b)
 {
 	struct vm_list list = {0};
+	void *states[COLD_SOURCES_MAX];
 	size_t n = 0;
 	int r;
 
@@ -94,9 +95,23 @@ int match_vms(struct balancer *b)
 	if (r < 0)
 		return r;
 	b->n_listed = n;
-	for (size_t i = 0; i < n; i++)
-		entry_match(b, b->listed[i]);
+	cold_states_of(b, states);
+	for (size_t i = 0; i < n; i++) {
+		struct vm_entry *e = b->listed[i];
+
+		entry_match(b, e);
+		e->cold = cold_source_choose(states, e->cgroup);
+	}
 	return 0;
+}
+
+void cold_states_of(const struct balancer *b, void *states[COLD_SOURCES_MAX])
+{
+	for (size_t i = 0; i < COLD_SOURCES_MAX; i++)
+		states[i] = i < cold_source_count && cold_source_table[i] ==
+							     &cold_source_ovcmem
+				    ? b->ovc
+				    : NULL;
 }
 
 void entry_match(struct balancer *b, struct vm_entry *e)

@@ -124,6 +124,8 @@ void settle_action(const struct settle_tick *t, const struct settle_vm *vm,
 	if (!res->dry_run)
 		decide_account(t->state, name, a->kind, res->bytes_done,
 			       t->now);
+	if (!res->dry_run && vm->cold && vm->cold->ops && vm->cold->ops->settle)
+		vm->cold->ops->settle(vm->cold->state, vm->signals, a, res);
 	/* Read back what we set, next tick. */
 	if ((a->kind == ACTION_SET_HIGH || a->kind == ACTION_SET_LOW) &&
 	    vm->limits_written)
@@ -181,6 +183,7 @@ void settle_done(size_t i, const struct act_result *res, void *userdata)
 		.recent = &e->recent,
 		.recent_json = &e->recent_json,
 		.limits_written = &e->limits_written,
+		.cold = &e->cold,
 	};
 	settle_action(&t, &vm, a, res);
 }

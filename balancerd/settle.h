@@ -5,6 +5,8 @@
  *
  *   - decide()'s state: decide_account() refunds the token bucket and
  *     keeps the restorable bytes honest (not for dry runs);
+ *   - the VM's cold source: what a pageout took (res->taken; ovcmem
+ *     marks it evicted in its coldmap);
  *   - the totals and their metrics counters;
  *   - the VM's decision ring (balancerctl explain), and its cached JSON
  *     dropped;
@@ -23,6 +25,7 @@
 #include <time.h>
 
 #include "act.h"
+#include "cold_source.h"
 #include "decide.h"
 #include "signals.h"
 #include "state.h"
@@ -45,6 +48,7 @@ struct settle_vm {
 	struct decision_ring *recent;
 	char **recent_json;   /* a cache of @recent, freed; or NULL */
 	bool *limits_written; /* set after SET_HIGH/SET_LOW; or NULL */
+	const struct cold_source *cold; /* the VM's source; or NULL */
 };
 
 /* Settle action @a on @vm with act's result @res. */

@@ -47,7 +47,6 @@ static struct act_context act_context_of(struct balancer *b)
 		.root = b->root,
 		.cgroup_root = b->cfg.cgroup_root,
 		.dry_run = b->dry_run,
-		.ovcmem = b->ovc,
 		.write = b->write,
 		.write_userdata = b->write_userdata,
 		.progress = ping_watchdog,
@@ -63,9 +62,11 @@ static void act_one(size_t i, struct act_result *res, void *userdata)
 	struct act_context ctx = act_context_of(b);
 
 	if (a->vm >= b->n_vms) {
-		res->error = -EINVAL; /* logged by act_done() */
+		res->error = -EINVAL; /* logged when settled */
 		return;
 	}
+	ctx.cold = b->entry_of[a->vm]->cold.ops;
+	ctx.cold_state = b->entry_of[a->vm]->cold.state;
 	ctx.cold_ticks = cold_ticks(b, b->classes[a->vm]);
 	if (a->min_idle)
 		ctx.cold_ticks = usec_to_ticks(a->min_idle, b->interval);

@@ -262,11 +262,98 @@ static void test_unknown_vm_and_no_outputs(void **state)
 	assert_int_equal(bs.n_vms, 0);
 }
 
+/* A source that records what it was told to settle. */
+static size_t fake_settled;
+static uint64_t fake_taken_bytes;
+
+static void fake_settle(void *state, const struct vm_signals *v,
+			const struct action *a, const struct act_result *res)
+{
+	(void)state;
+	(void)v;
+	(void)a;
+	fake_settled++;
+	for (size_t i = 0; i < res->n_taken; i++)
+		fake_taken_bytes += res->taken[i].iov_len;
+}
+
+static bool fake_serves(void *state, const char *cgroup)
+{
+	(void)cgroup;
+	return state != NULL;
+}
+
+static const struct cold_source_ops fake_source = {
+	.name = "fake",
+	.serves = fake_serves,
+	.settle = fake_settle,
+};
+
+/* What a pageout took reaches the VM's source when it is settled (and
+ * only then: act does not touch the source's pages); a dry run does
+ * not. */
+static void test_taken_reaches_the_source(void **state)
+{
+	struct vm_state vs = {.name = "vm1", .bucket_cap = 64 * M};
+	struct balancer_state bs = {.vms = &vs, .n_vms = 1, .cap_vms = 1};
+	struct state_totals totals = {0};
+	struct host_signals host = {0};
+	struct vm_signals v = {.name = "vm1"};
+	struct decision_ring ring = {0};
+	struct cold_source src = {&fake_source, &vs};
+	struct settle_tick t = {.state = &bs, .totals = &totals, .host = &host};
+	struct settle_vm vm = {.signals = &v, .recent = &ring, .cold = &src};
+	struct action a = {.kind = ACTION_PAGEOUT, .bytes = 16 * M};
+	struct iovec taken[2] = {{(void *)0x10000, 8 * M},
+				 {(void *)0x2000000, 4 * M}};
+	struct act_result res = {
+		.bytes_done = 12 * M, .taken = taken, .n_taken = 2};
+	struct act_result dry = {.dry_run = true};
+
+	(void)state;
+	fake_settled = 0;
+	fake_taken_bytes = 0;
+	settle_action(&t, &vm, &a, &res);
+	assert_int_equal(fake_settled, 1);
+	assert_int_equal(fake_taken_bytes, 12 * M);
+	settle_action(&t, &vm, &a, &dry);
+	assert_int_equal(fake_settled, 1);
+	/* no source: settled all the same */
+	vm.cold = NULL;
+	settle_action(&t, &vm, &a, &res);
+	assert_int_equal(totals.actions, 3);
+}
+
+/* The first source that serves a VM is its source; "none" serves every
+ * VM, also when no source has its state. */
+static void test_cold_source_choice(void **state)
+{
+	void *states[COLD_SOURCES_MAX] = {0};
+	struct cold_source src;
+
+	(void)state;
+	assert_true(cold_source_count >= 2);
+	assert_ptr_equal(cold_source_table[cold_source_count - 1],
+			 &cold_source_none);
+	src = cold_source_choose(states, "machine.slice/vm1.scope");
+	assert_ptr_equal(src.ops, &cold_source_none);
+	assert_string_equal(cold_source_name(&src), "none");
+	assert_string_equal(cold_source_name(NULL), "none");
+	/* none cannot tell what is cold: no give_back, so PAGEOUT is
+	 * -EOPNOTSUPP; it can fault back */
+	assert_null(cold_source_none.give_back);
+	assert_non_null(cold_source_none.fault_back);
+	assert_non_null(cold_source_ovcmem.give_back);
+	assert_false(cold_source_ovcmem.serves(NULL, "x"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows),
 		cmocka_unit_test(test_unknown_vm_and_no_outputs),
+		cmocka_unit_test(test_taken_reaches_the_source),
+		cmocka_unit_test(test_cold_source_choice),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
