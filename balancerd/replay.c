@@ -180,8 +180,12 @@ static void keep(struct replay *rp, usec_t at, const char *vm,
 		 const char *recorded, const char *replayed)
 {
 	struct replay_departure *d;
+	size_t same = 0;
 
-	if (rp->n_kept == REPLAY_KEEP)
+	/* A few per VM, so that one VM's run of them hides no other. */
+	for (size_t i = 0; i < rp->n_kept; i++)
+		same += !strcmp(rp->kept[i].vm, vm ? vm : "");
+	if (rp->n_kept == REPLAY_KEEP || same == REPLAY_KEEP_PER_VM)
 		return;
 	d = &rp->kept[rp->n_kept++];
 	d->tick = rp->ticks + 1; /* tally() counts this tick after */

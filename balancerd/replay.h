@@ -25,7 +25,8 @@
 #include "trace.h"
 
 /* Departures and differences kept for the report, the first ones. */
-#define REPLAY_KEEP 10
+#define REPLAY_KEEP	   10
+#define REPLAY_KEEP_PER_VM 3 /* the host's mode counts as one VM */
 
 struct replay_options {
 	/* NULL: the recorded policy (each header's), checked exactly. */

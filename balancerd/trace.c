@@ -418,16 +418,41 @@ static int psi_get(const json_t *o, struct psi *psi, const char *ctx,
 /* ---- policy as a policy file ----------------------------------------------
  */
 
+/* Bytes exactly, in the largest unit that divides them ("64M"). */
+static void exact_size(uint64_t bytes, char *buf, size_t len)
+{
+	static const char units[] = "KMGTPE";
+	int u = -1;
+
+	while (u < 5 && bytes && !(bytes & 1023)) {
+		bytes >>= 10;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%" PRIu64, bytes);
+	else
+		snprintf(buf, len, "%" PRIu64 "%c", bytes, units[u]);
+}
+
 static json_t *size_json(const struct size_spec *s)
 {
 	char buf[40];
 
-	if (s->is_percent)
+	if (s->is_percent) {
 		/* parse_percent reads nine fraction digits: these give back
-		 * the loaded value's digits, hence the same double. */
-		snprintf(buf, sizeof(buf), "%.9f%%", s->percent);
-	else
-		snprintf(buf, sizeof(buf), "%" PRIu64, s->bytes);
+		 * the loaded value's digits, hence the same double; the
+		 * zeroes after them are left out. */
+		size_t n = (size_t)snprintf(buf, sizeof(buf) - 1, "%.9f",
+					    s->percent);
+
+		while (n > 1 && buf[n - 1] == '0')
+			n--;
+		if (buf[n - 1] == '.')
+			n--;
+		snprintf(buf + n, sizeof(buf) - n, "%%");
+	} else {
+		exact_size(s->bytes, buf, sizeof(buf));
+	}
 	return json_string(buf);
 }
 
@@ -436,12 +461,14 @@ static bool put_size(json_t *o, const char *key, const struct size_spec *s)
 	return !s->set || put(o, key, size_json(s));
 }
 
+/* format_duration() is exact, and parse_duration() reads it back. */
 static json_t *duration_json(usec_t us)
 {
-	char buf[32];
+	char buf[64];
 
-	snprintf(buf, sizeof(buf), "%" PRIu64 "us", us);
-	return json_string(buf);
+	if (!us)
+		return json_string("0s");
+	return json_string(format_duration(us, buf, sizeof(buf)));
 }
 
 static json_t *class_json(const struct policy_class *c)
@@ -453,7 +480,7 @@ static json_t *class_json(const struct policy_class *c)
 	for (size_t i = 0; ok && i < c->n_match; i++)
 		ok = json_array_append_new(match, json_string(c->match[i])) ==
 		     0;
-	snprintf(rate, sizeof(rate), "%" PRIu64, c->max_reclaim_rate);
+	exact_size(c->max_reclaim_rate, rate, sizeof(rate));
 	ok = ok && put(o, "name", json_string(c->name)) &&
 	     json_object_set(o, "match", match) == 0 &&
 	     put(o, "priority", json_integer(c->priority)) &&

@@ -355,6 +355,20 @@ static void drain(struct fake_tree *t, const char *vm)
 	fake_vm_clear_writes(t, vm);
 }
 
+static void copy_file(const char *from, const char *to)
+{
+	FILE *in = fopen(from, "r"), *out = fopen(to, "w");
+	char buf[8192];
+	size_t n;
+
+	assert_non_null(in);
+	assert_non_null(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+}
+
 /* The manager itself, ticked on a fake host through every mode, a
  * backoff and a reload: its trace replays with no difference. */
 static void test_daemon_trace(void **state)
@@ -398,6 +412,9 @@ static void test_daemon_trace(void **state)
 			drain(&t, vms[i]);
 	}
 	balancer_free(b);
+	/* README.md's example: REPLAY_KEEP_TRACE=FILE keeps the trace. */
+	if (getenv("REPLAY_KEEP_TRACE"))
+		copy_file(trace, getenv("REPLAY_KEEP_TRACE"));
 
 	run(trace, NULL, &rp);
 	assert_int_equal(rp.ticks, 40);
