@@ -197,6 +197,20 @@ static void keep(struct replay *rp, usec_t at, const char *vm,
 
 /* ---- exactness -------------------------------------------------------- */
 
+/* The host's mode and reason, recorded beside replayed; counted in @n. */
+static void keep_mode(struct replay *rp, usec_t at, const struct trace_tick *t,
+		      const struct tick_output *o, uint64_t *n)
+{
+	char a[REASON_MAX + 64], b[REASON_MAX + 64];
+
+	(*n)++;
+	snprintf(a, sizeof(a), "mode %s: %s", host_mode_name(t->mode),
+		 t->mode_reason);
+	snprintf(b, sizeof(b), "mode %s: %s", host_mode_name(o->mode),
+		 o->mode_reason);
+	keep(rp, at, NULL, a, b);
+}
+
 static bool action_equal(const struct action *a, const struct action *b)
 {
 	return a->kind == b->kind && a->vm == b->vm && a->bytes == b->bytes &&
@@ -214,14 +228,8 @@ static void check_exact(struct replay *rp, const struct trace_tick *t,
 
 	if (!counts(rp, NULL, at))
 		return;
-	if (o->mode != t->mode || strcmp(o->mode_reason, t->mode_reason)) {
-		rp->differences++;
-		snprintf(a, sizeof(a), "mode %s: %s", host_mode_name(t->mode),
-			 t->mode_reason);
-		snprintf(b, sizeof(b), "mode %s: %s", host_mode_name(o->mode),
-			 o->mode_reason);
-		keep(rp, at, NULL, a, b);
-	}
+	if (o->mode != t->mode || strcmp(o->mode_reason, t->mode_reason))
+		keep_mode(rp, at, t, o, &rp->differences);
 	for (size_t i = 0; i < n; i++) {
 		const struct action *x =
 			i < t->n_actions ? &t->actions[i] : NULL;
@@ -316,14 +324,8 @@ static void departures(struct replay *rp, const struct trace_tick *t, usec_t at)
 
 	if (!counts(rp, NULL, at))
 		return;
-	if (o->mode != t->mode) {
-		rp->departures++;
-		snprintf(a, sizeof(a), "mode %s: %s", host_mode_name(t->mode),
-			 t->mode_reason);
-		snprintf(b, sizeof(b), "mode %s: %s", host_mode_name(o->mode),
-			 o->mode_reason);
-		keep(rp, at, NULL, a, b);
-	}
+	if (o->mode != t->mode)
+		keep_mode(rp, at, t, o, &rp->departures);
 	for (size_t i = 0; i < t->n_vms; i++) {
 		if (!counts(rp, t->vms[i].name, at) ||
 		    same_for_vm(t->actions, t->n_actions, o->actions,
