@@ -28,6 +28,12 @@ _Static_assert(sizeof(struct vm_state) == 528,
 	       "vm_state changed: update trace.c's state_fields");
 _Static_assert(sizeof(struct ovcmem_signals) == 120,
 	       "ovcmem_signals changed: update trace.c's ovcmem_fields");
+_Static_assert(sizeof(struct vm_signals) == 1040,
+	       "vm_signals changed: update trace.c's vm_fields");
+_Static_assert(sizeof(struct host_signals) == 112,
+	       "host_signals changed: update trace.c's host_fields");
+_Static_assert(sizeof(struct tick_input) == 48,
+	       "tick_input changed: update trace_tick_line and replay_tick");
 #endif
 
 enum ftype { F_U64, F_UINT, F_INT, F_BOOL, F_DBL, F_STR };
