@@ -162,7 +162,8 @@ judge() {
 		}
 		if (!nomodule) {
 			result(loaded, "vm/" kver "/rig/module-loads", rigerr)
-			result(unloaded, "vm/" kver "/rig/module-unloads", "rmmod failed: a partition or reference leaked")
+			result(unloaded, "vm/" kver "/rig/module-unloads",
+				loaded ? "rmmod failed: a partition or reference leaked" : "it never loaded")
 		}
 		result(report == "", "vm/" kver "/rig/kernel-log-clean", substr(report, 1, 400))
 		result(done && qrc != 124 && qrc != 125, "vm/" kver "/rig/finished-in-time",
