@@ -505,7 +505,7 @@ static json_t *class_json(const struct policy_class *c)
 	return ok ? o : NULL;
 }
 
-static json_t *policy_json(const struct policy *p)
+json_t *trace_policy_json(const struct policy *p)
 {
 	json_t *o = json_object(), *host = json_object(),
 	       *classes = json_array();
@@ -722,8 +722,8 @@ static char *line_of(json_t *o)
 	return line;
 }
 
-char *trace_header_line(const char *why, usec_t interval, bool dry_run,
-			const struct policy *p, const struct balancer_state *s)
+char *trace_header_line_json(const char *why, usec_t interval, bool dry_run,
+			     json_t *policy, const struct balancer_state *s)
 {
 	json_t *o = json_object();
 	bool ok = o && put(o, "type", json_string("header")) &&
@@ -732,7 +732,7 @@ char *trace_header_line(const char *why, usec_t interval, bool dry_run,
 		  put(o, "why", json_string(why)) &&
 		  put(o, "interval", u64_json(interval)) &&
 		  put(o, "dry_run", json_boolean(dry_run)) &&
-		  put(o, "policy", policy_json(p)) &&
+		  json_object_set(o, "policy", policy) == 0 &&
 		  put(o, "state", state_json(s));
 
 	if (!ok) {
@@ -742,11 +742,24 @@ char *trace_header_line(const char *why, usec_t interval, bool dry_run,
 	return line_of(o);
 }
 
-static json_t *vm_json(const struct vm_signals *v, const struct policy_class *c)
+char *trace_header_line(const char *why, usec_t interval, bool dry_run,
+			const struct policy *p, const struct balancer_state *s)
+{
+	json_t *policy = trace_policy_json(p);
+	char *line = policy ? trace_header_line_json(why, interval, dry_run,
+						     policy, s)
+			    : NULL;
+
+	json_decref(policy);
+	return line;
+}
+
+static json_t *vm_json(const struct vm_signals *v, const char *class_name)
 {
 	json_t *o = json_object(), *ovc = json_object(), *idle = json_array();
 	bool ok = o && ovc && idle && fields_put(o, vm_fields, v) &&
-		  put(o, "class", c ? json_string(c->name) : json_null()) &&
+		  put(o, "class",
+		      class_name ? json_string(class_name) : json_null()) &&
 		  put(o, "psi", psi_json(&v->psi)) &&
 		  fields_put(ovc, ovcmem_fields, &v->ovcmem);
 
@@ -787,9 +800,26 @@ static json_t *action_json(const struct tick_input *in, const struct action *a,
 	return ok ? o : NULL;
 }
 
+/* The class names from @in->classes, else from @names ("": none). */
+static const char *class_name_of(const struct tick_input *in,
+				 const char (*names)[POLICY_NAME_MAX], size_t i)
+{
+	if (in->classes)
+		return in->classes[i] ? in->classes[i]->name : NULL;
+	return names && names[i][0] ? names[i] : NULL;
+}
+
 char *trace_tick_line(const struct tick_input *in,
 		      const struct tick_output *out,
 		      const struct trace_result *res)
+{
+	return trace_tick_line_named(in, NULL, out, res);
+}
+
+char *trace_tick_line_named(const struct tick_input *in,
+			    const char (*names)[POLICY_NAME_MAX],
+			    const struct tick_output *out,
+			    const struct trace_result *res)
 {
 	json_t *o = json_object(), *host = json_object(), *vms = json_array(),
 	       *acts = json_array();
@@ -799,9 +829,8 @@ char *trace_tick_line(const struct tick_input *in,
 
 	for (size_t i = 0; ok && i < in->n_vms; i++)
 		ok = json_array_append_new(
-			     vms,
-			     vm_json(&in->vms[i],
-				     in->classes ? in->classes[i] : NULL)) == 0;
+			     vms, vm_json(&in->vms[i],
+					  class_name_of(in, names, i))) == 0;
 	for (size_t i = 0; ok && i < out->n_actions; i++)
 		ok = json_array_append_new(
 			     acts, action_json(in, &out->actions[i],

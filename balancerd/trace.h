@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "act.h"
 #include "decide.h"
 #include "policy.h"
@@ -77,11 +79,25 @@ struct trace_tick {
 char *trace_header_line(const char *why, usec_t interval, bool dry_run,
 			const struct policy *p, const struct balancer_state *s);
 
+/* The policy as the header holds it (a new reference), or NULL. */
+json_t *trace_policy_json(const struct policy *p);
+
+/* trace_header_line() with the policy from trace_policy_json(). */
+char *trace_header_line_json(const char *why, usec_t interval, bool dry_run,
+			     json_t *policy, const struct balancer_state *s);
+
 /* A tick line: @in and @out as decide() saw and filled them, @res per
  * action (NULL: none recorded). NULL on -ENOMEM. */
 char *trace_tick_line(const struct tick_input *in,
 		      const struct tick_output *out,
 		      const struct trace_result *res);
+
+/* The same with the class names in @names ("": none) instead of
+ * @in->classes, which must be NULL: for a copy of the tick. */
+char *trace_tick_line_named(const struct tick_input *in,
+			    const char (*names)[POLICY_NAME_MAX],
+			    const struct tick_output *out,
+			    const struct trace_result *res);
 
 /*
  * Whether two states would be written alike; if not, the first field
@@ -163,10 +179,11 @@ void trace_recorder_result(struct trace_recorder *r, size_t i,
 			   const struct act_result *res);
 
 /*
- * The tick is over: queue its line. @s is decide()'s state after it,
- * for the header that follows a rotation or a gap. Never blocks on the
- * disk: when the queue is full the line is dropped (logged once) and a
- * "gap" header follows. NULL @r: not recording.
+ * The tick is over: queue a copy of it (the writer thread makes the
+ * line). @s is decide()'s state after it, for the header that follows a
+ * rotation or a gap. Never blocks on the disk: when the queue is full
+ * the tick is dropped (logged once) and a "gap" header follows. NULL @r:
+ * not recording.
  */
 void trace_recorder_tick(struct trace_recorder *r, const struct tick_input *in,
 			 const struct tick_output *out,
