@@ -1081,6 +1081,7 @@ static long read_line(struct trace_reader *r, bool *complete)
 	int c;
 
 	*complete = false;
+	errno = 0;
 	while ((c = getc(r->f)) != EOF) {
 		if (c == '\n') {
 			*complete = true;
@@ -1099,8 +1100,10 @@ static long read_line(struct trace_reader *r, bool *complete)
 		}
 		r->buf[n++] = (char)c;
 	}
+	if (ferror(r->f))
+		return errno ? -errno : -EIO; /* EISDIR: a directory */
 	if (c == EOF && n == 0)
-		return ferror(r->f) ? -EIO : -1;
+		return -1;
 	return (long)n;
 }
 
