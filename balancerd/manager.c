@@ -155,6 +155,17 @@ static void driver_open(struct balancer *b)
 	}
 }
 
+/* The MGLRU cold source, as balancerd.json's "mglru" says; the reason
+ * it is or is not used is kept for the source choice's log line. */
+static void mglru_open(struct balancer *b)
+{
+	cold_mglru_free(b->mglru);
+	b->mglru = NULL;
+	if (cold_mglru_open(b->root, b->cfg.mglru, &b->mglru, b->mglru_why,
+			    sizeof(b->mglru_why)) < 0)
+		snprintf(b->mglru_why, sizeof(b->mglru_why), "out of memory");
+}
+
 /* The config's log_target, unless the command line or a test chose. */
 static void apply_log_target(const struct balancer *b)
 {
@@ -242,6 +253,7 @@ int balancer_new(const struct balancer_options *opts, struct balancer **ret)
 	b->interval = effective_interval(b);
 	metrics_setup(b);
 	driver_open(b);
+	mglru_open(b);
 	record_update(b, "start");
 	log_info("started: config %s, policies %s (%zu classes), interval "
 		 "%" PRIu64 " ms%s",
@@ -267,6 +279,7 @@ void balancer_free(struct balancer *b)
 	tick_output_free(&b->out);
 	balancer_state_free(&b->state);
 	ovcmem_client_free(b->ovc);
+	cold_mglru_free(b->mglru);
 	policy_free(&b->policy);
 	daemon_config_free(&b->cfg);
 	sd_event_source_disable_unref(b->timer);
@@ -318,6 +331,7 @@ static void apply_config(struct balancer *b, struct daemon_config *cfg,
 {
 	bool dir_changed = strcmp(st->policy_dir, b->policy_dir) != 0;
 	bool driver_changed = strcmp(st->driver_path, b->driver_path) != 0;
+	bool mglru_changed = cfg->mglru != b->cfg.mglru;
 
 	changed[0] = '\0';
 	note_change(changed, len,
@@ -335,6 +349,7 @@ static void apply_config(struct balancer *b, struct daemon_config *cfg,
 	note_change(changed, len, st->dry_run != b->dry_run, "dry_run");
 	note_change(changed, len, strcmp(cfg->log_target, b->cfg.log_target),
 		    "log_target");
+	note_change(changed, len, mglru_changed, "mglru");
 	daemon_config_free(&b->cfg);
 	b->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
@@ -350,6 +365,8 @@ static void apply_config(struct balancer *b, struct daemon_config *cfg,
 		b->ovc = NULL;
 		driver_open(b);
 	}
+	if (mglru_changed)
+		mglru_open(b);
 	b->publish_err = 0;
 }
 

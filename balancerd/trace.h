@@ -192,6 +192,13 @@ void trace_recorder_tick(struct trace_recorder *r, const struct tick_input *in,
 /* False once a write failed (logged once) and recording stopped. */
 bool trace_recorder_active(const struct trace_recorder *r);
 
+/* Tests: the queue's bound (default 64 MiB of copies); a writer that
+ * waits while @paused, as behind a disk that stalls; and a wait until
+ * everything queued is written. */
+void trace_recorder_set_queue_max(struct trace_recorder *r, size_t bytes);
+void trace_recorder_pause(struct trace_recorder *r, bool paused);
+void trace_recorder_flush(struct trace_recorder *r);
+
 /* Write what is queued, stop the writer, close. NULL is fine. */
 void trace_recorder_close(struct trace_recorder *r);
 

@@ -73,8 +73,8 @@ struct trace_recorder {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct trace_item *head, *tail;
-	size_t queued;
-	bool closing;
+	size_t queued, queue_max;
+	bool closing, paused, busy;
 	/* Set by the writer, read by the tick thread. */
 	atomic_bool failed, lost;
 	atomic_int fail_err;
@@ -223,9 +223,12 @@ static void *writer_main(void *userdata)
 		int e;
 
 		pthread_mutex_lock(&r->lock);
-		while (!r->head && !r->closing)
+		r->busy = false;
+		pthread_cond_broadcast(&r->cond); /* trace_recorder_flush */
+		while ((!r->head || r->paused) && !r->closing)
 			pthread_cond_wait(&r->cond, &r->lock);
 		it = r->head;
+		r->busy = it != NULL;
 		if (it) {
 			r->head = it->next;
 			if (!r->head)
@@ -254,7 +257,7 @@ static bool enqueue(struct trace_recorder *r, struct trace_item *it)
 	bool ok;
 
 	pthread_mutex_lock(&r->lock);
-	ok = r->queued + it->cost <= TRACE_QUEUE_MAX;
+	ok = r->queued + it->cost <= r->queue_max;
 	if (ok) {
 		if (r->tail)
 			r->tail->next = it;
@@ -262,7 +265,7 @@ static bool enqueue(struct trace_recorder *r, struct trace_item *it)
 			r->head = it;
 		r->tail = it;
 		r->queued += it->cost;
-		pthread_cond_signal(&r->cond);
+		pthread_cond_broadcast(&r->cond);
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (!ok)
@@ -357,6 +360,7 @@ int trace_recorder_open(const char *path, uint64_t max_bytes, const char *why,
 		return -ENAMETOOLONG;
 	}
 	r->max_bytes = max_bytes ? max_bytes : TRACE_DEFAULT_MAX_BYTES;
+	r->queue_max = TRACE_QUEUE_MAX;
 	r->fd = open_trace(path);
 	if (r->fd < 0) {
 		e = r->fd;
@@ -408,7 +412,7 @@ void trace_recorder_close(struct trace_recorder *r)
 		return;
 	pthread_mutex_lock(&r->lock);
 	r->closing = true;
-	pthread_cond_signal(&r->cond);
+	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 	pthread_join(r->writer, NULL);
 	report_failure(r);
@@ -419,6 +423,29 @@ void trace_recorder_close(struct trace_recorder *r)
 	pthread_cond_destroy(&r->cond);
 	free(r->results);
 	free(r);
+}
+
+void trace_recorder_set_queue_max(struct trace_recorder *r, size_t bytes)
+{
+	pthread_mutex_lock(&r->lock);
+	r->queue_max = bytes;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void trace_recorder_pause(struct trace_recorder *r, bool paused)
+{
+	pthread_mutex_lock(&r->lock);
+	r->paused = paused;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void trace_recorder_flush(struct trace_recorder *r)
+{
+	pthread_mutex_lock(&r->lock);
+	while ((r->head && !r->paused) || r->busy)
+		pthread_cond_wait(&r->cond, &r->lock);
+	pthread_mutex_unlock(&r->lock);
 }
 
 bool trace_recorder_active(const struct trace_recorder *r)

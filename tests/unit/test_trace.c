@@ -323,6 +323,45 @@ static size_t count_log(const char *needle)
 	return n;
 }
 
+/* A disk that stalls for 20 ticks: the queue fills, ticks are dropped
+ * (said once), "gap" headers carry the state on, and what was written
+ * replays exactly. */
+static void stall_hook(struct trace_recorder *r, unsigned int k, void *data)
+{
+	(void)data;
+	if (k == 0)
+		trace_recorder_set_queue_max(r, 40 << 10); /* a few ticks */
+	if (k == 5) { /* an empty queue: the same ticks fit every run */
+		trace_recorder_flush(r);
+		trace_recorder_pause(r, true);
+	}
+	if (k == 25) {
+		trace_recorder_pause(r, false);
+		trace_recorder_flush(r);
+	}
+}
+
+static void test_disk_behind(void **state)
+{
+	struct dir *d = *state;
+	char *paths[1] = {d->file}, err[512] = "";
+	struct replay rp;
+
+	log_memory_clear();
+	synth_record_hooked(d->file, 40, 0, NULL, stall_hook, NULL);
+	assert_int_equal(count_log("the disk is behind, ticks dropped"), 1);
+	assert_true(count_lines(d->file, "\"why\":\"gap\"") >= 1);
+	replay_init(&rp, NULL);
+	assert_int_equal(replay_files(&rp, paths, 1, err, sizeof(err)), 0);
+	assert_true(rp.gaps >= 1);
+	/* 5 before the stall, some queued in it, 14 after it (the first
+	 * tick after it gives its place to a "gap" header) */
+	assert_true(rp.ticks > 5 + 14);
+	assert_true(rp.ticks < 40);
+	assert_int_equal(rp.differences, 0);
+	replay_free(&rp);
+}
+
 /* A full disk: said once, recording stops, ticks go on. */
 static void test_full_disk(void **state)
 {
@@ -504,6 +543,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test(test_odd_values),
 		cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disk_behind, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_unwritable, setup,

@@ -145,6 +145,14 @@ static void load(struct policy *p, const char *json)
 uint64_t synth_record(const char *path, unsigned int n_ticks,
 		      uint64_t max_bytes, const char *reload_policy)
 {
+	return synth_record_hooked(path, n_ticks, max_bytes, reload_policy,
+				   NULL, NULL);
+}
+
+uint64_t synth_record_hooked(const char *path, unsigned int n_ticks,
+			     uint64_t max_bytes, const char *reload_policy,
+			     synth_hook_fn *hook, void *data)
+{
 	struct balancer_state state = {0};
 	struct tick_output out = {0};
 	struct trace_recorder *rec = NULL;
@@ -167,6 +175,8 @@ uint64_t synth_record(const char *path, unsigned int n_ticks,
 					.n_vms = 3,
 					.classes = cls};
 
+		if (hook)
+			hook(rec, k, data);
 		if (reload_policy && k == n_ticks / 2) {
 			policy_free(&p);
 			load(&p, reload_policy);

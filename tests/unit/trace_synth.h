@@ -13,6 +13,8 @@
 
 #include <stdint.h>
 
+#include "trace.h"
+
 /* The policy the script is recorded under (one policy file). */
 extern const char synth_policy[];
 
@@ -23,6 +25,14 @@ extern const char synth_policy[];
  */
 uint64_t synth_record(const char *path, unsigned int n_ticks,
 		      uint64_t max_bytes, const char *reload_policy);
+
+/* The same, calling @hook(recorder, tick number, @data) before each
+ * tick (NULL: none). */
+typedef void synth_hook_fn(struct trace_recorder *r, unsigned int k,
+			   void *data);
+uint64_t synth_record_hooked(const char *path, unsigned int n_ticks,
+			     uint64_t max_bytes, const char *reload_policy,
+			     synth_hook_fn *hook, void *data);
 
 /* @policy with @from replaced by @to (at most 4 KiB; asserts @from is
  * in it). Returns a static buffer. */
