@@ -7,6 +7,7 @@
 /* Most exact first; "none" last: it serves every VM. */
 const struct cold_source_ops *const cold_source_table[] = {
 	&cold_source_ovcmem,
+	&cold_source_mglru,
 	&cold_source_none,
 };
 const size_t cold_source_count =

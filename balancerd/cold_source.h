@@ -13,6 +13,8 @@
  * Sources, in order of preference (the first that serves a VM is its
  * source, chosen each tick in the match step):
  *   ovcmem   cold_ovcmem.c: the partition's coldmap, exact per page
+ *   mglru    cold_mglru.c: the kernel's multi-gen LRU generations of
+ *            the VM's memcg (debugfs lru_gen), when the kernel has it on
  *   none     cold_none.c: no idle ages (PSI-probing decide() rows);
  *            prefault by MADV_WILLNEED of the VMM's swapped pages
  *
@@ -38,7 +40,7 @@
 #include "units.h"
 
 struct cold_source_ops {
-	const char *name; /* "ovcmem", "none": logs, balancerctl */
+	const char *name; /* "ovcmem", "mglru", "none": logs, balancerctl */
 	/* Whether the source knows the VM in @cgroup (relative to the
 	 * cgroup root). @state NULL: the source is not available. */
 	bool (*serves)(void *state, const char *cgroup);
@@ -91,6 +93,7 @@ extern const struct cold_source_ops *const cold_source_table[];
 extern const size_t cold_source_count;
 
 extern const struct cold_source_ops cold_source_ovcmem;
+extern const struct cold_source_ops cold_source_mglru;
 extern const struct cold_source_ops cold_source_none;
 
 /*

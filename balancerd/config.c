@@ -21,7 +21,7 @@ static const char *const config_keys[] = {
 	"description", "cgroup_root",  "vm_globs",	   "policy_dir",
 	"driver_path", "state_file",   "interval",	   "dry_run",
 	"log_target",  "metrics_file", "metrics_interval", "record",
-	NULL,
+	"mglru",       NULL,
 };
 static const char *const log_targets[] = {"auto", "journal", "stderr", NULL};
 
@@ -126,6 +126,17 @@ static void parse_config(struct jcheck *chk, const json_t *root,
 			CONFIG_INTERVAL_MAX, &c->metrics_interval);
 	/* "" (the default) records nothing: docs/trace-format.md. */
 	jcheck_string(chk, root, "record", c->record, sizeof(c->record));
+
+	/* The multi-gen LRU, for VMs without ovcmem: cold_mglru.h. */
+	if (jcheck_string(chk, root, "mglru", target, sizeof(target)) > 0 &&
+	    mglru_setting_from_string(target, &c->mglru) < 0) {
+		jcheck_push_key(chk, "mglru");
+		jcheck_error(chk, false,
+			     "expected one of \"auto\", \"enable\", \"off\", "
+			     "found \"%s\"",
+			     target);
+		jcheck_pop(chk);
+	}
 
 	if (jcheck_string(chk, root, "log_target", target, sizeof(target)) >
 	    0) {

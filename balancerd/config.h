@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cold_mglru.h"
 #include "json_check.h"
 #include "units.h"
 
@@ -29,7 +30,8 @@ struct daemon_config {
 	usec_t metrics_interval; /* at most one metrics write per this */
 	usec_t interval;	 /* 0: take the policy's */
 	bool dry_run;
-	char log_target[16]; /* "auto", "journal", "stderr" */
+	char log_target[16];	  /* "auto", "journal", "stderr" */
+	enum mglru_setting mglru; /* "auto" (default), "enable", "off" */
 };
 
 /* Defaults, then the file if it exists (-ENOENT for a missing file is not

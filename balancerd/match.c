@@ -38,6 +38,9 @@ static int list_add(struct balancer *b, const char *cgroup, size_t *n)
 	return 0;
 }
 
+static void cold_source_set(struct balancer *b, struct vm_entry *e,
+			    struct cold_source src);
+
 int match_vms(struct balancer *b)
 {
 	struct vm_list list = {0};
@@ -100,18 +103,43 @@ int match_vms(struct balancer *b)
 		struct vm_entry *e = b->listed[i];
 
 		entry_match(b, e);
-		e->cold = cold_source_choose(states, e->cgroup);
+		cold_source_set(b, e, cold_source_choose(states, e->cgroup));
 	}
 	return 0;
 }
 
 void cold_states_of(const struct balancer *b, void *states[COLD_SOURCES_MAX])
 {
-	for (size_t i = 0; i < COLD_SOURCES_MAX; i++)
-		states[i] = i < cold_source_count && cold_source_table[i] ==
-							     &cold_source_ovcmem
-				    ? b->ovc
-				    : NULL;
+	for (size_t i = 0; i < COLD_SOURCES_MAX; i++) {
+		const struct cold_source_ops *ops =
+			i < cold_source_count ? cold_source_table[i] : NULL;
+
+		states[i] = ops == &cold_source_ovcmem	? (void *)b->ovc
+			    : ops == &cold_source_mglru ? (void *)b->mglru
+							: NULL;
+	}
+}
+
+/* @e's source is @src from now on: said once, with the reason, when it
+ * is chosen first and when it changes (a partition appears, ...). */
+static void cold_source_set(struct balancer *b, struct vm_entry *e,
+			    struct cold_source src)
+{
+	const char *why;
+
+	if (e->cold.ops == src.ops) {
+		e->cold = src;
+		return;
+	}
+	if (src.ops == &cold_source_ovcmem)
+		why = "it has an ovcmem partition";
+	else if (src.ops == &cold_source_mglru)
+		why = "no ovcmem partition; the multi-gen LRU is on";
+	else
+		why = b->mglru_why[0] ? b->mglru_why : "no source serves it";
+	log_info("%s: cold-memory source %s (%s)", e->cgroup,
+		 cold_source_name(&src), why);
+	e->cold = src;
 }
 
 void entry_match(struct balancer *b, struct vm_entry *e)

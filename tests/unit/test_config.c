@@ -44,6 +44,7 @@ static void assert_defaults(const struct daemon_config *c)
 	assert_int_equal(c->interval, 0);
 	assert_false(c->dry_run);
 	assert_string_equal(c->log_target, "auto");
+	assert_int_equal(c->mglru, MGLRU_AUTO);
 }
 
 static void test_missing_file_means_defaults(void **state)
@@ -86,7 +87,8 @@ static void test_every_key(void **state)
 			     "  \"state_file\": \"/tmp/state.json\",\n"
 			     "  \"interval\": \"250ms\",\n"
 			     "  \"dry_run\": true,\n"
-			     "  \"log_target\": \"stderr\"\n"
+			     "  \"log_target\": \"stderr\",\n"
+			     "  \"mglru\": \"enable\"\n"
 			     "}\n");
 	struct daemon_config c;
 	struct policy_errors errs = {0};
@@ -102,6 +104,7 @@ static void test_every_key(void **state)
 	assert_int_equal(c.interval, 250 * USEC_PER_MSEC);
 	assert_true(c.dry_run);
 	assert_string_equal(c.log_target, "stderr");
+	assert_int_equal(c.mglru, MGLRU_ENABLE);
 	daemon_config_free(&c);
 	unlink(path);
 	free(path);
@@ -131,6 +134,9 @@ static const struct {
 	{"{\"log_target\": \"syslog\"}",
 	 "F:1:16: log_target: expected one of \"auto\", \"journal\", "
 	 "\"stderr\", found \"syslog\""},
+	{"{\"mglru\": \"on\"}",
+	 "F:1:11: mglru: expected one of \"auto\", \"enable\", \"off\", "
+	 "found \"on\""},
 	{"{\"vm_globs\": []}",
 	 "F:1:14: vm_globs: expected a non-empty list of strings, found an "
 	 "empty list"},
