@@ -107,10 +107,6 @@ struct balancer {
 	 * off, and why it is (or is not) used. */
 	struct cold_mglru *mglru;
 	char mglru_why[256];
-	/* The MGLRU cold source's state (cold_mglru.h), NULL when it is
-	 * off, and why it is (or is not) used. */
-	struct cold_mglru *mglru;
-	char mglru_why[256];
 	struct trace_recorder *trace; /* --record, or NULL */
 
 	/* Per tick, indexed like vms[]. */
