@@ -222,7 +222,7 @@ ovcmem_region_by_gfn(struct ovcmem_partition *p, u64 gfn);
 void ovcmem_region_unmap_gfns(struct ovcmem_mem_region *r, u64 gfn, u64 n);
 void ovcmem_region_put(struct ovcmem_mem_region *r);
 int ovcmem_backing_check(struct mm_struct *mm, unsigned long start,
-			 unsigned long end, bool need_all);
+			 unsigned long end, bool need_all, bool *mergeable);
 
 /*
  * The guest wrote @page: make its folio dirty so that reclaim writes it

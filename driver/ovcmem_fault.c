@@ -50,7 +50,8 @@
  * Return: 0 with @r->mutex held and the pfns of @range current (every pfn
  * valid unless a per-page request asked for less), -EBUSY on timeout,
  * -EINTR (fatal signal), -EOPNOTSUPP (the range now maps a backing guest
- * RAM may not use), -ENOENT (the region was destroyed meanwhile; only
+ * RAM may not use), -EXDEV (the backing is mergeable and @range asks
+ * for write on every page), -ENOENT (the region was destroyed meanwhile; only
  * possible for PREFAULT, which runs without the layout lock), or the
  * error of hmm_range_fault() (-EFAULT: nothing mapped there any more,
  * e.g. after munmap; -EPERM: no write access).
@@ -63,6 +64,7 @@ static int ovcmem_fault_and_lock(struct ovcmem_mem_region *r,
 				msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
 	unsigned long npages = (range->end - range->start) >> PAGE_SHIFT;
 	struct mm_struct *mm = r->partition->mm;
+	bool mergeable = false;
 	int ret;
 
 	for (;;) {
@@ -85,7 +87,16 @@ static int ovcmem_fault_and_lock(struct ovcmem_mem_region *r,
 		 * address). That munmap invalidated the range, so pages
 		 * faulted here come from the VMAs just checked.
 		 */
-		ret = ovcmem_backing_check(mm, range->start, range->end, false);
+		ret = ovcmem_backing_check(mm, range->start, range->end, false,
+					   &mergeable);
+		/*
+		 * A batch faulted for write would break the sharing of every
+		 * merged page in it: the caller faults mergeable ranges for
+		 * read (and a guest write for its page alone) instead.
+		 */
+		if (!ret && mergeable &&
+		    (range->default_flags & HMM_PFN_REQ_WRITE))
+			ret = -EXDEV;
 		if (!ret)
 			ret = hmm_range_fault(range);
 		mmap_read_unlock(mm);
@@ -245,33 +256,6 @@ static int ovcmem_fault_try(struct ovcmem_mem_region *r, u64 gfn,
 	return 0;
 }
 
-/*
- * Has the VMM made any of [@start, @end) mergeable (MADV_MERGEABLE, or
- * prctl(PR_SET_MEMORY_MERGE) on 6.12)? Read in its own mmap_lock hold,
- * before the fault: the answer only decides which pages are faulted for
- * write, so a flag that changes meanwhile costs sharing or an extra write
- * intercept, never correctness.
- */
-static bool ovcmem_fault_mergeable(struct mm_struct *mm, unsigned long start,
-				   unsigned long end)
-{
-	struct vm_area_struct *vma;
-	bool mergeable = false;
-
-	/* Killed: no matter, the fault that follows sees it and gives up. */
-	if (!IS_ENABLED(CONFIG_KSM) || mmap_read_lock_killable(mm))
-		return false;
-	for (vma = find_vma(mm, start); vma && vma->vm_start < end;
-	     vma = find_vma(mm, vma->vm_end)) {
-		if (vma->vm_flags & VM_MERGEABLE) {
-			mergeable = true;
-			break;
-		}
-	}
-	mmap_read_unlock(mm);
-	return mergeable;
-}
-
 /**
  * ovcmem_fault_range - map [@gfn, @gfn + @npages) of a MOVABLE region
  * @r: the region; the caller holds the partition's layout lock (read) or
@@ -317,10 +301,12 @@ static int ovcmem_fault_range(struct ovcmem_mem_region *r, u64 gfn,
 		return -ENOMEM;
 	if (need_gfn >= gfn && need_gfn < gfn + npages)
 		need_idx = need_gfn - gfn;
-	if (!(r->flags & OVCMEM_REGION_WRITABLE)) {
-		ret = ovcmem_fault_try(r, gfn, &range, -1, 0, mapped);
-	} else if (ovcmem_fault_mergeable(r->partition->mm, range.start,
-					  range.end)) {
+	if (r->flags & OVCMEM_REGION_WRITABLE)
+		range.default_flags |= HMM_PFN_REQ_WRITE;
+	ret = ovcmem_fault_try(r, gfn, &range, -1, 0, mapped);
+	if (ret == -EXDEV) {
+		/* Mergeable: keep merged pages shared, mapped read-only. */
+		range.default_flags = HMM_PFN_REQ_FAULT;
 		if (write && need_idx >= 0) {
 			/*
 			 * Break the sharing of the page the guest writes, and
@@ -330,18 +316,14 @@ static int ovcmem_fault_range(struct ovcmem_mem_region *r, u64 gfn,
 			 */
 			range.start += need_idx * PAGE_SIZE;
 			range.end = range.start + PAGE_SIZE;
-			range.default_flags |= HMM_PFN_REQ_WRITE;
-			ret = ovcmem_fault_try(r, need_gfn, &range, -1, 0,
-					       mapped);
-			/* The batch is that page alone from here on. */
+			range.pfn_flags_mask = HMM_PFN_REQ_WRITE;
 			gfn = need_gfn;
 			need_idx = 0;
+			ret = ovcmem_fault_try(r, gfn, &range, 0,
+					       HMM_PFN_REQ_WRITE, mapped);
 		} else {
 			ret = ovcmem_fault_try(r, gfn, &range, -1, 0, mapped);
 		}
-	} else {
-		range.default_flags |= HMM_PFN_REQ_WRITE;
-		ret = ovcmem_fault_try(r, gfn, &range, -1, 0, mapped);
 	}
 	if (ret == -EPERM || ret == -EFAULT) {
 		range.default_flags = 0;

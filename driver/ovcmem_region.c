@@ -147,6 +147,8 @@ static bool ovcmem_vma_backing_ok(struct vm_area_struct *vma)
  * @end: end, page-aligned
  * @need_all: a hole is an error; else holes are skipped (the fault path
  *	lets hmm_range_fault() report them)
+ * @mergeable: if not NULL, set when a VMA of the range is mergeable
+ *	(VM_MERGEABLE: the VMM's MADV_MERGEABLE, KSM), else left alone
  *
  * Called at MAP time and again by the fault path under the same mmap_lock
  * hold as hmm_range_fault(): the VMM may munmap the backing and mmap
@@ -156,7 +158,7 @@ static bool ovcmem_vma_backing_ok(struct vm_area_struct *vma)
  * guest RAM may not use).
  */
 int ovcmem_backing_check(struct mm_struct *mm, unsigned long start,
-			 unsigned long end, bool need_all)
+			 unsigned long end, bool need_all, bool *mergeable)
 {
 	struct vm_area_struct *vma;
 	unsigned long addr = start;
@@ -170,6 +172,8 @@ int ovcmem_backing_check(struct mm_struct *mm, unsigned long start,
 			return -EFAULT;
 		if (!ovcmem_vma_backing_ok(vma))
 			return -EOPNOTSUPP;
+		if (mergeable && (vma->vm_flags & VM_MERGEABLE))
+			*mergeable = true;
 		addr = vma->vm_end;
 	}
 	return 0;
@@ -189,7 +193,7 @@ static int ovcmem_check_vmas(struct mm_struct *mm, unsigned long start,
 	int ret;
 
 	mmap_read_lock(mm);
-	ret = ovcmem_backing_check(mm, start, end, true);
+	ret = ovcmem_backing_check(mm, start, end, true, NULL);
 	while (!ret && addr < end) {
 		vma = vma_lookup(mm, addr);
 		if (!(vma->vm_flags & VM_READ) ||
