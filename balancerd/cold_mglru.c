@@ -410,9 +410,10 @@ static int evict_commands(const struct mglru_memcg *k, uint64_t idle_ms,
 
 		if (!old[i])
 			continue;
-		share = (uint64_t)((double)pages * (double)old[i] /
-				   (double)total) +
-			1;
+		/* Rounded up: a node's share is never 0. */
+		share = (uint64_t)(((unsigned __int128)pages * old[i] + total -
+				    1) /
+				   total);
 		if (share > old[i])
 			share = old[i];
 		r = lru_gen_format_evict(cmds + at, len - at, k->id,
