@@ -356,6 +356,8 @@ static void explain_class(json_t *vm)
 	}
 	printf("  class:    %s\n", str(ci, "name"));
 	printf("  why:      %s\n", str(vm, "match"));
+	printf("  cold:     from %s\n",
+	       str(vm, "cold_source")[0] ? str(vm, "cold_source") : "none");
 	printf("  defined:  %s:%lld\n", str(ci, "source"),
 	       (long long)json_integer_value(
 		       json_object_get(ci, "source_line")));

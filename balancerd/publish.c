@@ -97,7 +97,7 @@ int publish(struct balancer *b, usec_t now)
 {
 	const struct vm_state **vs = NULL;
 	const struct decision_ring **rings = NULL;
-	const char **why = NULL, **recent_json = NULL;
+	const char **why = NULL, **recent_json = NULL, **sources = NULL;
 	uint64_t *cold = NULL;
 	struct state_snapshot s = {0};
 	bool metrics_due = metrics_writer_due(&b->metrics, now);
@@ -109,9 +109,10 @@ int publish(struct balancer *b, usec_t now)
 		vs = calloc(b->n_vms, sizeof(*vs));
 		rings = calloc(b->n_vms, sizeof(*rings));
 		why = calloc(b->n_vms, sizeof(*why));
+		sources = calloc(b->n_vms, sizeof(*sources));
 		cold = calloc(b->n_vms, sizeof(*cold));
 		recent_json = calloc(b->n_vms, sizeof(*recent_json));
-		if (!vs || !rings || !why || !cold || !recent_json)
+		if (!vs || !rings || !why || !cold || !recent_json || !sources)
 			goto out;
 	}
 	if (b->n_vms && find_states(b, vs) < 0)
@@ -125,6 +126,7 @@ int publish(struct balancer *b, usec_t now)
 		recent_json[i] = e->recent_json;
 		rings[i] = &b->entry_of[i]->recent;
 		why[i] = b->entry_of[i]->why;
+		sources[i] = cold_source_name(&b->entry_of[i]->cold);
 		if (!decide_cold_bytes(&b->vms[i], b->classes[i], b->interval,
 				       &cold[i]))
 			cold[i] = UINT64_MAX; /* unknown */
@@ -139,6 +141,7 @@ int publish(struct balancer *b, usec_t now)
 	s.vms = b->vms;
 	s.classes = b->classes;
 	s.match_why = why;
+	s.cold_source = sources;
 	s.vm_states = vs;
 	s.recent = rings;
 	s.cold_bytes = cold;
@@ -171,6 +174,7 @@ out:
 	free(vs);
 	free(rings);
 	free(why);
+	free(sources);
 	free(cold);
 	free(recent_json);
 	return r;

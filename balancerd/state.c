@@ -172,7 +172,12 @@ static json_t *build_vm(const struct state_snapshot *s, size_t i,
 	    jbytes(v->ovcmem.present ? v->ovcmem.pages_mapped * 4096ULL
 				     : v->memory_current));
 	set(o, "cold", s->cold_bytes ? jbytes(s->cold_bytes[i]) : json_null());
-	set(o, "ovcmem", json_boolean(v->ovcmem.present));
+	/* The MGLRU source fills the same cold view without a partition. */
+	set(o, "ovcmem",
+	    json_boolean(v->ovcmem.present && v->ovcmem.partition_id));
+	set(o, "cold_source",
+	    jstring(s->cold_source && s->cold_source[i] ? s->cold_source[i]
+							: "none"));
 	psi = json_object();
 	set(psi, "some_avg10", json_real(v->psi.some.avg10));
 	set(psi, "full_avg10", json_real(v->psi.full.avg10));

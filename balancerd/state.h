@@ -66,6 +66,7 @@ struct state_snapshot {
 	const struct vm_signals *vms;
 	const struct policy_class *const *classes; /* NULL entries: none */
 	const char *const *match_why;		   /* policy_match's why */
+	const char *const *cold_source; /* per VM: "ovcmem", "mglru", "none" */
 	const struct vm_state *const *vm_states;   /* may hold NULLs */
 	const struct decision_ring *const *recent; /* may hold NULLs */
 	const uint64_t *cold_bytes; /* per VM; UINT64_MAX: unknown */

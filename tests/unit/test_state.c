@@ -27,6 +27,7 @@ struct fixture {
 	struct policy_class cls;
 	const struct policy_class *classes[2];
 	const char *why[2];
+	const char *sources[2]; /* cold sources: [1] NULL reads "none" */
 	struct vm_state vs;
 	const struct vm_state *vstates[2];
 	struct decision_ring ring;
@@ -73,6 +74,7 @@ static int setup(void **state)
 	f->cls.source_line = 12;
 	f->classes[0] = &f->cls;
 	f->why[0] = "class 'batch' (50-default.json:12): glob 'vm*' matched";
+	f->sources[0] = "mglru";
 	snprintf(f->vs.name, sizeof(f->vs.name), "vm1");
 	f->vs.size = 4 * GiB;
 	f->vs.reclaimed_total = 60 * MiB;
@@ -92,6 +94,7 @@ static int setup(void **state)
 	f->snap.vms = f->vms;
 	f->snap.classes = f->classes;
 	f->snap.match_why = f->why;
+	f->snap.cold_source = f->sources;
 	f->snap.vm_states = f->vstates;
 	f->snap.recent = f->rings;
 	f->snap.cold_bytes = f->cold;
@@ -164,8 +167,12 @@ static void test_build(void **state)
 			    "host tight: 1G available");
 	assert_true(json_is_true(json_object_get(la, "partial")));
 	assert_int_equal(json_array_size(json_object_get(vm, "recent")), 1);
+	assert_string_equal(
+		json_string_value(json_object_get(vm, "cold_source")), "mglru");
 
 	vm = json_array_get(json_object_get(doc, "vms"), 1);
+	assert_string_equal(
+		json_string_value(json_object_get(vm, "cold_source")), "none");
 	assert_true(json_is_null(json_object_get(vm, "class")));
 	assert_true(json_is_null(json_object_get(vm, "cold")));
 	assert_true(json_is_null(json_object_get(vm, "last_action")));
