@@ -5,9 +5,15 @@
  * VM's memcg have gone unused, per generation (lru_gen.h). This source
  *
  *   ages     each VM's memcg, every node, when its youngest generation is
- *            a third of the class's cold age old ("+ id node max_seq"):
- *            the kernel keeps at most four generations, so the oldest
- *            spans about a cold age and the next ones split it;
+ *            half the class's cold age old ("+ id node max_seq"). Not a
+ *            third: the kernel keeps at most four generations and merges
+ *            the oldest into the next when it makes a fifth, so the
+ *            second oldest is two to three spacings old; a page counts
+ *            cold when the generation after its own is a cold age old
+ *            (below), which at cold_age/3 the second oldest would reach
+ *            only at the instant before the next aging (in-guest,
+ *            tests/kernel/test_mglru.c: a page found accessed goes to the
+ *            generation that was youngest, and the new one starts empty);
  *   counts   as cold the pages of the generations not seen accessed for
  *            the cold age (lru_gen_node_old_pages), anon ones only when
  *            the host can swap and vm.swappiness is not 0;
@@ -19,7 +25,7 @@
  *
  * Aging is a page-table walk of the VM's memory in balancerd's context,
  * on the main thread in the acquire step (collect): a few ms per GiB of
- * guest RAM, once per cold_age/3 per VM.
+ * guest RAM, once per cold_age/2 per VM.
  *
  * Files, all below the daemon's root: sys/kernel/debug/lru_gen (read and
  * written), sys/kernel/mm/lru_gen/enabled, proc/sys/vm/swappiness,
@@ -363,7 +369,7 @@ static int mglru_collect(void *state, const char *cgroup,
 	}
 	o->pages_mapped = pages;
 	r = age_memcg(m, k,
-		      cold_ms / 3 > AGE_SPACING_MIN_MS ? cold_ms / 3
+		      cold_ms / 2 > AGE_SPACING_MIN_MS ? cold_ms / 2
 						       : AGE_SPACING_MIN_MS);
 	if (r < 0)
 		log_warning_errno(r, "%s: aging its memcg %u failed", v->name,

@@ -177,12 +177,15 @@ struct collect_row {
 };
 
 static const struct collect_row collect_rows[] = {
-	{"cold age 20 s: the generations not seen for 20 s; spacing 6.7 s: "
+	{"cold age 20 s: the generations not seen for 20 s; spacing 10 s: "
 	 "no node is due",
 	 20, true, 1100 + 330, NULL},
-	{"cold age 3 s: node 0's youngest (1.5 s) is due, node 1's (0.5 s) "
+	{"cold age 3 s, spacing 1.5 s: node 0's youngest (1.5 s) is due, node "
+	 "1's (0.5 s) "
 	 "not",
 	 3, true, 1100 + 2200 + 330 + 0, "+ 7 0 23 1 1\n"},
+	{"cold age 4 s, spacing 2 s (half, not a third): no node is due", 4,
+	 true, 1100 + 2200 + 330 + 0, NULL},
 	{"no swap: file pages only, and aging scans no anon", 3, false,
 	 100 + 200 + 30 + 0, "+ 7 0 23 0 1\n"},
 	{"cold age 50 s: nothing that old", 50, true, 0, NULL},
