@@ -15,25 +15,18 @@
 
 #include <cmocka.h>
 
+#include "fake_tree.h"
 #include "lru_gen.h"
 
 #define FIXTURES "tests/unit/fixtures/lru_gen/"
 #define VM1	 "/machine.slice/machine-qemu\\x2d1\\x2dvm1.scope"
 
-static char *fixture(const char *name)
+static const char *fixture(const char *name)
 {
-	static char buf[65536];
 	char path[512];
-	size_t n;
-	FILE *f;
 
 	snprintf(path, sizeof(path), FIXTURES "%s", name);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return buf;
+	return fake_slurp(path); /* up to 64 KiB: the largest is 21 KiB */
 }
 
 /* What the parse saw: every memcg's id, path and node count, and one
