@@ -63,18 +63,22 @@ static void vm_collect_cold(struct balancer *b, const struct vm_entry *e,
 static int acquire_vm(struct balancer *b, struct vm_entry *e)
 {
 	struct vm_signals *v;
-	bool hot;
+	unsigned int flags = 0;
 	int r;
 
 	r = grow_tick_arrays(b, b->n_vms + 1);
 	if (r < 0)
 		return r;
 	v = &b->vms[b->n_vms];
-	hot = e->have_prev && e->since_full < FULL_READ_EVERY &&
-	      !e->limits_written;
-	r = vm_signals_acquire_flags(b->root, b->cfg.cgroup_root, e->cgroup,
-				     e->have_prev ? &e->prev : NULL,
-				     hot ? VM_ACQUIRE_HOT_ONLY : 0, v);
+	if (e->have_prev && e->since_full < FULL_READ_EVERY &&
+	    !e->limits_written) {
+		flags |= VM_ACQUIRE_SKIP_SLOW;
+		if (e->files.stat_age + 1 < STAT_MAX_AGE)
+			flags |= VM_ACQUIRE_SKIP_STAT;
+	}
+	r = vm_signals_acquire_files(b->root, b->cfg.cgroup_root, e->cgroup,
+				     e->keeps_files ? &e->files : NULL,
+				     e->have_prev ? &e->prev : NULL, flags, v);
 	if (r == -ENOENT)
 		return 0; /* gone mid-tick: "vanished" is logged below */
 	e->present = true;
@@ -97,7 +101,7 @@ static int acquire_vm(struct balancer *b, struct vm_entry *e)
 	vm_collect_cold(b, e, v);
 	e->prev = *v;
 	e->have_prev = true;
-	e->since_full = hot ? e->since_full + 1 : 1;
+	e->since_full = flags & VM_ACQUIRE_SKIP_SLOW ? e->since_full + 1 : 1;
 	e->limits_written = false;
 	b->n_vms++;
 	return 0;

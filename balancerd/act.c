@@ -9,12 +9,16 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "act.h"
 #include "log.h"
 #include "cold_source.h"
 
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
 #endif
@@ -140,6 +144,56 @@ static int write_value(const struct act_context *ctx, const char *cgroup,
 	return act_write_file(path, data, NULL);
 }
 
+void act_kept_file_close(struct act_kept_file *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+}
+
+/*
+ * Write @bytes to the VM's memory.reclaim through the descriptor kept in
+ * ctx->reclaim: one pwrite(2) on cgroupfs. A file elsewhere (a test's
+ * fixture tree) is truncated after, as O_TRUNC would. Without a kept
+ * descriptor (or with a test's writer), as write_value().
+ */
+static int write_reclaim(const struct act_context *ctx,
+			 const struct vm_signals *vm, uint64_t bytes)
+{
+	struct act_kept_file *k = ctx->reclaim;
+	char path[PATH_MAX], data[32];
+	struct statfs sfs;
+	ssize_t w;
+	int r;
+
+	if (ctx->write || !k)
+		return write_value(ctx, vm->cgroup, "memory.reclaim", bytes);
+	if (k->fd < 0) {
+		r = act_cgroup_path(ctx, vm->cgroup, "memory.reclaim", path,
+				    sizeof(path));
+		if (r < 0)
+			return r;
+		k->fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+		if (k->fd < 0)
+			return errno == ENODEV ? -ENOENT : -errno;
+		k->regular = fstatfs(k->fd, &sfs) < 0 ||
+			     (unsigned long)sfs.f_type != CGROUP2_SUPER_MAGIC;
+	}
+	snprintf(data, sizeof(data), "%" PRIu64, bytes);
+	w = pwrite(k->fd, data, strlen(data), 0);
+	if (w < 0) {
+		r = errno == ENODEV ? -ENOENT : -errno;
+		if (r != -EAGAIN && r != -EINTR)
+			act_kept_file_close(k); /* afresh next time */
+		return r;
+	}
+	if ((size_t)w != strlen(data))
+		return -EIO;
+	if (k->regular && ftruncate(k->fd, w) < 0)
+		return -errno;
+	return 0;
+}
+
 /*
  * memory.reclaim for @bytes, measured: what memory.current lost, at most
  * @bytes, starting from @before. EAGAIN is a partial reclaim, not an
@@ -159,7 +213,7 @@ static int reclaim_measured(const struct act_context *ctx,
 
 		if (*done)
 			act_progress(ctx);
-		r = write_value(ctx, vm->cgroup, "memory.reclaim", chunk);
+		r = write_reclaim(ctx, vm, chunk);
 		if (r < 0)
 			break;
 		/* The kernel returns success only once it reclaimed at

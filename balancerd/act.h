@@ -33,6 +33,15 @@ struct cold_source_ops;
  */
 typedef int (*act_write_fn)(const char *path, const char *data, void *userdata);
 
+/* A cgroup file act keeps open for the caller (init fd to -1). */
+struct act_kept_file {
+	int fd;	      /* -1: opened on first use */
+	bool regular; /* not cgroupfs (a fixture): truncate after writes */
+};
+
+/* Close @f's descriptor, if open. */
+void act_kept_file_close(struct act_kept_file *f);
+
 struct act_context {
 	const char *root;	 /* "/" in production */
 	const char *cgroup_root; /* "/sys/fs/cgroup", below root */
@@ -43,6 +52,9 @@ struct act_context {
 	void *cold_state;
 	unsigned int cold_ticks; /* PAGEOUT: idle this many ticks */
 	act_write_fn write;	 /* NULL: act_write_file() */
+	/* The VM's memory.reclaim, kept open between ticks by the caller;
+	 * NULL: opened per write. */
+	struct act_kept_file *reclaim;
 	void *write_userdata;
 	/* Called between the slices of a large action (NULL: nothing), so
 	 * that the daemon can tell the watchdog it is making progress. */

@@ -275,20 +275,50 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 }
 
 /*
- * The soft RLIMIT_NOFILE (1024 by default, for select(2)'s sake) to the
- * hard one: this daemon uses epoll, and a PSI trigger per VM. As systemd
- * recommends for daemons that need more descriptors.
+ * balancerctl asks for a fresh state file by writing
+ * <state_file>.request (balancerctl.c): publish now, what the latest
+ * tick saw, even when the state file is not due (publish.c).
  */
-static void raise_fd_limit(void)
+static int on_request(sd_event_source *s, const struct inotify_event *ev,
+		      void *userdata)
 {
-	struct rlimit rl;
+	struct balancer *b = userdata;
+	const char *base = strrchr(b->state_file, '/');
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
-		return;
-	rl.rlim_cur = rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-		log_debug("cannot raise the file descriptor limit: %s",
-			  strerror(errno));
+	(void)s;
+	base = base ? base + 1 : b->state_file;
+	if (!ev->len || strncmp(ev->name, base, strlen(base)) ||
+	    strcmp(ev->name + strlen(base), STATE_REQUEST_SUFFIX))
+		return 0;
+	(void)balancer_publish_now(b); /* says why if it fails */
+	return 0;
+}
+
+int watch_publish_requests(struct balancer *b)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(b->state_file, '/');
+	int r;
+
+	b->request_watch = sd_event_source_disable_unref(b->request_watch);
+	if (!b->state_file[0] || !b->event)
+		return 0;
+	if (!slash)
+		copy_str(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s",
+			 slash == b->state_file ? 1
+						: (int)(slash - b->state_file),
+			 b->state_file);
+	r = sd_event_add_inotify(b->event, &b->request_watch, dir,
+				 IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR,
+				 on_request, b);
+	if (r < 0)
+		log_debug("cannot watch %s for balancerctl's requests (%s): "
+			  "the state file is fresh only as often as it is "
+			  "written",
+			  dir, strerror(-r));
+	return r;
 }
 
 int balancer_run(struct balancer *b)
@@ -303,7 +333,6 @@ int balancer_run(struct balancer *b)
 	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return log_error_errno(-errno, "sigprocmask");
-	raise_fd_limit();
 	r = sd_event_new(&b->event);
 	if (r < 0)
 		return log_error_errno(r, "cannot create event loop");
@@ -327,6 +356,7 @@ int balancer_run(struct balancer *b)
 		log_warning_errno(r, "cannot enable the watchdog");
 	snprintf(path, sizeof(path), "%s/proc/pressure/memory", root_prefix(b));
 	watch_policy_dir(b);
+	watch_publish_requests(b);
 	r = psi_trigger(b, path, PSI_HOST_STALL_US, &b->host_psi);
 	if (r < 0)
 		log_warning_errno(r, "no PSI trigger on %s", path);

@@ -72,6 +72,13 @@ int balancer_tick_at(struct balancer *b, usec_t now);
 /* The same at CLOCK_MONOTONIC now. */
 int balancer_tick(struct balancer *b);
 
+/*
+ * Write the state file now, from the latest tick (balancerctl's request:
+ * state.h, STATE_REQUEST_SUFFIX), even when it is not due: with many VMs
+ * it is written only every few ticks (publish.c). 0 or a negative errno.
+ */
+int balancer_publish_now(struct balancer *b);
+
 /* Ticks run, failed ones included (what --ticks N counts). */
 uint64_t balancer_ticks_run(const struct balancer *b);
 

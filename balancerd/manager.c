@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +197,36 @@ static void metrics_setup(struct balancer *b)
 		metrics_writer_init(&b->metrics, path, b->cfg.metrics_interval);
 }
 
+/*
+ * The soft RLIMIT_NOFILE (1024 by default, for select(2)'s sake) to the
+ * hard one: this daemon uses epoll, and a PSI trigger per VM. As systemd
+ * recommends for daemons that need more descriptors.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_debug("cannot raise the file descriptor limit: %s",
+			  strerror(errno));
+}
+
+void fd_budget_setup(struct balancer *b)
+{
+	struct rlimit rl;
+
+	raise_fd_limit();
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		rl.rlim_cur = 1024;
+	b->max_keeping =
+		rl.rlim_cur > FD_RESERVE
+			? (size_t)(rl.rlim_cur - FD_RESERVE) / VM_FDS_KEPT
+			: 0;
+}
+
 int balancer_new(const struct balancer_options *opts, struct balancer **ret)
 {
 	struct policy_errors errs = {0};
@@ -209,6 +240,7 @@ int balancer_new(const struct balancer_options *opts, struct balancer **ret)
 		return -ENOMEM;
 	pthread_mutex_init(&b->ping_lock, NULL);
 	b->act_workers = act_workers_default();
+	fd_budget_setup(b);
 	overrides_from(&b->ovr, opts);
 	copy_str(b->root, sizeof(b->root), opts->root ? opts->root : "/");
 	copy_str(b->config_path, sizeof(b->config_path),
@@ -287,6 +319,7 @@ void balancer_free(struct balancer *b)
 	sd_event_source_disable_unref(b->host_psi);
 	sd_event_source_disable_unref(b->watch);
 	sd_event_source_disable_unref(b->settle);
+	sd_event_source_disable_unref(b->request_watch);
 	sd_event_unref(b->event);
 	pthread_mutex_destroy(&b->ping_lock);
 	free(b);
@@ -332,6 +365,7 @@ static void apply_config(struct balancer *b, struct daemon_config *cfg,
 	bool dir_changed = strcmp(st->policy_dir, b->policy_dir) != 0;
 	bool driver_changed = strcmp(st->driver_path, b->driver_path) != 0;
 	bool mglru_changed = cfg->mglru != b->cfg.mglru;
+	bool state_changed = strcmp(st->state_file, b->state_file) != 0;
 
 	changed[0] = '\0';
 	note_change(changed, len,
@@ -360,6 +394,8 @@ static void apply_config(struct balancer *b, struct daemon_config *cfg,
 	apply_log_target(b);
 	if (dir_changed && b->event)
 		watch_policy_dir(b);
+	if (state_changed && b->event)
+		watch_publish_requests(b);
 	if (driver_changed) {
 		ovcmem_client_free(b->ovc);
 		b->ovc = NULL;

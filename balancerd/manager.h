@@ -44,6 +44,26 @@
  * With 1000 VMs that is two thirds fewer system calls per tick.
  */
 #define FULL_READ_EVERY 10
+/*
+ * memory.stat (refaults, majfaults) is read when PSI or memory.current
+ * says the VM moved (signals.h, VM_ACQUIRE_SKIP_STAT), and at least
+ * every this many ticks.
+ */
+#define STAT_MAX_AGE 10
+/* Up to this many VMs the state file is written every tick; beyond, every
+ * n / this many ticks, at most STATE_MAX_AGE apart (publish.c). Writing
+ * it costs about 60 us of CPU per VM whose decisions changed (the JSON of
+ * eight decisions with reasons): with this pacing a few us per VM and
+ * tick, whatever the number of VMs. */
+#define STATE_EVERY_TICK_VMS 25
+#define STATE_MAX_AGE	     (10 * USEC_PER_SEC)
+
+/* Descriptors a VM keeps open: its directory, VM_FILES_KEPT files and
+ * memory.reclaim. */
+#define VM_FDS_KEPT (VM_FILES_KEPT + 2)
+/* Descriptors left for everything else: PSI triggers (MAX_VM_TRIGGERS),
+ * the ovcmem client's partitions, the journal, files read once. */
+#define FD_RESERVE 2048
 
 /* Per-VM bookkeeping that outlives one tick, keyed by cgroup. */
 struct vm_entry {
@@ -57,8 +77,11 @@ struct vm_entry {
 	int read_err;	/* the last read's error, logged once per cause */
 	bool unmatched_logged;
 	bool have_prev;
-	unsigned int since_full; /* ticks since every file was read */
-	bool limits_written;	 /* memory.high/low set: read them back */
+	unsigned int since_full;      /* ticks since every file was read */
+	bool limits_written;	      /* memory.high/low set: read them back */
+	bool keeps_files;	      /* within the descriptor budget */
+	struct vm_files files;	      /* its cgroup files, kept open */
+	struct act_kept_file reclaim; /* memory.reclaim, kept open */
 	struct vm_signals prev;
 	struct decision_ring recent;
 	char *recent_json; /* state_recent_json(&recent), or NULL: stale */
@@ -117,6 +140,9 @@ struct balancer {
 
 	struct vm_entry *entries;
 	size_t n_entries, cap_entries;
+	/* Entries that keep their files open, and how many may: what
+	 * RLIMIT_NOFILE leaves after FD_RESERVE, VM_FDS_KEPT each. */
+	size_t n_keeping, max_keeping;
 	/* The match step's VMs, in discovery order, for acquire. */
 	struct vm_entry **listed;
 	size_t n_listed, cap_listed;
@@ -132,12 +158,19 @@ struct balancer {
 	sd_event *event;
 	sd_event_source *timer, *deferred, *host_psi;
 	sd_event_source *watch, *settle; /* policy dir changes */
+	sd_event_source *request_watch;	 /* balancerctl's requests */
 	usec_t last_tick;
 	usec_t tick_now; /* @now of the tick being run */
 	bool psi_skip_logged;
 	int publish_err, host_err; /* last errors, to log each cause once */
 	char last_error[256];	   /* why the latest tick failed, or "" */
-	time_t last_ok;		   /* wall clock of the last good tick */
+	/* What the state file last said (publish.c's state_due). */
+	usec_t published_at; /* monotonic; 0: never */
+	size_t published_vms;
+	enum host_mode published_mode;
+	char published_error[256];
+	bool publish_requested; /* balancerctl asked (loop.c) */
+	time_t last_ok;		/* wall clock of the last good tick */
 	char slice_warned[CGROUP_PATH_MAX]; /* the last slice skipped */
 	usec_t watchdog_usec, last_ping;    /* 0: no watchdog */
 	pthread_mutex_t ping_lock;	    /* last_ping, from act workers */
@@ -224,8 +257,15 @@ void log_summary(struct balancer *b, usec_t now);
 void psi_trigger_vm(struct balancer *b, struct vm_entry *e);
 /* Watch b->policy_dir for changes (again after a reload changed it). */
 int watch_policy_dir(struct balancer *b);
+/* Watch the state file's directory for balancerctl's requests (again
+ * after a reload changed state_file). */
+int watch_publish_requests(struct balancer *b);
 
 /* ---- manager.c ---- */
+
+/* Raise the soft RLIMIT_NOFILE to the hard one and size the VMs' share
+ * of it (max_keeping). */
+void fd_budget_setup(struct balancer *b);
 
 /* WATCHDOG=1 when a quarter of the watchdog period passed: called
  * between actions and slices of one (any thread). */

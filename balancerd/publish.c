@@ -92,6 +92,35 @@ static int find_states(struct balancer *b, const struct vm_state **ret)
 	return 0;
 }
 
+/*
+ * Whether the state file is written after this tick. Every tick up to
+ * STATE_EVERY_TICK_VMS VMs; beyond, the document grows with the VMs (2 MB
+ * at 1000) and writing it every tick was most of the tick, so every
+ * n/STATE_EVERY_TICK_VMS ticks, at most STATE_MAX_AGE apart: the cost per
+ * VM stays flat. At once when balancerctl asks (publish_requested, from
+ * loop.c), when a tick failed or recovered, the mode changed, or VMs came
+ * or went.
+ */
+static bool state_due(struct balancer *b, usec_t now)
+{
+	usec_t every;
+
+	if (!b->state_file[0])
+		return false;
+	if (b->publish_requested || !b->published_at ||
+	    b->n_vms != b->published_vms || b->mode != b->published_mode ||
+	    strcmp(b->last_error, b->published_error))
+		return true;
+	if (b->n_vms <= STATE_EVERY_TICK_VMS)
+		return true;
+	every = b->interval *
+		((b->n_vms + STATE_EVERY_TICK_VMS - 1) / STATE_EVERY_TICK_VMS);
+	if (every > STATE_MAX_AGE)
+		every = STATE_MAX_AGE;
+	/* Ticks come a little early or late: half an interval of slack. */
+	return now + b->interval / 2 >= b->published_at + every;
+}
+
 /* After the tick at monotonic time @now (which paces the metrics file). */
 int publish(struct balancer *b, usec_t now)
 {
@@ -101,9 +130,10 @@ int publish(struct balancer *b, usec_t now)
 	uint64_t *cold = NULL;
 	struct state_snapshot s = {0};
 	bool metrics_due = metrics_writer_due(&b->metrics, now);
+	bool due = state_due(b, now);
 	int r = -ENOMEM;
 
-	if (!b->state_file[0] && !metrics_due)
+	if (!due && !metrics_due)
 		return 0;
 	if (b->n_vms) {
 		vs = calloc(b->n_vms, sizeof(*vs));
@@ -151,7 +181,15 @@ int publish(struct balancer *b, usec_t now)
 	s.interval = b->interval;
 	s.last_error = b->last_error[0] ? b->last_error : NULL;
 	s.last_ok = b->last_ok;
-	r = b->state_file[0] ? state_publish_snapshot(b->state_file, &s) : 0;
+	r = due ? state_publish_snapshot(b->state_file, &s) : 0;
+	if (due && r == 0) {
+		b->published_at = now;
+		b->published_vms = b->n_vms;
+		b->published_mode = b->mode;
+		copy_str(b->published_error, sizeof(b->published_error),
+			 b->last_error);
+		b->publish_requested = false;
+	}
 	if (metrics_due && metrics_writer_publish(&b->metrics, &s) < 0)
 		metrics_count_error(&b->totals.metrics, ERROR_SOURCE_METRICS);
 out:
@@ -178,4 +216,11 @@ out:
 	free(cold);
 	free(recent_json);
 	return r;
+}
+
+int balancer_publish_now(struct balancer *b)
+{
+	b->publish_requested = true;
+	/* Paced by the latest tick's clock, as the ticks' own publishing. */
+	return publish(b, b->tick_now ? b->tick_now : now_monotonic());
 }

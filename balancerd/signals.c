@@ -406,8 +406,74 @@ int host_signals_acquire(const char *root, struct host_signals *ret)
 struct cg_reader {
 	char dir[PATH_MAX];
 	int dfd;
+	struct vm_files *files; /* kept open between ticks, or NULL */
 	char buf[SIGNAL_FILE_MAX];
 };
+
+/* The files kept open: read every tick, some ticks, or every tenth. */
+static const char *const kept_files[VM_FILES_KEPT] = {
+	"memory.current", "memory.pressure",	 "memory.stat",
+	"memory.max",	  "memory.high",	 "memory.low",
+	"memory.events",  "memory.swap.current", "cgroup.procs",
+};
+
+void vm_files_init(struct vm_files *f)
+{
+	f->dfd = -1;
+	f->stat_age = 0;
+	for (size_t i = 0; i < VM_FILES_KEPT; i++)
+		f->fd[i] = -1;
+}
+
+void vm_files_close(struct vm_files *f)
+{
+	if (!f)
+		return;
+	if (f->dfd >= 0)
+		close(f->dfd);
+	for (size_t i = 0; i < VM_FILES_KEPT; i++)
+		if (f->fd[i] >= 0)
+			close(f->fd[i]);
+	vm_files_init(f);
+}
+
+/* Read an open file from its start: one pread(2). A removed cgroup's
+ * open files read as -ENODEV: -ENOENT. */
+static int pread_text(int fd, char *buf, size_t size)
+{
+	ssize_t k;
+
+	do
+		k = pread(fd, buf, size - 1, 0);
+	while (k < 0 && errno == EINTR);
+	if (k < 0)
+		return errno == ENODEV ? -ENOENT : -errno;
+	buf[k] = '\0';
+	return (size_t)k == size - 1 ? -EFBIG : 0;
+}
+
+/* @file through its kept descriptor, opened on first use; -1 when it is
+ * not one to keep, or no descriptor is left (then read as before). */
+static int kept_fd(struct cg_reader *cg, const char *file)
+{
+	size_t i;
+	int fd;
+
+	if (!cg->files)
+		return -1;
+	for (i = 0; i < VM_FILES_KEPT; i++)
+		if (!strcmp(kept_files[i], file))
+			break;
+	if (i == VM_FILES_KEPT)
+		return -1;
+	if (cg->files->fd[i] >= 0)
+		return cg->files->fd[i];
+	fd = openat(cg->dfd, file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -1; /* read_text_at() says why */
+	cg->files->fd[i] = fd;
+	return fd;
+}
 
 static bool dir_exists(const char *dir)
 {
@@ -423,7 +489,9 @@ static bool dir_exists(const char *dir)
  */
 static int cg_read(struct cg_reader *cg, const char *file)
 {
-	int r = read_text_at(cg->dfd, file, cg->buf, sizeof(cg->buf));
+	int fd = kept_fd(cg, file);
+	int r = fd >= 0 ? pread_text(fd, cg->buf, sizeof(cg->buf))
+			: read_text_at(cg->dfd, file, cg->buf, sizeof(cg->buf));
 
 	if (r == -ENOENT && dir_exists(cg->dir))
 		return -ENODATA;
@@ -474,7 +542,7 @@ static int vm_read_current(struct cg_reader *cg, struct vm_signals *v)
 }
 
 /* The files that change only when someone writes them, or rarely. */
-static int vm_read_cold_files(struct cg_reader *cg, struct vm_signals *v)
+static int vm_read_slow_files(struct cg_reader *cg, struct vm_signals *v)
 {
 	int r;
 
@@ -498,8 +566,8 @@ static int vm_read_cold_files(struct cg_reader *cg, struct vm_signals *v)
 	return r;
 }
 
-/* Keep @prev's values of the files vm_read_cold_files() reads. */
-static void vm_copy_cold_files(const struct vm_signals *prev,
+/* Keep @prev's values of the files vm_read_slow_files() reads. */
+static void vm_copy_slow_files(const struct vm_signals *prev,
 			       struct vm_signals *v)
 {
 	v->memory_max = prev->memory_max;
@@ -514,21 +582,47 @@ static void vm_copy_cold_files(const struct vm_signals *prev,
 	v->pid = prev->pid;
 }
 
-/* memory.stat, and memory.pressure if PSI is on. */
-static int vm_read_tables(struct cg_reader *cg, struct vm_signals *v)
+/* Keep @prev's memory.stat values (their deltas stay 0). */
+static void vm_copy_stat(const struct vm_signals *prev, struct vm_signals *v)
 {
-	int r;
+	v->anon = prev->anon;
+	v->file = prev->file;
+	v->zswap = prev->zswap;
+	v->zswapped = prev->zswapped;
+	v->workingset_refault_anon = prev->workingset_refault_anon;
+	v->workingset_refault_file = prev->workingset_refault_file;
+	v->pgscan = prev->pgscan;
+	v->pgsteal = prev->pgsteal;
+	v->pgmajfault = prev->pgmajfault;
+}
 
-	r = cg_read(cg, "memory.stat");
-	if (r < 0)
-		return r == -ENODATA ? -ENOENT : r;
-	r = parse_memory_stat(cg->buf, v);
-	if (r < 0)
-		return r;
-	r = cg_read(cg, "memory.pressure");
+/* memory.pressure, if PSI is on. */
+static int vm_read_pressure(struct cg_reader *cg, struct vm_signals *v)
+{
+	int r = cg_read(cg, "memory.pressure");
+
 	if (r == 0)
 		r = parse_psi(cg->buf, &v->psi);
 	return r == -ENODATA || r == -EOPNOTSUPP ? 0 : r;
+}
+
+static int vm_read_stat(struct cg_reader *cg, struct vm_signals *v)
+{
+	int r = cg_read(cg, "memory.stat");
+
+	if (r < 0)
+		return r == -ENODATA ? -ENOENT : r;
+	return parse_memory_stat(cg->buf, v);
+}
+
+/* Whether anything moved since @prev that memory.stat would explain:
+ * the VM stalled (PSI's total), or it grew by faulting pages in. */
+static bool vm_moved(const struct vm_signals *prev, const struct vm_signals *v)
+{
+	if (v->psi.some.present != prev->psi.some.present ||
+	    v->psi.some.total_us != prev->psi.some.total_us)
+		return true;
+	return v->memory_current >= prev->memory_current + VM_STAT_GROWTH;
 }
 
 static void vm_deltas(const struct vm_signals *prev, struct vm_signals *v)
@@ -551,22 +645,33 @@ static void vm_deltas(const struct vm_signals *prev, struct vm_signals *v)
 static int vm_read_all(struct cg_reader *cg, const struct vm_signals *prev,
 		       unsigned int flags, struct vm_signals *v)
 {
-	bool hot = (flags & VM_ACQUIRE_HOT_ONLY) && prev && !prev->vanished;
+	bool usable = prev && !prev->vanished;
+	bool hot = (flags & VM_ACQUIRE_SKIP_SLOW) && usable;
+	bool skip_stat = (flags & VM_ACQUIRE_SKIP_STAT) && usable && cg->files;
 	int r;
 
 	r = vm_read_current(cg, v);
 	if (r == 0)
-		r = vm_read_tables(cg, v);
+		r = vm_read_pressure(cg, v);
+	if (r == 0 && skip_stat && !vm_moved(prev, v)) {
+		vm_copy_stat(prev, v);
+		cg->files->stat_age++;
+	} else if (r == 0) {
+		r = vm_read_stat(cg, v);
+		if (cg->files)
+			cg->files->stat_age = 0;
+	}
 	if (r == 0 && hot)
-		vm_copy_cold_files(prev, v);
+		vm_copy_slow_files(prev, v);
 	else if (r == 0)
-		r = vm_read_cold_files(cg, v);
+		r = vm_read_slow_files(cg, v);
 	return r;
 }
 
-int vm_signals_acquire_flags(const char *root, const char *cgroup_root,
-			     const char *cgroup, const struct vm_signals *prev,
-			     unsigned int flags, struct vm_signals *ret)
+int vm_signals_acquire_files(const char *root, const char *cgroup_root,
+			     const char *cgroup, struct vm_files *files,
+			     const struct vm_signals *prev, unsigned int flags,
+			     struct vm_signals *ret)
 {
 	struct cg_reader *cg;
 	struct vm_signals v = {0};
@@ -580,17 +685,25 @@ int vm_signals_acquire_flags(const char *root, const char *cgroup_root,
 	cg = malloc(sizeof(*cg));
 	if (!cg)
 		return -ENOMEM;
+	cg->files = files;
 	r = join_path(cg->dir, sizeof(cg->dir), root,
 		      cgroup_root ? cgroup_root : "sys/fs/cgroup", cgroup);
-	cg->dfd =
-		r < 0 ? -1 : open(cg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cg->dfd = files && files->dfd >= 0 ? files->dfd : -1;
+	if (r == 0 && cg->dfd < 0)
+		cg->dfd = open(cg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (r == 0 && cg->dfd < 0)
 		r = errno == ENODEV || errno == ENOTDIR ? -ENOENT : -errno;
+	if (r == 0 && files)
+		files->dfd = cg->dfd; /* kept with the files */
 	if (r == 0)
 		r = vm_read_all(cg, prev, flags, &v);
-	if (cg->dfd >= 0)
+	if (!files && cg->dfd >= 0)
 		close(cg->dfd);
 	free(cg);
+	/* A cgroup that went away, and one of the same name made again,
+	 * are read afresh from new descriptors next time. */
+	if (r < 0 && files)
+		vm_files_close(files);
 	if (r == -ENOENT)
 		v.vanished = true;
 	else if (r < 0)
@@ -598,6 +711,14 @@ int vm_signals_acquire_flags(const char *root, const char *cgroup_root,
 	vm_deltas(prev, &v);
 	*ret = v;
 	return r;
+}
+
+int vm_signals_acquire_flags(const char *root, const char *cgroup_root,
+			     const char *cgroup, const struct vm_signals *prev,
+			     unsigned int flags, struct vm_signals *ret)
+{
+	return vm_signals_acquire_files(root, cgroup_root, cgroup, NULL, prev,
+					flags, ret);
 }
 
 int vm_signals_acquire(const char *root, const char *cgroup_root,

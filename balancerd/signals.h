@@ -123,16 +123,55 @@ int vm_signals_acquire(const char *root, const char *cgroup_root,
 		       struct vm_signals *ret);
 
 /*
- * Read only what moves every tick (memory.current, memory.stat,
- * memory.pressure) and keep @prev's memory.max/high/low, swap.current,
- * memory.events and pid: a third of the system calls, for daemons that
- * refresh those every few ticks. Without @prev it reads everything.
+ * Skip the slow files, those that change only when someone writes them
+ * or rarely (memory.max/high/low, swap.current, memory.events, the pid):
+ * keep @prev's values. For daemons that refresh them every few ticks.
+ * Without @prev everything is read.
  */
-#define VM_ACQUIRE_HOT_ONLY (1U << 0)
+#define VM_ACQUIRE_SKIP_SLOW (1U << 0)
+/*
+ * Skip memory.stat too (keep @prev's values; their deltas are 0) unless
+ * something moved since @prev: memory.pressure's stall total, or
+ * memory.current grew by VM_STAT_GROWTH (pages faulted in: refaults are
+ * what memory.stat is read for). Only with vm_files, whose stat_age lets
+ * callers bound how long it is skipped.
+ */
+#define VM_ACQUIRE_SKIP_STAT (1U << 1)
+/* 1 MiB: decide()'s refault rate that matters (256 faults a second) over
+ * a one-second tick. */
+#define VM_STAT_GROWTH (1ULL << 20)
 
 /* vm_signals_acquire() with VM_ACQUIRE_* @flags (0: the same). */
 int vm_signals_acquire_flags(const char *root, const char *cgroup_root,
 			     const char *cgroup, const struct vm_signals *prev,
 			     unsigned int flags, struct vm_signals *ret);
+
+/*
+ * A VM's cgroup directory and the files read most ticks, kept open
+ * between ticks: one pread(2) per file instead of openat, read, close.
+ * Files that cannot be kept (no descriptor left) are read as before.
+ */
+#define VM_FILES_KEPT 9
+struct vm_files {
+	int dfd;
+	int fd[VM_FILES_KEPT]; /* -1: not open */
+	/* Reads since memory.stat was last read (0: the latest read). */
+	unsigned int stat_age;
+};
+
+void vm_files_init(struct vm_files *f);
+/* Close what is open; @f is init'ed again. */
+void vm_files_close(struct vm_files *f);
+
+/*
+ * vm_signals_acquire_flags() through @files (kept open, opened on first
+ * use; closed when the cgroup turned out gone or unreadable, so that a
+ * new cgroup of the same name is opened afresh). @files NULL: opened and
+ * closed in the call.
+ */
+int vm_signals_acquire_files(const char *root, const char *cgroup_root,
+			     const char *cgroup, struct vm_files *files,
+			     const struct vm_signals *prev, unsigned int flags,
+			     struct vm_signals *ret);
 
 #endif /* BALANCERD_SIGNALS_H */

@@ -112,6 +112,18 @@ int state_publish_snapshot(const char *path, const struct state_snapshot *s);
 int state_path_check(const char *path);
 
 /*
+ * balancerctl asks the daemon for a fresh state file by writing
+ * <state file> STATE_REQUEST_SUFFIX next to it; the daemon publishes at
+ * once (what its latest tick saw) and balancerctl waits for the state
+ * file to be newer than its request, at most STATE_REQUEST_WAIT_MS.
+ */
+#define STATE_REQUEST_SUFFIX  ".request"
+#define STATE_REQUEST_WAIT_MS 1500
+/* A state file older than this has no daemon behind it to ask (the
+ * daemon writes it at least every 10 s). */
+#define STATE_REQUEST_ALIVE_SEC 30
+
+/*
  * How old a state document is at wall time @now, in seconds, and
  * whether that is stale: older than three steady ticks plus
  * STATE_STALE_SLACK_SEC (the daemon is gone or stuck).

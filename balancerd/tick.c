@@ -65,6 +65,8 @@ static void act_one(size_t i, struct act_result *res, void *userdata)
 		res->error = -EINVAL; /* logged when settled */
 		return;
 	}
+	if (b->entry_of[a->vm]->keeps_files)
+		ctx.reclaim = &b->entry_of[a->vm]->reclaim;
 	ctx.cold = b->entry_of[a->vm]->cold.ops;
 	ctx.cold_state = b->entry_of[a->vm]->cold.state;
 	ctx.cold_ticks = cold_ticks(b, b->classes[a->vm]);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "manager.h"
@@ -102,6 +103,10 @@ static struct vm_entry *entry_add(struct balancer *b, const char *cgroup,
 	b->n_entries++;
 	e = &b->entries[i];
 	memset(e, 0, sizeof(*e));
+	vm_files_init(&e->files);
+	e->keeps_files = b->n_keeping < b->max_keeping;
+	b->n_keeping += e->keeps_files;
+	e->reclaim.fd = -1;
 	copy_str(e->cgroup, sizeof(e->cgroup), cgroup);
 	copy_str(e->name, sizeof(e->name), name);
 	copy_str(e->decoded, sizeof(e->decoded), decoded);
@@ -159,6 +164,11 @@ void entry_clear(struct balancer *b, struct vm_entry *e)
 	entry_drop_psi(e);
 	free(e->recent_json);
 	e->recent_json = NULL;
+	vm_files_close(&e->files);
+	act_kept_file_close(&e->reclaim);
+	if (e->keeps_files && b->n_keeping)
+		b->n_keeping--;
+	e->keeps_files = false;
 }
 
 /* Entries not seen this tick: log once and forget, keeping the order. */

@@ -4,14 +4,19 @@
  * read every VM's cgroup files, decide, act, log, publish the state file).
  *
  *   tick_bench [--vms N] [--ticks T] [--daemon PATH] [--no-state]
+ *              [--strace]
  *
  * Prints CPU time per tick (getrusage, user + system), wall time per tick,
- * the benchmark's peak RSS, the CPU share at a 1 s interval, and with
- * --daemon the peak RSS of the real daemon running T ticks on the same
- * tree. Logs go to /dev/null: the journal's cost is journald's, not ours.
+ * the cost per VM, the benchmark's peak RSS, the CPU share at a 1 s
+ * interval, and with --daemon the peak RSS of the real daemon running T
+ * ticks on the same tree; with --strace also the daemon's system calls
+ * per VM and steady tick (strace -c -f over two runs of different
+ * lengths: the difference is the steady ticks, without start-up). Logs
+ * go to /dev/null: the journal's cost is journald's, not ours.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +92,54 @@ static void build_tree(struct fake_tree *t, unsigned int n)
 	}
 }
 
+/* The daemon's interval in these runs: long enough that every VM gets a
+ * step over MIN_STEP (decide.md), short enough to run many ticks. */
+#define DAEMON_INTERVAL "100ms"
+
+/* System calls of the daemon running @ticks ticks on @t, by strace -c
+ * -f, or -1. */
+static long daemon_syscalls(const char *path, struct fake_tree *t,
+			    unsigned int ticks)
+{
+	char out[600], nticks[16], line[256];
+	long calls = -1;
+	int status;
+	FILE *f;
+	pid_t pid;
+
+	snprintf(out, sizeof(out), "%s/strace.txt", t->root);
+	snprintf(nticks, sizeof(nticks), "%u", ticks);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (!freopen("/dev/null", "w", stderr))
+			_exit(127);
+		execlp("strace", "strace", "-f", "-c", "-o", out, path,
+		       "--root", t->root, "--config", t->config, "--ticks",
+		       nticks, "--interval", DAEMON_INTERVAL, "--log-target",
+		       "stderr", (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		return -1;
+	f = fopen(out, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		double pct, secs;
+		long usecs, n;
+
+		/* "100.00    0.123456           1    123456      789 total" */
+		if (strstr(line, " total") &&
+		    sscanf(line, "%lf %lf %ld %ld", &pct, &secs, &usecs, &n) ==
+			    4)
+			calls = n;
+	}
+	if (f)
+		fclose(f);
+	return calls;
+}
+
 /* Peak RSS of the real daemon running @ticks ticks on @t, in KiB. */
 static long daemon_rss(const char *path, struct fake_tree *t,
 		       unsigned int ticks, double *cpu)
@@ -104,8 +157,8 @@ static long daemon_rss(const char *path, struct fake_tree *t,
 		if (!freopen("/dev/null", "w", stderr))
 			_exit(127);
 		execl(path, path, "--root", t->root, "--config", t->config,
-		      "--ticks", nticks, "--interval", "10ms", "--log-target",
-		      "stderr", (char *)NULL);
+		      "--ticks", nticks, "--interval", DAEMON_INTERVAL,
+		      "--log-target", "stderr", (char *)NULL);
 		_exit(127);
 	}
 	if (wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) ||
@@ -122,10 +175,12 @@ int main(int argc, char **argv)
 		{"ticks", required_argument, NULL, 't'},
 		{"daemon", required_argument, NULL, 'd'},
 		{"no-state", no_argument, NULL, 's'},
+		{"strace", no_argument, NULL, 'S'},
 		{0},
 	};
 	unsigned int n = 1000, ticks = 20;
 	const char *daemon = NULL;
+	bool count_syscalls = false;
 	struct balancer_options o = {0};
 	struct fake_tree t;
 	struct balancer *b;
@@ -133,7 +188,7 @@ int main(int argc, char **argv)
 	usec_t now = 1000 * SEC;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "n:t:d:s", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:t:d:sS", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			n = (unsigned int)strtoul(optarg, NULL, 10);
@@ -147,10 +202,13 @@ int main(int argc, char **argv)
 		case 's':
 			o.state_file = ""; /* what publishing costs */
 			break;
+		case 'S':
+			count_syscalls = true;
+			break;
 		default:
 			fprintf(stderr,
 				"usage: %s [--vms N] [--ticks T] "
-				"[--daemon PATH] [--no-state]\n",
+				"[--daemon PATH] [--no-state] [--strace]\n",
 				argv[0]);
 			return 2;
 		}
@@ -180,8 +238,10 @@ int main(int argc, char **argv)
 	cpu = (cpu_now() - c0) / ticks;
 	wall = (wall_now() - w0) / ticks;
 	printf("vms %u ticks %u: cpu/tick %.3f ms, wall/tick %.3f ms, "
-	       "cpu share at 1 s interval %.3f%% of a core\n",
-	       n, ticks, cpu * 1e3, wall * 1e3, cpu * 100.0);
+	       "cpu share at 1 s interval %.3f%% of a core, "
+	       "per VM %.2f us\n",
+	       n, ticks, cpu * 1e3, wall * 1e3, cpu * 100.0,
+	       n ? cpu * 1e6 / n : 0.0);
 	printf("vms %u: benchmark process rss %ld KiB (peak %ld KiB), actions "
 	       "%" PRIu64 "\n",
 	       n, rss_kib("VmRSS:"), rss_kib("VmHWM:"),
@@ -197,6 +257,23 @@ int main(int argc, char **argv)
 			printf("vms %u: balancerd peak rss %ld KiB (%.1f MiB), "
 			       "cpu %.3f ms/tick over %u ticks incl. start\n",
 			       n, kib, kib / 1024.0, dcpu * 1e3 / ticks, ticks);
+	}
+	if (daemon && count_syscalls) {
+		/* Steady ticks only: the difference of two runs. */
+		unsigned int short_run = 5, long_run = 5 + ticks;
+		long a = daemon_syscalls(daemon, &t, short_run);
+		long z = daemon_syscalls(daemon, &t, long_run);
+
+		if (a < 0 || z < 0 || z < a)
+			printf("vms %u: strace -c did not run (is strace "
+			       "installed?)\n",
+			       n);
+		else
+			printf("vms %u: system calls per VM and steady tick "
+			       "%.2f (strace -c -f: %ld over %u ticks, %ld "
+			       "over %u)\n",
+			       n, (double)(z - a) / (long_run - short_run) / n,
+			       z, long_run, a, short_run);
 	}
 	fake_tree_destroy(&t);
 	return 0;

@@ -410,7 +410,7 @@ static void test_vm_acquire_hot_only(void **state)
 	put_vm(CG, "1000\n");
 	/* without prev it reads everything */
 	assert_int_equal(vm_signals_acquire_flags(tree, NULL, CG, NULL,
-						  VM_ACQUIRE_HOT_ONLY, &prev),
+						  VM_ACQUIRE_SKIP_SLOW, &prev),
 			 0);
 	assert_int_equal(prev.memory_max, 8589934592ULL);
 	assert_int_equal(prev.pid, 4242);
@@ -420,7 +420,7 @@ static void test_vm_acquire_hot_only(void **state)
 	put(CG_FILE("memory.max"), "4096\n");
 	put(CG_FILE("memory.events"), "high 99\n");
 	assert_int_equal(vm_signals_acquire_flags(tree, NULL, CG, &prev,
-						  VM_ACQUIRE_HOT_ONLY, &v),
+						  VM_ACQUIRE_SKIP_SLOW, &v),
 			 0);
 	assert_int_equal(v.memory_current, 2000);
 	assert_int_equal(v.memory_max, 8589934592ULL);
@@ -432,6 +432,86 @@ static void test_vm_acquire_hot_only(void **state)
 	assert_int_equal(v.memory_max, 4096);
 	assert_int_equal(v.events_high, 99);
 	rm_rel("sys");
+}
+
+/*
+ * Kept files: read again with pread(2) from the same descriptors, and
+ * memory.stat skipped (SKIP_STAT) until PSI or memory.current says the
+ * VM moved; stat_age counts the reads it was skipped.
+ */
+static void test_vm_acquire_kept_files(void **state)
+{
+	struct vm_files files;
+	struct vm_signals prev, v;
+	int fd;
+
+	(void)state;
+	vm_files_init(&files);
+	put_vm(CG, "1000\n");
+	assert_int_equal(vm_signals_acquire_files(tree, NULL, CG, &files, NULL,
+						  VM_ACQUIRE_SKIP_STAT, &prev),
+			 0);
+	assert_true(files.dfd >= 0);
+	assert_true(files.fd[0] >= 0); /* memory.current */
+	fd = files.fd[0];
+	assert_int_equal(files.stat_age, 0);
+	assert_int_equal(prev.workingset_refault_anon, 5000);
+
+	/* nothing moved: memory.stat is not read again */
+	put(CG_FILE("memory.stat"), "workingset_refault_anon 6000\n");
+	put(CG_FILE("memory.current"), "1001\n");
+	assert_int_equal(vm_signals_acquire_files(tree, NULL, CG, &files, &prev,
+						  VM_ACQUIRE_SKIP_STAT, &v),
+			 0);
+	assert_int_equal(files.fd[0], fd); /* the same descriptor */
+	assert_int_equal(v.memory_current, 1001);
+	assert_int_equal(v.workingset_refault_anon, 5000);
+	assert_int_equal(v.d_refault_anon, 0);
+	assert_int_equal(files.stat_age, 1);
+
+	/* it grew by a MiB: read, with the delta since the last read */
+	prev = v;
+	put(CG_FILE("memory.current"), "2000000\n");
+	assert_int_equal(vm_signals_acquire_files(tree, NULL, CG, &files, &prev,
+						  VM_ACQUIRE_SKIP_STAT, &v),
+			 0);
+	assert_int_equal(v.workingset_refault_anon, 6000);
+	assert_int_equal(v.d_refault_anon, 1000);
+	assert_int_equal(files.stat_age, 0);
+
+	/* PSI's stall total moved: read */
+	prev = v;
+	put(CG_FILE("memory.stat"), "workingset_refault_anon 6500\n");
+	put(CG_FILE("memory.pressure"),
+	    "some avg10=0.00 avg60=0.00 avg300=0.00 total=999999999\n"
+	    "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+	assert_int_equal(vm_signals_acquire_files(tree, NULL, CG, &files, &prev,
+						  VM_ACQUIRE_SKIP_STAT, &v),
+			 0);
+	assert_int_equal(v.workingset_refault_anon, 6500);
+
+	/* without the flag it is read whatever moved */
+	prev = v;
+	put(CG_FILE("memory.stat"), "workingset_refault_anon 6600\n");
+	assert_int_equal(
+		vm_signals_acquire_files(tree, NULL, CG, &files, &prev, 0, &v),
+		0);
+	assert_int_equal(v.workingset_refault_anon, 6600);
+
+	/* the cgroup goes away. A fixture's files stay readable through
+	 * open descriptors (cgroupfs answers ENODEV: -ENOENT, and the
+	 * descriptors are closed); the daemon's discovery no longer lists
+	 * it, and its entry's files are closed with it. Afresh: gone. */
+	rm_rel("sys");
+	vm_files_close(&files);
+	assert_int_equal(files.dfd, -1);
+	assert_int_equal(files.fd[0], -1);
+	assert_int_equal(vm_signals_acquire_files(tree, NULL, CG, &files, &prev,
+						  VM_ACQUIRE_SKIP_STAT, &v),
+			 -ENOENT);
+	assert_true(v.vanished);
+	assert_int_equal(files.dfd, -1);
+	vm_files_close(&files);
 }
 
 static void test_vm_acquire_optional_files(void **state)
@@ -525,6 +605,7 @@ int main(void)
 		cmocka_unit_test(test_host_acquire),
 		cmocka_unit_test(test_vm_acquire),
 		cmocka_unit_test(test_vm_acquire_hot_only),
+		cmocka_unit_test(test_vm_acquire_kept_files),
 		cmocka_unit_test(test_vm_acquire_optional_files),
 		cmocka_unit_test(test_vm_acquire_garbage),
 		cmocka_unit_test(test_vm_acquire_vanished),
