@@ -149,7 +149,7 @@ lint:
 	tools/lint-userspace.sh
 
 format:
-	clang-format -i balancerd/*.[ch] tests/unit/*.[ch] $(wildcard tools/*/*.[ch])
+	clang-format -i balancerd/*.[ch] tests/unit/*.[ch] $(wildcard tools/*/*.[ch] bench/*.[ch] fuzz/*.[ch])
 
 bench: userspace
 	bench/run.sh

@@ -3,7 +3,7 @@
 # Fix with `make format`.
 set -eu
 cd "$(dirname "$0")/.."
-files=$(ls balancerd/*.[ch] tests/unit/*.[ch] tools/*/*.[ch] bench/*.[ch] 2>/dev/null || true)
+files=$(ls balancerd/*.[ch] tests/unit/*.[ch] tools/*/*.[ch] bench/*.[ch] fuzz/*.[ch] 2>/dev/null || true)
 [ -n "$files" ] || exit 0
 # shellcheck disable=SC2086
 clang-format --dry-run --Werror $files
