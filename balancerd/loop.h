@@ -69,8 +69,6 @@ void balancer_free(struct balancer *b);
  * failing) are logged and counted, not returned.
  */
 int balancer_tick_at(struct balancer *b, usec_t now);
-/* The same at CLOCK_MONOTONIC now. */
-int balancer_tick(struct balancer *b);
 
 /*
  * Write the state file now, from the latest tick (balancerctl's request:

@@ -198,8 +198,3 @@ uint64_t balancer_ticks_run(const struct balancer *b)
 {
 	return b->totals.ticks + b->totals.failed_ticks;
 }
-
-int balancer_tick(struct balancer *b)
-{
-	return balancer_tick_at(b, now_monotonic());
-}
