@@ -162,7 +162,9 @@ static u64 ovcmem_fault_refaults(struct ovcmem_mem_region *r, u64 gfn,
 }
 
 /*
- * Install the faulted pfns; @r->mutex held. Pages without HMM_PFN_VALID
+ * Install the faulted pfns; @r->mutex held. @pfns holds @npages entries,
+ * or only the first when ovcmem_fault_whole_block() holds for it (all a
+ * 2 MiB entry needs). Pages without HMM_PFN_VALID
  * (only possible in a snapshot, see ovcmem_fault_range()) are left alone:
  * hmm_pfn_to_page() is undefined for them. Write permission is per page,
  * what the host's PTE allows. Returns pages newly mapped.
@@ -256,6 +258,52 @@ static int ovcmem_fault_try(struct ovcmem_mem_region *r, u64 gfn,
 	return 0;
 }
 
+/*
+ * A whole 2 MiB block (GFN-aligned, inside the region, user address
+ * congruent): fault its first page alone and, if the host maps it at PMD
+ * order, map the block with one 2 MiB entry from that one pfn. One host
+ * entry maps the whole block, so its first pfn says everything the other
+ * 511 would (see ovcmem_fault_whole_block()); and the retry check covers
+ * the whole region, so an invalidation of any page of the block makes us
+ * try again. Saves hmm_range_fault() filling 512 pfns, and their array.
+ *
+ * Return: as ovcmem_fault_try(), or -ENOTBLK when the host maps the first
+ * page with a small page: the caller faults the block page by page.
+ */
+static int ovcmem_fault_huge_block(struct ovcmem_mem_region *r, u64 gfn,
+				   const struct hmm_range *batch, u64 *mapped)
+{
+	struct ovcmem_slat *slat = r->partition->slat;
+	struct hmm_range range = *batch;
+	unsigned long hmm_pfn;
+	long n;
+	int ret;
+
+	range.end = range.start + PAGE_SIZE;
+	range.hmm_pfns = &hmm_pfn;
+	do {
+		ret = slat->ops->prepare(slat, gfn);
+		if (ret)
+			return ret;
+		ret = ovcmem_fault_and_lock(r, &range, -1, 0);
+		if (ret)
+			return ret;
+		if (!ovcmem_fault_whole_block(gfn, OVCMEM_BLOCK_PAGES,
+					      range.start, hmm_pfn)) {
+			mutex_unlock(&r->mutex);
+			return -ENOTBLK;
+		}
+		n = ovcmem_fault_install(r, gfn, OVCMEM_BLOCK_PAGES, &hmm_pfn,
+					 range.start);
+		mutex_unlock(&r->mutex);
+	} while (n == -EAGAIN);
+	if (n < 0)
+		return n;
+	if (mapped)
+		*mapped = n;
+	return 0;
+}
+
 /**
  * ovcmem_fault_range - map [@gfn, @gfn + @npages) of a MOVABLE region
  * @r: the region; the caller holds the partition's layout lock (read) or
@@ -267,7 +315,9 @@ static int ovcmem_fault_try(struct ovcmem_mem_region *r, u64 gfn,
  * @mapped: pages that had no entry and have one now (may be NULL)
  *
  * The batch is faulted as a whole first (for write in a WRITABLE region,
- * like the seed), so one intercept makes 512 entries, or one 2 MiB entry.
+ * like the seed), so one intercept makes 512 entries, or one 2 MiB entry;
+ * a whole 2 MiB block is tried by its first page alone before that
+ * (ovcmem_fault_huge_block()), so a huge page costs one pfn, not 512.
  * Where the VMM made the backing mergeable (MADV_MERGEABLE, KSM), only
  * @need_gfn is faulted for write, and only if @write: the other pages are
  * faulted for read, so pages KSM merged stay shared and are mapped
@@ -295,14 +345,22 @@ static int ovcmem_fault_range(struct ovcmem_mem_region *r, u64 gfn,
 	long need_idx = -1;
 	int ret;
 
+	if (r->flags & OVCMEM_REGION_WRITABLE)
+		range.default_flags |= HMM_PFN_REQ_WRITE;
+	if (npages == OVCMEM_BLOCK_PAGES && IS_ALIGNED(gfn, npages) &&
+	    IS_ALIGNED(range.start, PMD_SIZE)) {
+		ret = ovcmem_fault_huge_block(r, gfn, &range, mapped);
+		if (ret != -ENOTBLK && ret != -EXDEV &&
+		    ret != -EPERM && ret != -EFAULT)
+			return ret;
+	}
+
 	range.hmm_pfns = kmalloc_array(npages, sizeof(*range.hmm_pfns),
 				       GFP_KERNEL);
 	if (!range.hmm_pfns)
 		return -ENOMEM;
 	if (need_gfn >= gfn && need_gfn < gfn + npages)
 		need_idx = need_gfn - gfn;
-	if (r->flags & OVCMEM_REGION_WRITABLE)
-		range.default_flags |= HMM_PFN_REQ_WRITE;
 	ret = ovcmem_fault_try(r, gfn, &range, -1, 0, mapped);
 	if (ret == -EXDEV) {
 		/* Mergeable: keep merged pages shared, mapped read-only. */
