@@ -177,15 +177,19 @@ void vm_list_free(struct vm_list *l)
 	l->slice[0] = '\0';
 }
 
+bool cgroup_within(const char *cgroup, const char *ancestor)
+{
+	size_t k = strlen(ancestor);
+
+	return !strncmp(cgroup, ancestor, k) &&
+	       (cgroup[k] == '\0' || cgroup[k] == '/');
+}
+
 long vm_list_lookup(const struct vm_list *l, const char *cgroup)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		size_t k = strlen(l->cgroups[i]);
-
-		if (!strncmp(cgroup, l->cgroups[i], k) &&
-		    (cgroup[k] == '\0' || cgroup[k] == '/'))
+	for (size_t i = 0; i < l->n; i++)
+		if (cgroup_within(cgroup, l->cgroups[i]))
 			return (long)i;
-	}
 	return -ENOENT;
 }
 

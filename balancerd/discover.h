@@ -8,6 +8,7 @@
 #ifndef BALANCERD_DISCOVER_H
 #define BALANCERD_DISCOVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -47,6 +48,12 @@ int discover_vms(const char *root, const char *cgroup_root, char *const *globs,
  * negative errno (-ESRCH if the process is gone).
  */
 int cgroup_of_pid(const char *root, pid_t pid, char *ret, size_t len);
+
+/*
+ * Whether @cgroup is @ancestor or below it ("a/b" is within "a", "ab" is
+ * not). Pure; the one spelling of that test.
+ */
+bool cgroup_within(const char *cgroup, const char *ancestor);
 
 /*
  * The VM of @l whose cgroup is @cgroup or an ancestor of it (a qemu pid

@@ -333,15 +333,12 @@ const struct ovcmem_part *ovcmem_client_get(const struct ovcmem_client *c,
 const struct ovcmem_part *
 ovcmem_client_find_cgroup(const struct ovcmem_client *c, const char *cgroup)
 {
-	size_t len = strlen(cgroup);
-
 	for (size_t i = 0; c && i < c->n_parts; i++) {
 		const char *pc = c->parts[i].pub.cgroup;
 
 		/* The VM's scope itself, or below it: libvirt puts QEMU in
 		 * "<scope>/libvirt/emulator". */
-		if (pc[0] && strncmp(pc, cgroup, len) == 0 &&
-		    (pc[len] == '\0' || pc[len] == '/'))
+		if (pc[0] && cgroup_within(pc, cgroup))
 			return &c->parts[i].pub;
 	}
 	return NULL;

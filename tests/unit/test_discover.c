@@ -203,6 +203,21 @@ static void test_cgroup_of_pid(void **state)
 	assert_int_equal(cgroup_of_pid(tree, 100, cg, 8), -ENAMETOOLONG);
 }
 
+/* One test of "is this cgroup the VM's or below it", for discovery and
+ * the ovcmem client alike. */
+static void test_cgroup_within(void **state)
+{
+	(void)state;
+	assert_true(cgroup_within("machine.slice/a.scope",
+				  "machine.slice/a.scope"));
+	assert_true(cgroup_within("machine.slice/a.scope/libvirt/emulator",
+				  "machine.slice/a.scope"));
+	assert_false(cgroup_within("machine.slice/a.scope2",
+				   "machine.slice/a.scope"));
+	assert_false(cgroup_within("machine.slice", "machine.slice/a.scope"));
+	assert_false(cgroup_within("ab", "a"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -211,6 +226,7 @@ int main(void)
 		cmocka_unit_test(test_discover),
 		cmocka_unit_test(test_discover_missing),
 		cmocka_unit_test(test_cgroup_of_pid),
+		cmocka_unit_test(test_cgroup_within),
 	};
 
 	return cmocka_run_group_tests(tests, tree_setup, tree_teardown);
