@@ -148,7 +148,39 @@ static void print_memcg(const struct want *w)
 		}
 }
 
+static void cold_bytes_and_eviction(void);
+
+/*
+ * The rig runs the suites in one boot: the multi-gen LRU is put back as
+ * it was (off on 6.1) for the suites after this one, whatever happens to
+ * the test, which runs in a child of its own.
+ */
 TEST_TIMEOUT(mglru_cold_bytes_and_eviction, 300)
+{
+	char was[32] = "";
+	int fd = open("/sys/kernel/mm/lru_gen/enabled", O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, was, sizeof(was) - 1) : -1;
+	int status = 0;
+	pid_t pid;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		FAIL("this kernel has no multi-gen LRU");
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		cold_bytes_and_eviction();
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(ovt_write_file("/sys/kernel/mm/lru_gen/enabled",
+			     strtoul(was, NULL, 16) & 1 ? "y" : "n") == 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		_exit(1); /* the child said why */
+}
+
+static void cold_bytes_and_eviction(void)
 {
 	char cg[256], path[300], cmds[64 * 64];
 	uint64_t seq[LRU_GEN_NODES_MAX], cold, truth = COLD_BYTES / PAGE;
@@ -157,8 +189,6 @@ TEST_TIMEOUT(mglru_cold_bytes_and_eviction, 300)
 	struct want w;
 	char *hot, *coldmem;
 
-	if (access("/sys/kernel/mm/lru_gen/enabled", F_OK) != 0)
-		FAIL("this kernel has no multi-gen LRU");
 	CHECK(ovt_write_file("/sys/kernel/mm/lru_gen/enabled", "y") == 0);
 	ovt_cgroup_create_ok("ovt-mglru", cg, sizeof(cg));
 	ovt_cgroup_enter_ok(cg, 0);
