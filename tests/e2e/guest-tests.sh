@@ -53,6 +53,12 @@ sleep 2
 idle0=$(mem_current batch-idle)
 note "batch-idle memory.current $idle0"
 
+# ---- record every tick (replayed below) -----------------------------------
+TRACE=/run/balancerd/trace.jsonl
+conf=/etc/balancerd/balancerd.json
+jq --arg t "$TRACE" '. + {record: $t}' "$conf" >/tmp/balancerd.json.rec &&
+	cp /tmp/balancerd.json.rec "$conf"
+
 # ---- the unit reaches READY ----------------------------------------------
 t_start=$(date +%s)
 systemctl start $U &
@@ -178,6 +184,17 @@ wait_vm_ready probe-1 60
 explain_ok() { balancerctl explain probe-1 2>&1 | grep -q e2e-probe; }
 check reload-good-class-used "balancerctl explain probe-1: $(balancerctl explain probe-1 2>&1 | head -3 | tr '\n' ' ')" \
 	wait_until 20 explain_ok
+
+# ---- the trace of this run, replayed with the recorded policies ---------------
+# A copy up to its last whole line: the writer may be halfway through one.
+cp "$TRACE" /tmp/trace.jsonl 2>/dev/null
+[ -s /tmp/trace.jsonl ] && [ -n "$(tail -c 1 /tmp/trace.jsonl)" ] && sed -i '$d' /tmp/trace.jsonl
+cp /tmp/trace.jsonl "$OUT/trace.jsonl" 2>/dev/null
+balancerctl replay /tmp/trace.jsonl >"$OUT/replay.txt" 2>&1
+rc=$?
+check "replay-recorded ($(grep -m1 '^replay:' "$OUT/replay.txt"))" \
+	"exit $rc: $(tail -3 "$OUT/replay.txt" | tr '\n' ' ')" \
+	test "$rc" = 0 -a "$(grep -c '"type":"tick"' /tmp/trace.jsonl)" -gt 10
 
 # ---- a VM exiting mid-tick is handled -------------------------------------
 for i in 1 2 3; do
