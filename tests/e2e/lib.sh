@@ -150,7 +150,7 @@ e2e_boot() {
 		--console "$w/console.log" --log "$w/qemu.log" --progress-marker "ovc-progress: " -- \
 		-machine q35 -cpu max -smp 2 -m "$mem" \
 		-kernel "/boot/vmlinuz-$v" -initrd "/boot/initrd.img-$v" \
-		-append "root=/dev/vda rw console=ttyS0 loglevel=4 ovc.e2e=1 systemd.show_status=0 transparent_hugepage=madvise panic=-1 psi=1 systemd.unified_cgroup_hierarchy=1" \
+		-append "root=/dev/vda rw console=ttyS0 loglevel=4 no_timer_check ovc.e2e=1 systemd.show_status=0 transparent_hugepage=madvise panic=-1 psi=1 systemd.unified_cgroup_hierarchy=1" \
 		-drive "file=$img,if=virtio,format=raw,snapshot=on" \
 		-drive "file=$w/payload.ext4,if=virtio,format=raw" \
 		-nic none

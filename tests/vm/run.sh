@@ -209,7 +209,7 @@ for kver in "${kvers[@]}"; do
 			--console "$out/console.log" --progress-marker "RIG-SUITE-BEGIN " -- \
 			-m "$mem" -smp 2 \
 			-kernel "/boot/vmlinuz-$kver" -initrd "$out/initramfs.gz" \
-			-append "console=ttyS0 panic=-1 loglevel=4 transparent_hugepage=madvise numa=fake=2 numa_balancing=disable secretmem.enable=1 $append"
+			-append "console=ttyS0 panic=-1 loglevel=4 no_timer_check transparent_hugepage=madvise numa=fake=2 numa_balancing=disable secretmem.enable=1 $append"
 		qrc=$?
 		if [ "$boots" -eq 1 ]; then
 			echo "# vm/$kver: guest ran $(($(date +%s) - start)) s, console in ${out#"$top"/}/console.log"
