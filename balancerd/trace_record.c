@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,6 +350,7 @@ int trace_recorder_open(const char *path, uint64_t max_bytes, const char *why,
 			struct trace_recorder **ret)
 {
 	struct trace_recorder *r = calloc(1, sizeof(*r));
+	sigset_t all, old_mask;
 	struct stat st;
 	int e;
 
@@ -373,7 +375,13 @@ int trace_recorder_open(const char *path, uint64_t max_bytes, const char *why,
 		r->file_bytes = (uint64_t)st.st_size;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
+	/* The writer takes no signal: a recorder opened before the event
+	 * loop blocks SIGHUP/SIGTERM for its signalfd would otherwise leave
+	 * a thread where their default action (exit) still applies. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old_mask);
 	e = -pthread_create(&r->writer, NULL, writer_main, r);
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	if (e < 0) {
 		log_error_errno(e, "trace %s: no writer thread; not recording",
 				path);

@@ -7,6 +7,9 @@
  * codes. Run from the repository root (it execs build/balancerctl).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -464,6 +467,64 @@ static void test_daemon_binary(void **state)
 	fake_tree_destroy(&t);
 }
 
+/* Wait up to 10 s for @needle in @path; false if it never came or
+ * @pid died first. */
+static bool wait_for_line(const char *path, const char *needle, pid_t pid)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (access(path, R_OK) == 0 && strstr(fake_slurp(path), needle))
+			return true;
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return false;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* SIGHUP while recording reloads, as without a trace: the recorder's
+ * writer thread must not be where the signal lands and kills. */
+static void test_daemon_sighup_while_recording(void **state)
+{
+	struct fix *f = *state;
+	struct fake_tree t;
+	char trace[600], out[128];
+	int status = -1;
+	pid_t pid;
+
+	(void)f;
+	if (access("build/balancerd", X_OK) < 0)
+		skip(); /* make userspace first */
+	fake_tree_create(&t, 64 * GiB, 6 * GiB);
+	fake_policy(&t, "50-test.json", daemon_policy);
+	fake_vm_add(&t, "batch-1", 8 * GiB, 8 * GiB);
+	snprintf(trace, sizeof(trace), "%s/trace.jsonl", t.root);
+	snprintf(out, sizeof(out), "%s/out", f->dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		execv("build/balancerd",
+		      (char *const[]){"build/balancerd", "--root", t.root,
+				      "--config", t.config, "--interval",
+				      "20ms", "--record", trace, "--log-target",
+				      "stderr", NULL});
+		_exit(127);
+	}
+	assert_true(wait_for_line(trace, "\"type\":\"tick\"", pid));
+	assert_int_equal(kill(pid, SIGHUP), 0);
+	assert_true(wait_for_line(trace, "\"why\":\"reload\"", pid));
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	fake_tree_destroy(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -480,6 +541,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_binary, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_daemon_sighup_while_recording, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
