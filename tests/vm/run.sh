@@ -203,8 +203,17 @@ for kver in "${kvers[@]}"; do
 		continue
 	fi
 	passed=0 failed=0 failed_boots=0
+	# 6.12 gets one TCG thread for both vCPUs unless told otherwise:
+	# multi-threaded TCG Oopsed at int3 in 2 of 100 boots of 6.12 with no
+	# module loaded, single-threaded in 0 of 200 (docs/testing.md). The
+	# rig judges every kernel report, so it boots where the emulator does
+	# not make them. 6.1 showed no such Oops, and its migration suite
+	# crawls with one thread, so it keeps one thread per vCPU.
+	tcg_thread=multi
+	case $kver in 6.12.*) tcg_thread=single ;; esac
 	for ((boot = 1; boot <= boots; boot++)); do
 		start=$(date +%s)
+		QEMU_TCG_THREAD=${QEMU_TCG_THREAD:-$tcg_thread} \
 		tools/qemu-run.sh --label "vm/$kver" --timeout "$timeout_s" \
 			--console "$out/console.log" --progress-marker "RIG-SUITE-BEGIN " -- \
 			-m "$mem" -smp 2 \
