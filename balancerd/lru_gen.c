@@ -7,26 +7,14 @@
 #include <string.h>
 
 #include "lru_gen.h"
+#include "units.h"
 
 /* A decimal unsigned integer after optional blanks; *@end after it. */
 static int read_u64(const char *s, const char **end, uint64_t *ret)
 {
-	uint64_t v = 0;
-
 	while (*s == ' ' || *s == '\t')
 		s++;
-	if (!isdigit((unsigned char)*s))
-		return -EINVAL;
-	for (; isdigit((unsigned char)*s); s++) {
-		unsigned int d = (unsigned int)(*s - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return -ERANGE;
-		v = v * 10 + d;
-	}
-	*ret = v;
-	*end = s;
-	return 0;
+	return lex_u64(s, end, ret);
 }
 
 /* Only blanks from @s to the end of the line at @eol. */

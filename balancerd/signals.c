@@ -20,6 +20,7 @@
 
 #include "discover.h"
 #include "signals.h"
+#include "units.h"
 
 /*
  * Idle-age bucket bounds, in ticks (scans): at the default 1 s interval
@@ -33,28 +34,6 @@ const unsigned int idle_bucket_ticks[IDLE_BUCKETS - 1] = {0, 10, 30, 60, 120};
 #define SIGNAL_FILE_MAX 16384
 
 /* ---- small lexing helpers --------------------------------------------- */
-
-/*
- * A decimal unsigned integer, no sign; *@end is set after the digits.
- * By hand rather than strtoull(): a tick parses ~60 numbers per VM.
- */
-static int parse_u64(const char *s, const char **end, uint64_t *ret)
-{
-	uint64_t v = 0;
-
-	if (!isdigit((unsigned char)*s))
-		return -EINVAL;
-	for (; isdigit((unsigned char)*s); s++) {
-		unsigned int d = (unsigned int)(*s - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return -ERANGE;
-		v = v * 10 + d;
-	}
-	*ret = v;
-	*end = s;
-	return 0;
-}
 
 static const char *skip_blanks(const char *s)
 {
@@ -87,7 +66,7 @@ static int split_key_value(char *line, char **key, uint64_t *value)
 		return -EINVAL;
 	*sp = '\0';
 	*key = line;
-	r = parse_u64(skip_blanks(sp + 1), &end, value);
+	r = lex_u64(skip_blanks(sp + 1), &end, value);
 	if (r < 0)
 		return r;
 	end = skip_blanks(end);
@@ -121,7 +100,7 @@ static int parse_psi_fields(const char *s, struct psi_line *ret)
 		s = e;
 	}
 	s = skip_blanks(s);
-	if (strncmp(s, "total=", 6) || parse_u64(s + 6, &end, &ret->total_us))
+	if (strncmp(s, "total=", 6) || lex_u64(s + 6, &end, &ret->total_us))
 		return -EINVAL;
 	if (*skip_blanks(end))
 		return -EINVAL;
@@ -288,7 +267,7 @@ int parse_memory_value(const char *text, uint64_t *ret)
 		v = MEMORY_UNLIMITED;
 		end = text + 3;
 	} else {
-		r = parse_u64(text, &end, &v);
+		r = lex_u64(text, &end, &v);
 		if (r < 0)
 			return r;
 	}
@@ -523,7 +502,7 @@ static pid_t cg_first_pid(struct cg_reader *cg)
 
 		if (cg_read(cg, files[i]) < 0)
 			continue;
-		if (parse_u64(cg->buf, &end, &pid) == 0 && pid > 0 &&
+		if (lex_u64(cg->buf, &end, &pid) == 0 && pid > 0 &&
 		    pid <= INT32_MAX)
 			return (pid_t)pid;
 	}

@@ -4,6 +4,7 @@
  * than strtod(3): strtod accepts leading blanks, hex, "inf" and "nan" and
  * depends on the locale, none of which belongs in a policy file.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -12,6 +13,24 @@
 #include <time.h>
 
 #include "units.h"
+
+int lex_u64(const char *s, const char **end, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*s); s++) {
+		unsigned int d = (unsigned int)(*s - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*ret = v;
+	*end = s;
+	return 0;
+}
 
 /*
  * A decimal number "123" or "123.456" at *s, as an integer part and a

@@ -14,6 +14,14 @@ typedef uint64_t usec_t;
 #define USEC_INFINITY UINT64_MAX
 
 /*
+ * Lex a decimal unsigned integer at @s: digits only, no sign, no blanks.
+ * Returns 0 with *@ret the value and *@end after the digits, -EINVAL if
+ * @s does not start with a digit, -ERANGE if it does not fit in 64 bits.
+ * By hand rather than strtoull(): a tick lexes ~60 numbers per VM.
+ */
+int lex_u64(const char *s, const char **end, uint64_t *ret);
+
+/*
  * Parse a byte size: an integer or decimal number with an optional suffix
  * K, M, G, T, P, E (powers of 1024; "KiB"/"MiB"... and "B" accepted too;
  * lower case and "GB" are not). A fraction needs a suffix ("1.5G").
