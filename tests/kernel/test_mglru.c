@@ -10,7 +10,9 @@
  * it again takes no major fault.
  *
  * No ovcmem here: these are the kernel's own page ages. The parser is
- * balancerd's, compiled in.
+ * balancerd's, linked in (the rig reads the line below).
+ *
+ * rig-link: balancerd/lru_gen.c balancerd/units.c
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -25,7 +27,7 @@
 #include "harness.h"
 #include "ovcmem_test.h"
 
-#include "../../balancerd/lru_gen.c"
+#include "lru_gen.h"
 
 #define LRU_GEN	    "/sys/kernel/debug/lru_gen"
 #define PAGE	    4096UL

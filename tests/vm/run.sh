@@ -70,11 +70,18 @@ build_suites() {
 	for s in "${suites[@]}"; do
 		local src=tests/kernel/$s.c
 		[ -f "$src" ] || { echo "vm: no suite $src" >&2; return 1; }
+		# A suite that exercises balancerd's own code on the real kernel
+		# names the sources it links in a "rig-link:" comment line.
+		local link
+		link=$(sed -n 's/^ \* rig-link: //p' "$src")
+		# shellcheck disable=SC2086 # $link is a list of paths
 		if [ ! "$bindir/$s" -nt "$src" ] || \
-		   [ -n "$(find tests/kernel include -newer "$bindir/$s" -name '*.h')" ]; then
+		   [ -n "$(find tests/kernel include balancerd -name '*.h' -newer "$bindir/$s")" ] || \
+		   { [ -n "$link" ] && [ -n "$(find $link -newer "$bindir/$s")" ]; }; then
+			# shellcheck disable=SC2086 # $link is a list of paths
 			cc -static -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
-				-Iinclude/uapi -Itests/kernel -pthread \
-				-o "$bindir/$s" "$src" -lm || return 1
+				-Iinclude/uapi -Itests/kernel -Ibalancerd -pthread \
+				-o "$bindir/$s" "$src" $link -lm || return 1
 		fi
 	done
 }
