@@ -448,9 +448,38 @@ struct ovcmem_prefault {
 	__u64 pages_mapped;
 };
 
+/**
+ * struct ovcmem_set_mergeable - argument of OVCMEM_SET_MERGEABLE
+ * @mergeable: (in) 1: KSM may merge identical pages of the partition's
+ *             guest RAM with other mergeable memory; 0: unmerge them (each
+ *             VM gets private copies again) and take them out of KSM
+ * @reserved: (in) must be 0
+ * @vmas: (out) VMAs of the owner whose mergeable state this call changed
+ *
+ * The balancer's way to turn page sharing on or off for a VM it does not
+ * own: it is what the VMM's own madvise(MADV_MERGEABLE / MADV_UNMERGEABLE)
+ * over its guest RAM would do. It applies to every VMA that backs a RAM
+ * region of the partition, whole (KSM keeps its state per VMA); a VMA
+ * already in that state is left alone, so the call is idempotent. Pinned
+ * pages are never merged (KSM skips pages with extra references), so a
+ * PINNED region gains nothing but loses nothing either.
+ *
+ * Monitor fd only. -EINVAL on a bad @mergeable or nonzero @reserved;
+ * -ESRCH when the owner has exited; -EOPNOTSUPP on a kernel without KSM;
+ * -EINTR on a pending signal (nothing or part done; repeat the call);
+ * -ENOMEM when unmerging runs out of memory for the private copies.
+ */
+struct ovcmem_set_mergeable {
+	__u32 mergeable;
+	__u32 reserved;
+	__u64 vmas;
+};
+
 #define OVCMEM_GET_STATS _IOWR(OVCMEM_IOCTL_MAGIC, 0x30, struct ovcmem_get_stats)
 #define OVCMEM_SCAN _IOWR(OVCMEM_IOCTL_MAGIC, 0x31, struct ovcmem_scan)
 #define OVCMEM_PREFAULT _IOWR(OVCMEM_IOCTL_MAGIC, 0x32, struct ovcmem_prefault)
+#define OVCMEM_SET_MERGEABLE \
+	_IOWR(OVCMEM_IOCTL_MAGIC, 0x33, struct ovcmem_set_mergeable)
 
 /*
  * The FILL pattern. The first two words of every 64-byte line are a cheap
