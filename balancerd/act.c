@@ -642,6 +642,11 @@ int act_execute(const struct act_context *ctx, const struct action *a,
 		if (r == 0)
 			res->bytes_done = a->bytes;
 		break;
+	case ACTION_MERGE:
+	case ACTION_UNMERGE:
+		r = cold_source_set_merge(ctx, vm, a->kind == ACTION_MERGE,
+					  res);
+		break;
 	default:
 		r = -EINVAL;
 		break;

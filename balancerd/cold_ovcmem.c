@@ -84,6 +84,21 @@ static void ovcmem_settle(void *state, const struct vm_signals *v,
 					   res->taken, res->n_taken);
 }
 
+static int ovcmem_set_merge(void *state, const struct vm_signals *v,
+			    bool mergeable, struct act_result *res)
+{
+	uint64_t vmas;
+	int r;
+
+	if (!v->ovcmem.present)
+		return -EOPNOTSUPP;
+	r = ovcmem_client_set_mergeable(state, v->ovcmem.partition_id,
+					mergeable, &vmas);
+	if (r == 0)
+		res->bytes_done = v->ovcmem.pages * OVCMEM_PAGE_SIZE;
+	return r;
+}
+
 const struct cold_source_ops cold_source_ovcmem = {
 	.name = "ovcmem",
 	.serves = ovcmem_serves,
@@ -91,4 +106,5 @@ const struct cold_source_ops cold_source_ovcmem = {
 	.give_back = ovcmem_give_back,
 	.fault_back = ovcmem_fault_back,
 	.settle = ovcmem_settle,
+	.set_merge = ovcmem_set_merge,
 };

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The table of cold-memory sources (cold_source.h). */
+#include <errno.h>
 #include <stddef.h>
 
 #include "cold_source.h"
@@ -32,4 +33,15 @@ struct cold_source cold_source_choose(void *const states[COLD_SOURCES_MAX],
 const char *cold_source_name(const struct cold_source *src)
 {
 	return src && src->ops ? src->ops->name : cold_source_none.name;
+}
+
+int cold_source_set_merge(const struct act_context *ctx,
+			  const struct vm_signals *v, bool mergeable,
+			  struct act_result *res)
+{
+	const struct cold_source_ops *ops = ctx->cold;
+
+	if (!ops || !ops->set_merge)
+		return -EOPNOTSUPP;
+	return ops->set_merge(ctx->cold_state, v, mergeable, res);
 }

@@ -78,6 +78,14 @@ struct cold_source_ops {
 	 */
 	void (*settle)(void *state, const struct vm_signals *v,
 		       const struct action *a, const struct act_result *res);
+	/*
+	 * Let KSM share identical pages of @v's guest RAM (@mergeable) or
+	 * make them private again. Fills res->bytes_done (the guest RAM
+	 * switched). 0 or a negative errno; NULL: -EOPNOTSUPP (only a
+	 * source that acts for the VMM can, i.e. ovcmem's driver).
+	 */
+	int (*set_merge)(void *state, const struct vm_signals *v,
+			 bool mergeable, struct act_result *res);
 };
 
 /* One VM's source: the ops and the state they run on. */
@@ -103,6 +111,11 @@ extern const struct cold_source_ops cold_source_none;
  */
 struct cold_source cold_source_choose(void *const states[COLD_SOURCES_MAX],
 				      const char *cgroup);
+
+/* ACTION_MERGE / ACTION_UNMERGE through the VM's source (act.c). */
+int cold_source_set_merge(const struct act_context *ctx,
+			  const struct vm_signals *v, bool mergeable,
+			  struct act_result *res);
 
 /* @src's name, "none" for an empty one. */
 const char *cold_source_name(const struct cold_source *src);

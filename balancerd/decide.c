@@ -38,6 +38,10 @@
 #define FUTILE_PREFAULT_QUIET (30 * USEC_PER_SEC)
 /* A VM unseen this long is forgotten (its budget, restorable bytes). */
 #define VM_STATE_FORGET (10 * 60 * USEC_PER_SEC)
+/* A KSM switch that failed is tried again after this: the cause (no KSM
+ * in the kernel, a driver without the ioctl, an owner that is exiting)
+ * rarely goes away sooner, and each failure is a journal warning. */
+#define MERGE_RETRY (5 * 60 * USEC_PER_SEC)
 /* When the policy leaves these unset (the loader normally fills them). */
 #define FALLBACK_INTERVAL USEC_PER_SEC
 #define FALLBACK_MIN_PCT  5.0
@@ -54,7 +58,8 @@ static const char *const mode_names[_MODE_MAX] = {
 static const char *const kind_names[_ACTION_MAX] = {
 	[ACTION_RECLAIM] = "reclaim",	[ACTION_PAGEOUT] = "pageout",
 	[ACTION_PREFAULT] = "prefault", [ACTION_SET_HIGH] = "set_high",
-	[ACTION_SET_LOW] = "set_low",
+	[ACTION_SET_LOW] = "set_low",	[ACTION_MERGE] = "merge",
+	[ACTION_UNMERGE] = "unmerge",
 };
 
 const char *host_mode_name(enum host_mode m)
@@ -914,6 +919,42 @@ static int emit_high(struct emitter *e, struct plan *pl)
 }
 
 /*
+ * KSM sharing as the class asks, once per value and partition. Only an
+ * ovcmem VM can be switched (the driver does it in the VMM's stead); for
+ * others the VMM's own madvise decides. Unmerging gives every shared
+ * page a private copy again, so it waits while the host is short of
+ * memory: it would take memory exactly when there is none.
+ */
+static int emit_merge(struct emitter *e, struct plan *pl)
+{
+	struct vm_state *vs = pl->vs;
+	bool want = pl->c->merge == POLICY_MERGE_ON;
+	uint64_t bytes = pl->v->ovcmem.pages * PAGE_BYTES;
+	char why[REASON_MAX], a[16];
+
+	if (pl->c->merge == POLICY_MERGE_UNSET || !pl->v->ovcmem.present ||
+	    e->now < vs->merge_retry_at)
+		return 0;
+	if (vs->merge_requested && vs->merge_value == want &&
+	    vs->merge_partition == pl->v->ovcmem.partition_id)
+		return 0;
+	if (!want && (e->out->mode == MODE_TIGHT ||
+		      e->out->mode == MODE_CRITICAL))
+		return 0;
+	vs->merge_requested = true;
+	vs->merge_value = want;
+	vs->merge_partition = pl->v->ovcmem.partition_id;
+	snprintf(why, sizeof(why),
+		 want ? "class '%s' shares identical pages of its %s of "
+			"guest RAM (KSM)"
+		      : "class '%s' keeps its %s of guest RAM private "
+			"(no KSM)",
+		 pl->c->name, sz(bytes, a));
+	return emit_for(e, pl, want ? ACTION_MERGE : ACTION_UNMERGE, bytes,
+			why);
+}
+
+/*
  * The reclaim of a plan: cold bytes by PAGEOUT when ovcmem names them and
  * the VM has a process to advise, the rest through memory.reclaim.
  */
@@ -963,7 +1004,9 @@ static int emit_plan(struct emitter *e, struct plan *pl)
 {
 	int r;
 
-	r = emit_low(e, pl);
+	r = emit_merge(e, pl);
+	if (r == 0)
+		r = emit_low(e, pl);
 	if (r == 0)
 		r = emit_high(e, pl);
 	if (r == 0 && pl->prefault)
@@ -1096,6 +1139,13 @@ void decide_account(struct balancer_state *state, const char *vm_name,
 
 	if (!vs)
 		return;
+	if (kind == ACTION_MERGE || kind == ACTION_UNMERGE) {
+		if (!bytes_done) {
+			vs->merge_requested = false;
+			vs->merge_retry_at = now + MERGE_RETRY;
+		}
+		return;
+	}
 	if (kind == ACTION_PREFAULT) {
 		vs->prefault_quiet_until =
 			bytes_done ? 0 : now + FUTILE_PREFAULT_QUIET;

@@ -35,6 +35,8 @@ enum action_kind {
 	ACTION_PREFAULT,    /* ovcmem PREFAULT, or MADV_WILLNEED */
 	ACTION_SET_HIGH,    /* write @bytes (or "max") to memory.high */
 	ACTION_SET_LOW,	    /* write @bytes to memory.low */
+	ACTION_MERGE,	    /* KSM may share the guest RAM (@bytes of it) */
+	ACTION_UNMERGE,	    /* private guest RAM again (@bytes of it) */
 	_ACTION_MAX,
 };
 
@@ -87,6 +89,11 @@ struct vm_state {
 	/* memory.high / memory.low last asked for ("once" per value). */
 	bool high_requested, low_requested;
 	uint64_t high_value, low_value;
+	/* KSM sharing last asked for, and of which partition (a VM that
+	 * restarts gets a new one, with the VMM's default again). */
+	bool merge_requested, merge_value;
+	uint64_t merge_partition;
+	usec_t merge_retry_at; /* a switch failed: not again before this */
 };
 
 struct balancer_state {
@@ -133,7 +140,9 @@ int decide(struct balancer_state *state, const struct policy *policy,
  * so the rate budget and restorable bytes stay honest. Pure as well.
  * RECLAIM/PAGEOUT: what was asked but not done goes back into the token
  * bucket (once per action), the bytes done become restorable; PREFAULT:
- * the bytes done are no longer restorable. Unknown VMs are ignored.
+ * the bytes done are no longer restorable; MERGE/UNMERGE: 0 bytes done
+ * means the switch failed, to be tried again after a while. Unknown VMs
+ * are ignored.
  */
 void decide_account(struct balancer_state *state, const char *vm_name,
 		    enum action_kind kind, uint64_t bytes_done, usec_t now);

@@ -482,6 +482,21 @@ int ovcmem_client_collect(struct ovcmem_client *c, uint64_t id,
 	return 0;
 }
 
+int ovcmem_client_set_mergeable(struct ovcmem_client *c, uint64_t id,
+				bool mergeable, uint64_t *vmas)
+{
+	struct ovcmem_set_mergeable sm = {.mergeable = mergeable ? 1 : 0};
+	struct part *p = find(c, id);
+
+	*vmas = 0;
+	if (!p)
+		return -ENOENT;
+	if (ioctl(p->fd, OVCMEM_SET_MERGEABLE, &sm) < 0)
+		return -errno;
+	*vmas = sm.vmas;
+	return 0;
+}
+
 static int prefault_range(struct part *p, uint64_t gfn, uint64_t npages,
 			  uint64_t *mapped)
 {

@@ -111,6 +111,17 @@ int ovcmem_client_cold_ranges(struct ovcmem_client *c, uint64_t id,
 			      unsigned int min_idle_ticks, uint64_t max_bytes,
 			      struct iovec **ret, size_t *n);
 
+/*
+ * Turn KSM sharing of partition @id's guest RAM on (@mergeable) or off
+ * (OVCMEM_SET_MERGEABLE: the driver does the owner's madvise in its
+ * stead). *@vmas receives the owner's VMAs it changed (0: already so).
+ * Returns 0, -ENOENT if the partition is unknown, -ENOTTY from a driver
+ * that predates the call, or the driver's errno (-ESRCH: the owner is
+ * exiting; -EOPNOTSUPP: no KSM in the kernel; -EINTR).
+ */
+int ovcmem_client_set_mergeable(struct ovcmem_client *c, uint64_t id,
+				bool mergeable, uint64_t *vmas);
+
 /* Record that @iov (from ovcmem_client_cold_ranges) was paged out, so
  * those pages are not counted cold again and come back first on restore. */
 void ovcmem_client_mark_evicted(struct ovcmem_client *c, uint64_t id,

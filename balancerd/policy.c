@@ -68,7 +68,8 @@ static const char *const class_keys[] = {
 	"ceiling",    "pressure_target",
 	"cold_age",   "max_reclaim_rate",
 	"prefault",   "memory_high",
-	"memory_low", NULL,
+	"memory_low", "merge",
+	NULL,
 };
 
 uint64_t size_spec_resolve(const struct size_spec *spec, uint64_t reference,
@@ -313,6 +314,7 @@ static bool parse_class(struct jcheck *c, const json_t *v,
 	size_t before = c->errs->n;
 	char desc[1024];
 	long long ll;
+	bool merge;
 
 	if (!jcheck_object(c, v, "a class object", class_keys))
 		return false;
@@ -334,6 +336,8 @@ static bool parse_class(struct jcheck *c, const json_t *v,
 	jcheck_bool(c, v, "prefault", &k->prefault);
 	jcheck_size_spec(c, v, "memory_high", true, &k->memory_high);
 	jcheck_size_spec(c, v, "memory_low", true, &k->memory_low);
+	if (jcheck_bool(c, v, "merge", &merge) > 0)
+		k->merge = merge ? POLICY_MERGE_ON : POLICY_MERGE_OFF;
 
 	check_order(c, "floor", &k->floor, true, "ceiling", &k->ceiling, true);
 	check_order(c, "memory_low", &k->memory_low, true, "memory_high",

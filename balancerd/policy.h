@@ -32,6 +32,18 @@ uint64_t size_spec_resolve(const struct size_spec *spec, uint64_t reference,
  * ceiling, not managed). Host watermarks are always set (defaults 15%, 5%,
  * 30% of MemTotal).
  */
+/*
+ * KSM page sharing of a VM's guest RAM ("merge"). Unset leaves it to the
+ * VMM (QEMU marks guest RAM mergeable on its own unless told
+ * mem-merge=off); balancerd can switch it only for VMs with an ovcmem
+ * partition (OVCMEM_SET_MERGEABLE).
+ */
+enum policy_merge {
+	POLICY_MERGE_UNSET = 0,
+	POLICY_MERGE_ON,
+	POLICY_MERGE_OFF,
+};
+
 struct policy_class {
 	char name[POLICY_NAME_MAX];
 	char **match; /* fnmatch(3) globs on the VM name */
@@ -47,6 +59,7 @@ struct policy_class {
 	bool prefault;		      /* restore: fault memory back in */
 	struct size_spec memory_high; /* manage memory.high if set */
 	struct size_spec memory_low;  /* manage memory.low if set */
+	enum policy_merge merge;
 	/* Where the class was defined, for `balancerctl explain`. */
 	char source[256];
 	int source_line;

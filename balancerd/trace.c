@@ -24,7 +24,7 @@
  * so (x86_64 and other LP64 ABIs).
  */
 #if defined(__x86_64__)
-_Static_assert(sizeof(struct vm_state) == 528,
+_Static_assert(sizeof(struct vm_state) == 552,
 	       "vm_state changed: update trace.c's state_fields");
 _Static_assert(sizeof(struct ovcmem_signals) == 120,
 	       "ovcmem_signals changed: update trace.c's ovcmem_fields");
@@ -140,6 +140,10 @@ static const struct field state_fields[] = {
 	FLD(vm_state, low_requested, F_BOOL),
 	FLD(vm_state, high_value, F_U64),
 	FLD(vm_state, low_value, F_U64),
+	FLD(vm_state, merge_requested, F_BOOL),
+	FLD(vm_state, merge_value, F_BOOL),
+	FLD(vm_state, merge_partition, F_U64),
+	FLD(vm_state, merge_retry_at, F_U64),
 	{0},
 };
 
@@ -498,7 +502,9 @@ static json_t *class_json(const struct policy_class *c)
 	     put(o, "max_reclaim_rate", json_string(rate)) &&
 	     put(o, "prefault", json_boolean(c->prefault)) &&
 	     put_size(o, "memory_high", &c->memory_high) &&
-	     put_size(o, "memory_low", &c->memory_low);
+	     put_size(o, "memory_low", &c->memory_low) &&
+	     (c->merge == POLICY_MERGE_UNSET ||
+	      put(o, "merge", json_boolean(c->merge == POLICY_MERGE_ON)));
 	json_decref(match);
 	if (!ok)
 		json_decref(o);
