@@ -8,7 +8,7 @@
 set -u
 . /e2e/guest-lib.sh
 : "${S1_SECONDS:=180}" "${S1_POLICY:=default}" "${S1_COLD_AGE:=}" "${S1_RATE:=4000}"
-: "${S1_SIZE:=256M}" "${S1_VMS:=6}"
+: "${S1_SIZE:=256M}" "${S1_VMS:=6}" "${S1_MODE:=ovcmem}"
 note() { echo "[$(date +%T)] densify: $*"; }
 
 src=$(shipped_policy "$S1_POLICY") || { echo "densify: no policy $S1_POLICY"; exit 1; }
@@ -38,7 +38,7 @@ for i in $(seq 1 "$S1_VMS"); do
 	for set in m u; do
 		slice=machine.slice
 		[ $set = u ] && slice=unmanaged.slice
-		start_vm_in $slice "$set-vm$i" --size "$S1_SIZE" --thp on --hot 25% \
+		start_vm_in $slice "$set-vm$i" --mode "$S1_MODE" --size "$S1_SIZE" --thp on --hot 25% \
 			--rate "$S1_RATE" --seed "$i" --verify-cold-interval 0 \
 			--duration "${S1_SECONDS}s" "${extra[@]}"
 		vms+=("$set-vm$i")
@@ -55,6 +55,13 @@ for v in "${vms[@]}"; do wait_vm_exit "$v" $((S1_SECONDS + 300)) >/dev/null; don
 date +%s.%N >"$OUT/end.ts"
 sampler_stop
 balancerctl status >"$OUT/balancerctl-status.txt" 2>&1
+# balancerd's CPU over the run (user + system, ns), for the cost figures
+systemctl show -p CPUUsageNSec --value balancerd >"$OUT/balancerd-cpu-ns.txt" 2>/dev/null
+bpid=$(systemctl show -p MainPID --value balancerd)
+[ -r "/proc/$bpid/stat" ] && awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' \
+	"/proc/$bpid/stat" >"$OUT/balancerd-cpu-s.txt"
+uname -r >"$OUT/kernel.txt"
+cat /sys/kernel/mm/lru_gen/enabled >"$OUT/lru_gen-enabled.txt" 2>/dev/null
 
 bjournal >"$OUT/journal-balancerd.json"
 for v in "${vms[@]}"; do
