@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ksm.h"
 #include "log.h"
 #include "manager.h"
 #include "metrics.h"
@@ -58,6 +59,22 @@ static void vm_collect_cold(struct balancer *b, const struct vm_entry *e,
 	}
 }
 
+/* KSM's merged pages of the VM's process, with the slow files: they
+ * change as fast as ksmd scans, which is slowly. */
+static void vm_read_ksm(const struct balancer *b, const struct vm_entry *e,
+			struct vm_signals *v, unsigned int flags)
+{
+	if (flags & VM_ACQUIRE_SKIP_SLOW) {
+		v->ksm_known = e->prev.ksm_known;
+		v->ksm_merging_pages = e->prev.ksm_merging_pages;
+		return;
+	}
+	v->ksm_known = ksm_read_merging_pages(b->root, v->pid,
+					      &v->ksm_merging_pages) == 0;
+	if (!v->ksm_known)
+		v->ksm_merging_pages = 0;
+}
+
 /* Read matched VM @e's signals into vms[n_vms]; a vanished cgroup is
  * skipped. */
 static int acquire_vm(struct balancer *b, struct vm_entry *e)
@@ -99,6 +116,7 @@ static int acquire_vm(struct balancer *b, struct vm_entry *e)
 			 "%s appeared (cgroup %s)", v->name, e->cgroup);
 	}
 	vm_collect_cold(b, e, v);
+	vm_read_ksm(b, e, v, flags);
 	e->prev = *v;
 	e->have_prev = true;
 	e->since_full = flags & VM_ACQUIRE_SKIP_SLOW ? e->since_full + 1 : 1;

@@ -82,6 +82,10 @@ struct vm_signals {
 	/* memory.events */
 	uint64_t events_low, events_high, events_max, events_oom,
 		events_oom_kill;
+	/* Pages of the VM's process that KSM merged (ksm.h), read with the
+	 * slow files; !ksm_known when the kernel or the pid cannot say. */
+	bool ksm_known;
+	uint64_t ksm_merging_pages;
 
 	struct ovcmem_signals ovcmem;
 };

@@ -28,7 +28,7 @@ _Static_assert(sizeof(struct vm_state) == 552,
 	       "vm_state changed: update trace.c's state_fields");
 _Static_assert(sizeof(struct ovcmem_signals) == 120,
 	       "ovcmem_signals changed: update trace.c's ovcmem_fields");
-_Static_assert(sizeof(struct vm_signals) == 1040,
+_Static_assert(sizeof(struct vm_signals) == 1056,
 	       "vm_signals changed: update trace.c's vm_fields");
 _Static_assert(sizeof(struct host_signals) == 112,
 	       "host_signals changed: update trace.c's host_fields");
@@ -93,6 +93,8 @@ static const struct field vm_fields[] = {
 	FLD(vm_signals, events_max, F_U64),
 	FLD(vm_signals, events_oom, F_U64),
 	FLD(vm_signals, events_oom_kill, F_U64),
+	FLD(vm_signals, ksm_known, F_BOOL),
+	FLD(vm_signals, ksm_merging_pages, F_U64),
 	{0},
 };
 

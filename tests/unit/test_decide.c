@@ -45,6 +45,7 @@ struct cls {
 	bool no_prefault;
 	uint64_t high, low; /* memory.high / memory.low, 0: unset */
 	usec_t cold_age;    /* 0: 2m */
+	enum policy_merge merge;
 };
 
 struct vmr {
@@ -60,6 +61,8 @@ struct vmr {
 	uint64_t high;	      /* memory.high, 0: "max" */
 	uint64_t low;	      /* memory.low */
 	uint64_t idle_30s;    /* bytes idle 31-60 ticks (histogram) */
+	uint64_t ram;	      /* ovcmem guest RAM bytes, 0: not set */
+	uint64_t part;	      /* ovcmem partition id, 0: 1 */
 };
 
 struct exp {
@@ -820,6 +823,77 @@ static const struct tcase cases[] = {
 		    .vms = {CALM(0, 4 * G)},
 		    .mode = MODE_PROACTIVE,
 		    .acts = {A(RECLAIM, 0, 48 * M)}}}},
+	/* ---- KSM sharing (class key "merge") ----------------------------
+	 * An ovcmem VM of 1G guest RAM at its pressure target (no reclaim
+	 * step), so that the merge switch is the only action. */
+	{"merge: on for an ovcmem VM, once per value", .n_vms = 1,
+	 .classes = {{.merge = POLICY_MERGE_ON}}, .n_steps = 2,
+	 .steps = {{.avail = 3 * G,
+		    .vms = {{.cls = 0, .cur = G, .some = 1.0, .ovc = true,
+			     .ram = G}},
+		    .mode = MODE_PROACTIVE,
+		    .acts = {A(MERGE, 0, G)},
+		    .reason_has = "shares identical pages of its 1G",
+		    .done_pct = 100},
+		   {.at = SEC, .avail = 3 * G,
+		    .vms = {{.cls = 0, .cur = G, .some = 1.0, .ovc = true,
+			     .ram = G}},
+		    .mode = MODE_PROACTIVE}}},
+	{"merge: nothing for a VM without ovcmem (its VMM decides)",
+	 .n_vms = 1, .classes = {{.merge = POLICY_MERGE_ON}}, .n_steps = 1,
+	 .steps = {{.avail = 3 * G,
+		    .vms = {PSI(0, G, 1.0)},
+		    .mode = MODE_PROACTIVE}}},
+	{"merge: unset leaves the VMM's choice alone", .n_vms = 1,
+	 .n_steps = 1,
+	 .steps = {{.avail = 3 * G,
+		    .vms = {{.cls = 0, .cur = G, .some = 1.0, .ovc = true,
+			     .ram = G}},
+		    .mode = MODE_PROACTIVE}}},
+	{"unmerge waits while the host is tight: private copies take memory",
+	 .n_vms = 1,
+	 .classes = {{.merge = POLICY_MERGE_OFF, .floor_pct = 100}},
+	 .n_steps = 2,
+	 .steps = {{.avail = 3 * G / 2,
+		    .vms = {{.cls = 0, .cur = G, .some = 1.0, .ovc = true,
+			     .ram = G}},
+		    .mode = MODE_TIGHT},
+		   {.at = SEC, .avail = 3 * G,
+		    .vms = {{.cls = 0, .cur = G, .some = 1.0, .ovc = true,
+			     .ram = G}},
+		    .mode = MODE_PROACTIVE,
+		    .acts = {A(UNMERGE, 0, G)},
+		    .reason_has = "keeps its 1G of guest RAM private"}}},
+	{"merge: a failed switch waits 5 minutes before it is tried again",
+	 .n_vms = 1, .classes = {{.merge = POLICY_MERGE_ON}}, .n_steps = 3,
+	 .steps = {{.avail = 3 * G,
+		    .vms = {{.cls = 0, .cur = G, .some = 1.0, .ovc = true,
+			     .ram = G}},
+		    .mode = MODE_PROACTIVE,
+		    .acts = {A(MERGE, 0, G)},
+		    .done_pct = -1},
+		   {.at = 299 * SEC, .avail = 3 * G,
+		    .vms = {{.cls = 0, .cur = G, .some = 1.0, .ovc = true,
+			     .ram = G}},
+		    .mode = MODE_PROACTIVE},
+		   {.at = 300 * SEC, .avail = 3 * G,
+		    .vms = {{.cls = 0, .cur = G, .some = 1.0, .ovc = true,
+			     .ram = G}},
+		    .mode = MODE_PROACTIVE,
+		    .acts = {A(MERGE, 0, G)}}}},
+	{"merge: a restarted VM (a new partition) is switched again",
+	 .n_vms = 1, .classes = {{.merge = POLICY_MERGE_ON}}, .n_steps = 2,
+	 .steps = {{.avail = 3 * G,
+		    .vms = {{.cls = 0, .cur = G, .some = 1.0, .ovc = true,
+			     .ram = G}},
+		    .mode = MODE_PROACTIVE,
+		    .acts = {A(MERGE, 0, G)},
+		    .done_pct = 100},
+		   {.at = SEC, .avail = 3 * G,
+		    .vms = {{.cls = 0, .cur = G, .some = 1.0, .ovc = true,
+			     .ram = G, .part = 2}},
+		    .mode = MODE_PROACTIVE,
+		    .acts = {A(MERGE, 0, G)}}}},
 };
 
 /* ---- the runner --------------------------------------------------------- */
@@ -858,6 +932,7 @@ static void make_policy(const struct tcase *tc, struct policy *p,
 						    .bytes = c->high};
 		k->memory_low =
 			(struct size_spec){.set = c->low != 0, .bytes = c->low};
+		k->merge = c->merge;
 	}
 	p->classes = classes;
 	p->n_classes = 4;
@@ -878,6 +953,8 @@ static void make_vm(const struct vmr *r, int i, struct vm_signals *v)
 	v->psi.some.avg10 = r->some;
 	v->d_refault_anon = r->refault;
 	v->ovcmem.present = r->ovc;
+	v->ovcmem.partition_id = r->part ? r->part : 1;
+	v->ovcmem.pages = r->ram / 4096;
 	v->ovcmem.d_refaults = r->ovc_refault;
 	v->ovcmem.cold_valid = r->ovc;
 	v->ovcmem.cold_pages = r->cold / 4096;
@@ -1128,6 +1205,8 @@ static void test_names(void **state)
 	assert_string_equal(host_mode_name(_MODE_MAX), "unknown");
 	assert_string_equal(action_kind_name(ACTION_RECLAIM), "reclaim");
 	assert_string_equal(action_kind_name(ACTION_SET_LOW), "set_low");
+	assert_string_equal(action_kind_name(ACTION_MERGE), "merge");
+	assert_string_equal(action_kind_name(ACTION_UNMERGE), "unmerge");
 	assert_string_equal(action_kind_name(_ACTION_MAX), "unknown");
 }
 

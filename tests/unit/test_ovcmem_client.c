@@ -42,6 +42,8 @@ static struct {
 	uint64_t touch; /* page index also touched in scans, 0: none */
 	uint64_t prefault_gfn[64], prefault_npages[64];
 	size_t n_prefaults;
+	int mergeable; /* -1 until SET_MERGEABLE; then its value */
+	int merge_errno;
 } drv;
 
 static bool is_dev(int fd)
@@ -125,6 +127,18 @@ static int fake_part_ioctl(unsigned long req, void *arg)
 		s->accessed = HOT;
 		return 0;
 	}
+	if (req == OVCMEM_SET_MERGEABLE) {
+		struct ovcmem_set_mergeable *sm = arg;
+
+		if (drv.merge_errno)
+			return fake_fail(drv.merge_errno);
+		if (sm->reserved || sm->mergeable > 1)
+			return fake_fail(EINVAL);
+		/* One VMA backs the region: it changes once per value. */
+		sm->vmas = drv.mergeable != (int)sm->mergeable;
+		drv.mergeable = (int)sm->mergeable;
+		return 0;
+	}
 	if (req == OVCMEM_PREFAULT) {
 		struct ovcmem_prefault *pf = arg;
 
@@ -181,6 +195,7 @@ static int setup(void **state)
 	assert_non_null(f);
 	memset(&drv, 0, sizeof(drv));
 	drv.exists = true;
+	drv.mergeable = -1;
 	fake_tree_create(&f->t, 16 * GiB, 8 * GiB);
 	snprintf(f->dev, sizeof(f->dev), "%s/ovcmem", f->t.root);
 	fake_write(f->dev, "");
@@ -434,6 +449,39 @@ static void test_prefault_budget(void **state)
 	assert_int_equal(done, 4 << 20);
 }
 
+/* The merge switch reaches the driver as a valid SET_MERGEABLE, and its
+ * errors come back as they are (the journal names them). */
+static void test_set_mergeable(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t vmas = 99;
+
+	assert_int_equal(ovcmem_client_refresh(f->c), 1);
+	assert_int_equal(ovcmem_client_set_mergeable(f->c, PART_ID + 1, true,
+						     &vmas),
+			 -ENOENT);
+	assert_int_equal(vmas, 0);
+	assert_int_equal(ovcmem_client_set_mergeable(f->c, PART_ID, true,
+						     &vmas),
+			 0);
+	assert_int_equal(drv.mergeable, 1);
+	assert_int_equal(vmas, 1);
+	assert_int_equal(ovcmem_client_set_mergeable(f->c, PART_ID, true,
+						     &vmas),
+			 0);
+	assert_int_equal(vmas, 0); /* already so */
+	assert_int_equal(ovcmem_client_set_mergeable(f->c, PART_ID, false,
+						     &vmas),
+			 0);
+	assert_int_equal(drv.mergeable, 0);
+	assert_int_equal(vmas, 1);
+	drv.merge_errno = ENOTTY; /* a driver from before the call */
+	assert_int_equal(ovcmem_client_set_mergeable(f->c, PART_ID, true,
+						     &vmas),
+			 -ENOTTY);
+	assert_int_equal(drv.mergeable, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -441,7 +489,7 @@ int main(void)
 		T(test_absent_driver),	 T(test_partitions_map_to_vms),
 		T(test_stats_and_ages),	 T(test_late_tick_ages_more),
 		T(test_long_cold_age),	 T(test_cold_ranges_then_prefault),
-		T(test_prefault_budget),
+		T(test_prefault_budget), T(test_set_mergeable),
 #undef T
 	};
 

@@ -91,7 +91,7 @@ static const struct bad_policy {
 	 "t.json:1:44: classes[0].colour: unknown key 'colour' (known keys: "
 	 "name, description, match, priority, shares, floor, ceiling, "
 	 "pressure_target, cold_age, max_reclaim_rate, prefault, memory_high, "
-	 "memory_low)"},
+	 "memory_low, merge)"},
 
 	{"control characters in a key", "{\"inter\\nval\": \"1s\"}",
 	 "t.json:1:2: inter?val: unknown key 'inter?val' (did you mean "
@@ -121,6 +121,9 @@ static const struct bad_policy {
 	{"prefault as a string", DOC(CLASS(", \"prefault\": \"yes\"")),
 	 "t.json:1:56: classes[0].prefault: expected true or false, found "
 	 "\"yes\""},
+	{"merge as a string", DOC(CLASS(", \"merge\": \"on\"")),
+	 "t.json:1:53: classes[0].merge: expected true or false, found "
+	 "\"on\""},
 	{"priority as a word", DOC(CLASS(", \"priority\": \"high\"")),
 	 "t.json:1:56: classes[0].priority: expected an integer from -1000 to "
 	 "1000, found \"high\""},
@@ -480,6 +483,7 @@ static void test_defaults(void **state)
 	assert_int_equal(k->cold_age, 120 * USEC_PER_SEC);
 	assert_int_equal(k->max_reclaim_rate, 32ULL << 20);
 	assert_true(k->prefault);
+	assert_int_equal(k->merge, POLICY_MERGE_UNSET);
 	assert_string_equal(k->source, "t.json");
 	assert_int_equal(k->source_line, 1);
 	policy_free(&p);
@@ -502,7 +506,8 @@ static void test_every_key(void **state)
 		"     \"pressure_target\": 0.25, \"cold_age\": \"90s\", "
 		"\"max_reclaim_rate\": \"16M/s\",\n"
 		"     \"prefault\": false, \"memory_high\": \"95%\", "
-		"\"memory_low\": \"1.5G\"}\n"
+		"\"memory_low\": \"1.5G\", \"merge\": true},\n"
+		"    {\"name\": \"rest\", \"match\": [\"*\"], \"merge\": false}\n"
 		"  ]\n"
 		"}\n";
 	struct policy p;
@@ -532,7 +537,9 @@ static void test_every_key(void **state)
 	assert_false(k->prefault);
 	assert_true(k->memory_high.set && k->memory_high.percent == 95.0);
 	assert_int_equal(k->memory_low.bytes, 3ULL << 29);
+	assert_int_equal(k->merge, POLICY_MERGE_ON);
 	assert_int_equal(k->source_line, 6);
+	assert_int_equal(p.classes[1].merge, POLICY_MERGE_OFF);
 	policy_free(&p);
 }
 
