@@ -395,6 +395,27 @@ static int cmd_top(void)
 	return 0;
 }
 
+/* KSM: what the class asks, whether balancerd can do it for this VM,
+ * and what KSM merged of it. */
+static void explain_merge(json_t *vm, json_t *ci)
+{
+	json_t *merge = json_object_get(ci, "merge");
+	json_t *sharing = json_object_get(vm, "pages_sharing");
+	bool driver = json_is_true(json_object_get(vm, "ovcmem"));
+	char shared[64] = "not counted by this kernel";
+
+	if (json_is_integer(sharing))
+		snprintf(shared, sizeof(shared), "%lld pages merged",
+			 (long long)json_integer_value(sharing));
+	if (json_is_boolean(merge))
+		printf("  merge:    %s%s; %s\n",
+		       json_is_true(merge) ? "on" : "off",
+		       driver ? "" : " (not applied: needs an ovcmem partition)",
+		       shared);
+	else
+		printf("  merge:    the VMM's choice; %s\n", shared);
+}
+
 static void explain_class(json_t *vm)
 {
 	json_t *ci = json_object_get(vm, "class_info");
@@ -429,6 +450,7 @@ static void explain_class(json_t *vm)
 	       json_number_value(json_object_get(ci, "pressure_target")), dur,
 	       size_of(ci, "max_reclaim_rate", c, sizeof(c)),
 	       json_is_true(json_object_get(ci, "prefault")) ? "on" : "off");
+	explain_merge(vm, ci);
 }
 
 /*

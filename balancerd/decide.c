@@ -938,8 +938,8 @@ static int emit_merge(struct emitter *e, struct plan *pl)
 	if (vs->merge_requested && vs->merge_value == want &&
 	    vs->merge_partition == pl->v->ovcmem.partition_id)
 		return 0;
-	if (!want && (e->out->mode == MODE_TIGHT ||
-		      e->out->mode == MODE_CRITICAL))
+	if (!want &&
+	    (e->out->mode == MODE_TIGHT || e->out->mode == MODE_CRITICAL))
 		return 0;
 	vs->merge_requested = true;
 	vs->merge_value = want;

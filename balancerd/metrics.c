@@ -459,6 +459,10 @@ static const struct vm_metric vm_metrics_table[] = {
 	{"balancerd_vm_prefaulted_bytes_total", "counter",
 	 "Bytes faulted back into the VM since balancerd first saw it.", NULL,
 	 "prefaulted_total", 1, VM_NUMBER},
+	{"balancerd_vm_ksm_pages_sharing", "gauge",
+	 "Pages of the VM that KSM merged with identical ones "
+	 "(/proc/PID/ksm_merging_pages of its VMM).",
+	 NULL, "pages_sharing", 1, VM_NUMBER},
 	{"balancerd_vm_backoff", "gauge",
 	 "1 while the VM's pressure is over its class's target (balancerd "
 	 "backs off).",

@@ -111,6 +111,11 @@ static json_t *build_class(const struct policy_class *c, uint64_t size)
 	set(o, "cold_age_usec", json_integer((json_int_t)c->cold_age));
 	set(o, "max_reclaim_rate", jbytes(c->max_reclaim_rate));
 	set(o, "prefault", json_boolean(c->prefault));
+	/* null: the VMM's choice (the class has no "merge"). */
+	set(o, "merge",
+	    c->merge == POLICY_MERGE_UNSET
+		    ? json_null()
+		    : json_boolean(c->merge == POLICY_MERGE_ON));
 	set(o, "source", jstring(c->source));
 	set(o, "source_line", json_integer(c->source_line));
 	return o;
@@ -191,6 +196,9 @@ static json_t *build_vm(const struct state_snapshot *s, size_t i,
 	set(o, "prefaulted_total",
 	    st ? jbytes(st->prefaulted_total) : json_integer(0));
 	set(o, "backoff", json_boolean(st && st->over_target));
+	/* Pages of the VM that KSM merged; null when the kernel cannot say. */
+	set(o, "pages_sharing",
+	    v->ksm_known ? jbytes(v->ksm_merging_pages) : json_null());
 	last = json_null();
 	if (ring && ring->n) {
 		json_decref(last);

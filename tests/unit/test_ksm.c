@@ -57,12 +57,10 @@ static void test_read(void **state)
 	assert_int_equal(ksm_read_merging_pages(t.root, 4242, &pages), 0);
 	assert_int_equal(pages, 1536);
 	/* An older kernel (no file), an exited process, no pid at all. */
-	assert_int_equal(ksm_read_merging_pages(t.root, 4243, &pages),
-			 -ENOENT);
+	assert_int_equal(ksm_read_merging_pages(t.root, 4243, &pages), -ENOENT);
 	assert_int_equal(ksm_read_merging_pages(t.root, 0, &pages), -ENOENT);
 	fake_write(path, "garbage\n");
-	assert_int_equal(ksm_read_merging_pages(t.root, 4242, &pages),
-			 -EINVAL);
+	assert_int_equal(ksm_read_merging_pages(t.root, 4242, &pages), -EINVAL);
 	fake_tree_destroy(&t);
 }
 

@@ -92,14 +92,15 @@ static void test_outcome_of(void **unused)
 	"\"class_info\":{\"floor\":134217728,\"ceiling\":null},"               \
 	"\"pressure\":{\"some_avg10\":12.5,\"full_avg10\":0.25},"              \
 	"\"refaults_total\":4608,\"reclaimed_total\":171966464,"               \
-	"\"prefaulted_total\":25165824,\"backoff\":true}"
+	"\"prefaulted_total\":25165824,\"backoff\":true,"                      \
+	"\"pages_sharing\":4096}"
 #define VM_PLAIN                                                               \
 	"{\"name\":\"vm-plain\",\"class\":\"default\",\"size\":134217728,"     \
 	"\"resident\":33554432,\"cold\":null,\"swap\":1048576,"                \
 	"\"class_info\":{\"floor\":0,\"ceiling\":67108864},"                   \
 	"\"pressure\":{\"some_avg10\":0,\"full_avg10\":0},"                    \
 	"\"refaults_total\":0,\"reclaimed_total\":0,"                          \
-	"\"prefaulted_total\":0,\"backoff\":false}"
+	"\"prefaulted_total\":0,\"backoff\":false,\"pages_sharing\":null}"
 /* A tenant chose this name: a quote, a backslash and a newline. */
 #define VM_EVIL                                                                \
 	"{\"name\":\"a\\\"b\\\\c\\nd\",\"class\":null,\"size\":1048576,"       \
@@ -183,10 +184,14 @@ static const struct {
 	  "balancerd_vm_prefaulted_bytes_total{vm=\"web-1\",class="
 	  "\"latency\"} 25165824",
 	  "balancerd_vm_backoff{vm=\"web-1\",class=\"latency\"} 1",
+	  "balancerd_vm_ksm_pages_sharing{vm=\"web-1\",class=\"latency\"} "
+	  "4096",
 	  "balancerd_vm_swap_bytes{vm=\"vm-plain\",class=\"default\"} "
 	  "1048576"},
-	 /* Cold is unknown without ovcmem: no series rather than 0. */
-	 {"balancerd_vm_cold_bytes{vm=\"vm-plain\""}},
+	 /* Cold is unknown without ovcmem, KSM on a kernel that does not
+	  * count it per process: no series rather than 0. */
+	 {"balancerd_vm_cold_bytes{vm=\"vm-plain\"",
+	  "balancerd_vm_ksm_pages_sharing{vm=\"vm-plain\""}},
 	{"a tenant's name is escaped",
 	 TOP("critical", VM_EVIL),
 	 {"balancerd_vm_resident_bytes{vm=\"a\\\"b\\\\c\\nd\",class=\"\"} "

@@ -457,28 +457,25 @@ static void test_set_mergeable(void **state)
 	uint64_t vmas = 99;
 
 	assert_int_equal(ovcmem_client_refresh(f->c), 1);
-	assert_int_equal(ovcmem_client_set_mergeable(f->c, PART_ID + 1, true,
-						     &vmas),
-			 -ENOENT);
+	assert_int_equal(
+		ovcmem_client_set_mergeable(f->c, PART_ID + 1, true, &vmas),
+		-ENOENT);
 	assert_int_equal(vmas, 0);
-	assert_int_equal(ovcmem_client_set_mergeable(f->c, PART_ID, true,
-						     &vmas),
-			 0);
+	assert_int_equal(
+		ovcmem_client_set_mergeable(f->c, PART_ID, true, &vmas), 0);
 	assert_int_equal(drv.mergeable, 1);
 	assert_int_equal(vmas, 1);
-	assert_int_equal(ovcmem_client_set_mergeable(f->c, PART_ID, true,
-						     &vmas),
-			 0);
+	assert_int_equal(
+		ovcmem_client_set_mergeable(f->c, PART_ID, true, &vmas), 0);
 	assert_int_equal(vmas, 0); /* already so */
-	assert_int_equal(ovcmem_client_set_mergeable(f->c, PART_ID, false,
-						     &vmas),
-			 0);
+	assert_int_equal(
+		ovcmem_client_set_mergeable(f->c, PART_ID, false, &vmas), 0);
 	assert_int_equal(drv.mergeable, 0);
 	assert_int_equal(vmas, 1);
 	drv.merge_errno = ENOTTY; /* a driver from before the call */
-	assert_int_equal(ovcmem_client_set_mergeable(f->c, PART_ID, true,
-						     &vmas),
-			 -ENOTTY);
+	assert_int_equal(
+		ovcmem_client_set_mergeable(f->c, PART_ID, true, &vmas),
+		-ENOTTY);
 	assert_int_equal(drv.mergeable, 0);
 }
 

@@ -507,7 +507,8 @@ static void test_every_key(void **state)
 		"\"max_reclaim_rate\": \"16M/s\",\n"
 		"     \"prefault\": false, \"memory_high\": \"95%\", "
 		"\"memory_low\": \"1.5G\", \"merge\": true},\n"
-		"    {\"name\": \"rest\", \"match\": [\"*\"], \"merge\": false}\n"
+		"    {\"name\": \"rest\", \"match\": [\"*\"], \"merge\": "
+		"false}\n"
 		"  ]\n"
 		"}\n";
 	struct policy p;
