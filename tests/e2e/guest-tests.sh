@@ -185,6 +185,41 @@ explain_ok() { balancerctl explain probe-1 2>&1 | grep -q e2e-probe; }
 check reload-good-class-used "balancerctl explain probe-1: $(balancerctl explain probe-1 2>&1 | head -3 | tr '\n' ' ')" \
 	wait_until 20 explain_ok
 
+# ---- KSM: a class with "merge": true shares two identical ovcmem VMs --------
+# Two VMs with the same seed fill the same guest addresses with the same
+# pattern and never write: page for page identical. Only balancerd (through
+# the driver's OVCMEM_SET_MERGEABLE) makes their guest RAM mergeable; ksmd
+# is started here with a fast scan. Their floor of 100% keeps reclaim out
+# of it. guestsim verifies its data all along (guestsim-no-errors below).
+jq '.classes |= [{"name":"e2e-ksm","match":["ksm-*"],"priority":10,"floor":"100%","prefault":false,"merge":true}] + .' \
+	"$POLICY_DIR/50-e2e.json" >/tmp/50-e2e-ksm.json && mv /tmp/50-e2e-ksm.json "$POLICY_DIR/50-e2e.json"
+systemctl reload $U
+echo 4000 >/sys/kernel/mm/ksm/pages_to_scan
+echo 10 >/sys/kernel/mm/ksm/sleep_millisecs
+echo 1 >/sys/kernel/mm/ksm/run
+for n in ksm-1 ksm-2; do
+	start_vm $n --size 32M --thp off --writes 0 --hot 25% --rate 200 --seed 7
+done
+wait_vm_ready ksm-1 60
+wait_vm_ready ksm-2 60
+merge_logged() {
+	bjournal | jq -e -s 'map(select(.VM == "ksm-1" and .ACTION == "merge" and .BYTES_DONE != "0")) | length > 0' >/dev/null
+}
+if wait_until 30 merge_logged; then
+	ok ksm-merge-switched-on
+else
+	notok ksm-merge-switched-on "no 'ksm-1 merge' action done in the journal; its last: $(bjournal | jq -r -s 'map(select(.VM == "ksm-1" and .ACTION != null)) | last | .MESSAGE // "none"')"
+fi
+ksm_pages() { balancerctl --json status 2>/dev/null | jq -r '.vms[] | select(.name == "'"$1"'") | .pages_sharing // 0'; }
+# Half of each VM's 8192 pages at least: ksmd merges what it has scanned twice.
+sharing() { [ "$(ksm_pages ksm-1)" -ge 4096 ] 2>/dev/null && [ "$(ksm_pages ksm-2)" -ge 4096 ] 2>/dev/null; }
+if wait_until 90 sharing; then
+	ok "ksm-pages-sharing (ksm-1 $(ksm_pages ksm-1) pages merged, ksm-2 $(ksm_pages ksm-2))"
+else
+	notok ksm-pages-sharing "pages_sharing ksm-1 $(ksm_pages ksm-1), ksm-2 $(ksm_pages ksm-2); /sys/kernel/mm/ksm/pages_sharing $(cat /sys/kernel/mm/ksm/pages_sharing)"
+fi
+note "KSM: ksm-1 $(ksm_pages ksm-1) pages merged, ksm-2 $(ksm_pages ksm-2); host pages_sharing $(cat /sys/kernel/mm/ksm/pages_sharing)"
+
 # ---- the trace of this run, replayed with the recorded policies ---------------
 # A copy up to its last whole line: the writer may be halfway through one.
 cp "$TRACE" /tmp/trace.jsonl 2>/dev/null
