@@ -41,7 +41,13 @@
  *   mm->mmap_lock (read)            around the backing check and
  *         hmm_range_fault() (one lock hold, so the pages come from VMAs
  *         just checked), and in MAP for the VMA checks; never taken by our
- *         callbacks
+ *         callbacks.
+ *         (write) SET_MERGEABLE, under the layout lock (read), around
+ *         ksm_madvise(), as madvise() takes it. Unmerging faults private
+ *         copies in, so the interval notifiers run under it and take
+ *         region->mutex: no region->mutex may be held across it. The
+ *         release callback, the one that takes the layout lock, cannot
+ *         run then: the caller holds a reference on the mm's users.
  *   region->mutex                   the lock of the HMM contract: the fault
  *         path checks mmu_interval_read_retry() under it and installs SLAT
  *         entries before dropping it; the invalidate callback takes it
@@ -273,6 +279,11 @@ long ovcmem_scan(struct ovcmem_partition *p, void __user *uarg);
 /* ovcmem_monitor.c */
 long ovcmem_list_partitions(void __user *uarg);
 long ovcmem_open_partition(void __user *uarg);
+long ovcmem_monitor_ioctl(struct ovcmem_partition *p, unsigned int cmd,
+			  void __user *uarg);
+
+/* ovcmem_ksm.c */
+long ovcmem_set_mergeable(struct ovcmem_partition *p, void __user *uarg);
 
 /* ovcmem_debugfs.c */
 void ovcmem_debugfs_init(void);

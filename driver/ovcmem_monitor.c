@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The monitor interface on /dev/ovcmem: list partitions and open one for
- * GET_STATS, SCAN, PREFAULT and LIST_REGIONS. A monitor sees every VM on
+ * GET_STATS, SCAN, PREFAULT and LIST_REGIONS (which the owner fd offers
+ * too) and SET_MERGEABLE (monitor fd only). A monitor sees every VM on
  * the host, so both need CAP_SYS_ADMIN on top of access to the device.
  */
 #include <linux/capability.h>
@@ -103,4 +104,26 @@ long ovcmem_open_partition(void __user *uarg)
 	if (!found)
 		return -ENOENT;
 	return ovcmem_monitor_fd(found);
+}
+
+/**
+ * ovcmem_monitor_ioctl - the ioctls only a monitor fd offers
+ * @p: the partition
+ * @cmd: the ioctl
+ * @uarg: its argument
+ *
+ * They act on the VM from outside, as the balancer does; the VMM has its
+ * own means (SET_MERGEABLE: its madvise()), so the owner fd gets -EPERM,
+ * as a monitor fd does for the owner's ioctls.
+ *
+ * Return: the command's result, or -ENOTTY.
+ */
+long ovcmem_monitor_ioctl(struct ovcmem_partition *p, unsigned int cmd,
+			  void __user *uarg)
+{
+	switch (cmd) {
+	case OVCMEM_SET_MERGEABLE:
+		return ovcmem_set_mergeable(p, uarg);
+	}
+	return -ENOTTY;
 }

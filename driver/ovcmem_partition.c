@@ -188,6 +188,10 @@ static long ovcmem_partition_ioctl(struct file *file, unsigned int cmd,
 		if (!owner_fd)
 			return -EPERM;
 		return ovcmem_owner_ioctl(p, cmd, uarg);
+	case OVCMEM_SET_MERGEABLE:
+		if (owner_fd)
+			return -EPERM;
+		return ovcmem_monitor_ioctl(p, cmd, uarg);
 	}
 	return -ENOTTY;
 }
