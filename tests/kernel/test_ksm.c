@@ -556,6 +556,126 @@ TEST(set_mergeable_counts_each_changed_vma_once_and_is_idempotent)
 	CHECK_EQ(vm_checksum(&a), ovt_pattern_checksum(GPA, BYTES, SEED));
 }
 
+/*
+ * A second balancer-like process that turns merging of two VMs on and
+ * off, over and over, until the test writes a byte to @stop; it then
+ * leaves both VMs unmergeable and reports its rounds and its first error
+ * (0 if none) on @out.
+ */
+static void toggler_serve(int in, int out)
+{
+	struct ovcmem_set_mergeable sm = { 0 };
+	long long report[2] = { 0, 0 };
+	int dev = ovt_open_dev(), mon[2], i, on;
+	__u64 ids[2];
+	char c;
+
+	if (dev < 0 || read(in, ids, sizeof(ids)) != (ssize_t)sizeof(ids))
+		_exit(1);
+	for (i = 0; i < 2; i++) {
+		mon[i] = ovt_open_partition(dev, ids[i]);
+		if (mon[i] < 0)
+			_exit(1);
+	}
+	fcntl(in, F_SETFL, O_NONBLOCK);
+	on = 1;
+	do {
+		for (i = 0; i < 2; i++) {
+			sm.mergeable = on;
+			if (ioctl(mon[i], OVCMEM_SET_MERGEABLE, &sm) &&
+			    !report[1])
+				report[1] = errno;
+		}
+		report[0]++;
+		/* Merged long enough for ksmd to merge something. */
+		usleep(on ? 100000 : 10000);
+		on = !on;
+	} while (read(in, &c, 1) != 1);
+	for (i = 0; i < 2; i++) {
+		sm.mergeable = 0;
+		if (ioctl(mon[i], OVCMEM_SET_MERGEABLE, &sm) && !report[1])
+			report[1] = errno;
+	}
+	if (write(out, report, sizeof(report)) != (ssize_t)sizeof(report))
+		_exit(1);
+	_exit(0);
+}
+
+/*
+ * The guest keeps writing and reading both VMs while another process
+ * turns merging on and off, ksmd merges and the toggles unmerge: no call
+ * fails, no deadlock, and every checksum is what the guest wrote. Every
+ * other round gives VM A the content of VM B and reads until ksmd has
+ * merged some of it; the next round writes over the merged pages.
+ */
+#define ROUNDS 20
+TEST_TIMEOUT(guest_data_intact_while_the_balancer_toggles_merging, 240)
+{
+	const __u64 same = ovt_pattern_checksum(GPA, BYTES, SEED);
+	const __u64 other = ovt_pattern_checksum(GPA, BYTES, SEED + 1);
+	int to[2], from[2], round, tenths, merged_rounds = 0;
+	long long report[2];
+	__u64 ids[2];
+	struct vm a, b;
+	pid_t pid;
+
+	if (ksm_ready())
+		return;
+	CHECK(pipe(to) == 0 && pipe(from) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(to[1]);
+		close(from[0]);
+		toggler_serve(to[0], from[1]);
+	}
+	close(to[0]);
+	close(from[1]);
+	vm_setup_unmarked(&a);
+	vm_setup_unmarked(&b);
+	ids[0] = a.id;
+	ids[1] = b.id;
+	CHECK(ovt_write_file(KSM "run", "1") == 0);
+	CHECK(write(to[1], ids, sizeof(ids)) == (ssize_t)sizeof(ids));
+
+	for (round = 0; round < ROUNDS; round++) {
+		__u64 seed = SEED + (round & 1);
+
+		/* Odd rounds write over pages ksmd may have merged. */
+		CHECK_EQ(ovt_fill(a.pfd, GPA, BYTES, seed), OVCMEM_EXIT_OK);
+		/* Even rounds read until ksmd merged some (bounded). */
+		for (tenths = 0; tenths < 100; tenths++) {
+			CHECK_EQ(vm_checksum(&a), round & 1 ? other : same);
+			CHECK_EQ(vm_checksum(&b), same);
+			if (round & 1)
+				break;
+			if (ksm_value("pages_sharing") > 0) {
+				merged_rounds++;
+				break;
+			}
+			usleep(100000);
+		}
+	}
+	printf("# ksm: pages merged in %d of %d rounds with equal content\n",
+	       merged_rounds, ROUNDS / 2);
+	CHECK(write(to[1], "x", 1) == 1);
+	CHECK(read(from[0], report, sizeof(report)) ==
+	      (ssize_t)sizeof(report));
+	CHECK(waitpid(pid, NULL, 0) == pid);
+	printf("# ksm: %lld on/off rounds of the other process\n", report[0]);
+	CHECK_EQ(report[1], 0);
+	CHECK(report[0] > 0);
+	CHECK_EQ(merged_rounds, ROUNDS / 2);
+	CHECK_EQ(vma_mergeable(a.mem), 0);
+	CHECK_EQ(vma_mergeable(b.mem), 0);
+	CHECK_EQ(pages_shared_between(&a, &b), 0);
+	CHECK_EQ(vm_checksum(&a), other);
+	CHECK_EQ(vm_checksum(&b), same);
+	CHECK_EQ(ovt_cpu_mismatches(a.mem, GPA, BYTES, SEED + 1), 0);
+	CHECK_EQ(ovt_cpu_mismatches(b.mem, GPA, BYTES, SEED), 0);
+	CHECK(ovt_write_file(KSM "run", "2") == 0);
+}
+
 TEST(set_mergeable_rejects_reserved_and_mergeable_above_one)
 {
 	struct balancer bal;
