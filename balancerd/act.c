@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,10 @@
 #include <unistd.h>
 
 #include "act.h"
-#include "log.h"
 #include "cold_source.h"
+#include "discover.h"
+#include "log.h"
+#include "refault_map.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -359,16 +362,20 @@ static ssize_t pagemap_read(int pm, uint64_t va, uint64_t end, uint64_t *ents)
 	return rd / (ssize_t)sizeof(uint64_t);
 }
 
+/* Called with up to PAGEMAP_CHUNK entries, the first for the page at
+ * @va; 0 to go on, or a negative errno to stop the walk with. */
+typedef int (*pagemap_fn)(uint64_t va, const uint64_t *ents, size_t n,
+			  void *userdata);
+
 /*
- * The pages of @iov that are not resident any more, by /proc/PID/pagemap
- * (swapped out, or never faulted in), as *@ret. Returns 0 or -errno.
+ * The one pagemap walk: the entries of @pid's pages in @iov (in order),
+ * a chunk at a time, to @fn. 0, -ENOENT when the process is gone, or
+ * -errno.
  */
-static int gone_ranges(const char *root, pid_t pid, const struct iovec *iov,
-		       size_t n, struct iovec **ret, size_t *ret_n)
+static int pagemap_walk(const char *root, pid_t pid, const struct iovec *iov,
+			size_t n, pagemap_fn fn, void *userdata)
 {
 	uint64_t ents[PAGEMAP_CHUNK];
-	struct iovec *out = NULL;
-	size_t cnt = 0, cap = 0;
 	char path[PATH_MAX];
 	int pm, r = 0;
 
@@ -383,27 +390,52 @@ static int gone_ranges(const char *root, pid_t pid, const struct iovec *iov,
 
 		while (va < end && r == 0) {
 			ssize_t got = pagemap_read(pm, va, end, ents);
-			uint64_t pages;
 
 			if (got <= 0) {
 				r = got < 0 ? (int)got : -EIO;
 				break;
 			}
-			pages = (uint64_t)got;
-			for (uint64_t i = 0; i < pages && r == 0; i++)
-				if (!(ents[i] & PAGEMAP_PRESENT))
-					r = iov_add(&out, &cnt, &cap,
-						    va + i * PAGE_4K, PAGE_4K);
-			va += pages * PAGE_4K;
+			r = fn(va, ents, (size_t)got, userdata);
+			va += (uint64_t)got * PAGE_4K;
 		}
 	}
 	close(pm);
+	return r;
+}
+
+struct gone {
+	struct iovec *iov;
+	size_t n, cap;
+};
+
+static int add_gone(uint64_t va, const uint64_t *ents, size_t n, void *ud)
+{
+	struct gone *g = ud;
+	int r = 0;
+
+	for (size_t i = 0; i < n && r == 0; i++)
+		if (!(ents[i] & PAGEMAP_PRESENT))
+			r = iov_add(&g->iov, &g->n, &g->cap, va + i * PAGE_4K,
+				    PAGE_4K);
+	return r;
+}
+
+/*
+ * The pages of @iov that are not resident any more, by /proc/PID/pagemap
+ * (swapped out, or never faulted in), as *@ret. Returns 0 or -errno.
+ */
+static int gone_ranges(const char *root, pid_t pid, const struct iovec *iov,
+		       size_t n, struct iovec **ret, size_t *ret_n)
+{
+	struct gone g = {0};
+	int r = pagemap_walk(root, pid, iov, n, add_gone, &g);
+
 	if (r < 0) {
-		free(out);
+		free(g.iov);
 		return r;
 	}
-	*ret = out;
-	*ret_n = cnt;
+	*ret = g.iov;
+	*ret_n = g.n;
 	return 0;
 }
 
@@ -518,62 +550,151 @@ static int iov_add(struct iovec **iov, size_t *n, size_t *cap, uint64_t addr,
 }
 
 /*
- * Without ovcmem the guest's ranges are unknown: find the process's large
- * writable mappings in /proc/PID/maps and, through /proc/PID/pagemap, the
- * pages of them that are swapped out, up to @bytes.
+ * Restore without ovcmem (refault_map.h): where the VM refaults, from
+ * pagemap samples of its guest RAM, and the swapped pages around there.
+ * The maps live here, one per VM, because the "none" source has no state
+ * of its own; a worker touches only its VM's map, the lock guards the
+ * table. A VM unseen for REFAULT_FORGET is dropped (it vanished, or has
+ * had nothing reclaimed or prefaulted for that long: its next reclaim
+ * makes a new baseline).
  */
-static int swapped_ranges(const char *root, pid_t pid, uint64_t bytes,
-			  struct iovec **ret, size_t *ret_n)
+#define REFAULT_FORGET (10 * 60 * USEC_PER_SEC)
+/* What we prefault is watched for the class's cold age (cold_ticks at the
+ * default 1 s interval), within these bounds. */
+#define PREFAULT_WATCH_MIN (5 * USEC_PER_SEC)
+#define PREFAULT_WATCH_MAX (10 * 60 * USEC_PER_SEC)
+
+struct refault_vm {
+	char cgroup[CGROUP_PATH_MAX];
+	pid_t pid;
+	usec_t used_at;
+	struct refault_map map;
+};
+
+static pthread_mutex_t refault_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct refault_vm **refault_vms;
+static size_t refault_n, refault_cap;
+
+static void refault_vm_free(struct refault_vm *rv)
+{
+	refault_map_free(&rv->map);
+	free(rv);
+}
+
+/* @vm's map (a new one for a new VM or a new VMM process), NULL without
+ * memory. Drops the maps of VMs gone for REFAULT_FORGET on the way. */
+static struct refault_vm *refault_vm_of(const struct vm_signals *vm, usec_t now)
+{
+	struct refault_vm *found = NULL;
+
+	pthread_mutex_lock(&refault_lock);
+	for (size_t i = 0; i < refault_n;) {
+		struct refault_vm *rv = refault_vms[i];
+
+		if (!found && !strcmp(rv->cgroup, vm->cgroup)) {
+			found = rv;
+			i++;
+		} else if (now > rv->used_at + REFAULT_FORGET) {
+			refault_vm_free(rv);
+			refault_vms[i] = refault_vms[--refault_n];
+		} else {
+			i++;
+		}
+	}
+	if (!found && refault_n == refault_cap) {
+		size_t c = refault_cap ? refault_cap * 2 : 16;
+		struct refault_vm **p = realloc(refault_vms, c * sizeof(*p));
+
+		if (p) {
+			refault_vms = p;
+			refault_cap = c;
+		}
+	}
+	if (!found && refault_n < refault_cap) {
+		found = calloc(1, sizeof(*found));
+		if (found) {
+			snprintf(found->cgroup, sizeof(found->cgroup), "%s",
+				 vm->cgroup);
+			found->pid = vm->pid;
+			refault_map_init(&found->map);
+			refault_vms[refault_n++] = found;
+		}
+	}
+	if (found && found->pid != vm->pid) {
+		/* another process: other addresses */
+		refault_map_free(&found->map);
+		found->pid = vm->pid;
+	}
+	if (found)
+		found->used_at = now;
+	pthread_mutex_unlock(&refault_lock);
+	return found;
+}
+
+static void refault_vm_drop(const char *cgroup)
+{
+	pthread_mutex_lock(&refault_lock);
+	for (size_t i = 0; i < refault_n; i++) {
+		if (strcmp(refault_vms[i]->cgroup, cgroup))
+			continue;
+		refault_vm_free(refault_vms[i]);
+		refault_vms[i] = refault_vms[--refault_n];
+		break;
+	}
+	pthread_mutex_unlock(&refault_lock);
+}
+
+void act_refault_forget_all(void)
+{
+	pthread_mutex_lock(&refault_lock);
+	for (size_t i = 0; i < refault_n; i++)
+		refault_vm_free(refault_vms[i]);
+	free(refault_vms);
+	refault_vms = NULL;
+	refault_n = refault_cap = 0;
+	pthread_mutex_unlock(&refault_lock);
+}
+
+bool act_refault_totals(const char *cgroup, struct refault_totals *ret)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&refault_lock);
+	for (size_t i = 0; i < refault_n && !found; i++) {
+		if (strcmp(refault_vms[i]->cgroup, cgroup))
+			continue;
+		*ret = refault_vms[i]->map.totals;
+		found = true;
+	}
+	pthread_mutex_unlock(&refault_lock);
+	return found;
+}
+
+/* Guest RAM: the process's large writable mappings, in address order
+ * (/proc/PID/maps). 0, -ENOENT when the process is gone, or -errno. */
+static int guest_mappings(const char *root, pid_t pid, struct iovec **ret,
+			  size_t *ret_n)
 {
 	char path[PATH_MAX], line[512];
-	uint64_t want = (bytes + PAGE_4K - 1) / PAGE_4K, got = 0;
-	size_t n = 0, cap = 0;
 	struct iovec *iov = NULL;
+	size_t n = 0, cap = 0;
 	FILE *maps;
-	int pm, r = 0;
+	int r = 0;
 
-	if (!strcmp(root, "/"))
-		root = "";
-	snprintf(path, sizeof(path), "%s/proc/%d/maps", root, (int)pid);
+	snprintf(path, sizeof(path), "%s/proc/%d/maps",
+		 strcmp(root, "/") ? root : "", (int)pid);
 	maps = fopen(path, "re");
 	if (!maps)
-		return errno == ENOENT ? -ENOENT : -errno;
-	snprintf(path, sizeof(path), "%s/proc/%d/pagemap", root, (int)pid);
-	pm = open(path, O_RDONLY | O_CLOEXEC);
-	if (pm < 0) {
-		r = -errno;
-		fclose(maps);
-		return r;
-	}
-	while (r == 0 && got < want && fgets(line, sizeof(line), maps)) {
+		return -errno;
+	while (r == 0 && fgets(line, sizeof(line), maps)) {
 		unsigned long long lo, hi;
 		char perms[8];
-		uint64_t ents[PAGEMAP_CHUNK];
 
 		if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) != 3 ||
 		    perms[1] != 'w' || hi - lo < GUEST_MAPPING_MIN)
 			continue;
-		for (uint64_t va = lo; va < hi && got < want && r == 0;) {
-			ssize_t rd = pagemap_read(pm, va, hi, ents);
-			uint64_t pages;
-
-			if (rd <= 0) {
-				r = (int)rd;
-				break;
-			}
-			pages = (uint64_t)rd;
-			for (uint64_t i = 0; i < pages && got < want && !r;
-			     i++) {
-				if (!(ents[i] & PAGEMAP_SWAPPED))
-					continue;
-				r = iov_add(&iov, &n, &cap, va + i * PAGE_4K,
-					    PAGE_4K);
-				got++;
-			}
-			va += pages * PAGE_4K;
-		}
+		r = iov_add(&iov, &n, &cap, lo, hi - lo);
 	}
-	close(pm);
 	fclose(maps);
 	if (r < 0) {
 		free(iov);
@@ -584,21 +705,162 @@ static int swapped_ranges(const char *root, pid_t pid, uint64_t bytes,
 	return 0;
 }
 
-int act_prefault_swapped(const struct act_context *ctx,
-			 const struct vm_signals *vm, uint64_t bytes,
-			 struct act_result *res)
+static int add_sample(uint64_t va, const uint64_t *ents, size_t n, void *ud)
 {
-	struct iovec *iov = NULL;
+	int r = 0;
+
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = refault_sample_add(ud, va + i * PAGE_4K,
+				       ents[i] & PAGEMAP_SWAPPED,
+				       ents[i] & PAGEMAP_PRESENT);
+	return r;
+}
+
+/* The VM's refault counters: they move when it faults in what was
+ * reclaimed (MGLRU and the classic LRU count refaults differently, major
+ * faults both). */
+static uint64_t refault_counters(const struct vm_signals *vm)
+{
+	return vm->workingset_refault_anon + vm->pgmajfault;
+}
+
+static int sample_vm(const struct act_context *ctx, const struct vm_signals *vm,
+		     struct refault_vm *rv, usec_t now,
+		     struct refault_update *u)
+{
+	const char *root = ctx->root ? ctx->root : "/";
+	struct refault_sample s = {0};
+	struct iovec *ram = NULL;
 	size_t n = 0;
+	int r;
+
+	r = guest_mappings(root, vm->pid, &ram, &n);
+	if (r == 0)
+		r = pagemap_walk(root, vm->pid, ram, n, add_sample, &s);
+	if (r == 0)
+		r = refault_map_update(&rv->map, &s, now, refault_counters(vm),
+				       u);
+	free(ram);
+	refault_sample_free(&s);
+	if (r == -ENOENT || r == -ESRCH)
+		refault_vm_drop(vm->cgroup);
+	return r;
+}
+
+/* One journal entry for what the restore learned or did; none when
+ * nothing happened (most ticks). */
+static void log_restore(const struct vm_signals *vm,
+			const struct refault_vm *rv,
+			const struct refault_update *u, uint64_t planned,
+			uint64_t done)
+{
+	const struct refault_totals *t = &rv->map.totals;
+	unsigned int against = refault_totals_against_permille(t);
+	char pl[16], dn[16];
+	struct log_field f[10];
+	size_t k = 0;
+
+	if (!done && !u->wasted && !u->reclaimed_again)
+		return;
+	log_field_set(&f[k++], "VM", "%s", vm->name);
+	log_field_set(&f[k++], "RESTORE_REFAULTED_PAGES", "%" PRIu64,
+		      u->refaulted);
+	log_field_set(&f[k++], "RESTORE_HOT_BLOCKS", "%zu", u->hot_blocks);
+	log_field_set(&f[k++], "RESTORE_PLANNED_BYTES", "%" PRIu64, planned);
+	log_field_set(&f[k++], "RESTORE_PREFAULTED_BYTES", "%" PRIu64, done);
+	log_field_set(&f[k++], "PREFAULTED_PAGES_TOTAL", "%" PRIu64,
+		      t->prefaulted);
+	log_field_set(&f[k++], "PREFAULT_USED_PAGES_TOTAL", "%" PRIu64,
+		      t->used);
+	log_field_set(&f[k++], "PREFAULT_WASTED_PAGES_TOTAL", "%" PRIu64,
+		      t->wasted);
+	log_field_set(&f[k++], "PREFAULT_RECLAIMED_AGAIN_PAGES_TOTAL",
+		      "%" PRIu64, t->reclaimed_again);
+	log_send(LOG_INFO, MSGID_NONE, f, k,
+		 "%s restore: %" PRIu64 " pages refaulted in %zu hot blocks "
+		 "since the last look, prefaulted %s of %s planned around "
+		 "them; so far %" PRIu64 " pages prefaulted, %" PRIu64
+		 " used, %" PRIu64 " never used, %" PRIu64
+		 " reclaimed again (%u.%u%% against)",
+		 vm->name, u->refaulted, u->hot_blocks,
+		 format_size(done, dn, sizeof(dn)),
+		 format_size(planned, pl, sizeof(pl)), t->prefaulted, t->used,
+		 t->wasted, t->reclaimed_again, against / 10, against % 10);
+}
+
+int act_refault_sample(const struct act_context *ctx,
+		       const struct vm_signals *vm)
+{
+	struct refault_update u = {0};
+	usec_t now = now_monotonic();
+	struct refault_vm *rv;
 	int r;
 
 	if (vm->pid <= 0)
 		return -EOPNOTSUPP;
-	r = swapped_ranges(ctx->root, vm->pid, bytes, &iov, &n);
-	if (r < 0)
-		return r;
-	r = advise(ctx, vm->pid, iov, n, MADV_WILLNEED, 0, &res->bytes_done);
+	rv = refault_vm_of(vm, now);
+	if (!rv)
+		return -ENOMEM;
+	r = sample_vm(ctx, vm, rv, now, &u);
+	if (r == 0)
+		log_restore(vm, rv, &u, 0, 0);
+	return r;
+}
+
+static usec_t prefault_watch(const struct act_context *ctx)
+{
+	usec_t w = (usec_t)ctx->cold_ticks * USEC_PER_SEC;
+
+	if (!ctx->cold_ticks || ctx->cold_ticks == UINT_MAX ||
+	    w > PREFAULT_WATCH_MAX)
+		return PREFAULT_WATCH_MAX;
+	return w < PREFAULT_WATCH_MIN ? PREFAULT_WATCH_MIN : w;
+}
+
+int act_prefault_refaulted(const struct act_context *ctx,
+			   const struct vm_signals *vm, uint64_t bytes,
+			   struct act_result *res)
+{
+	struct refault_update u = {0};
+	struct refault_range *plan = NULL;
+	usec_t now = now_monotonic();
+	struct iovec *iov = NULL;
+	uint64_t planned = 0;
+	struct refault_vm *rv;
+	size_t n = 0;
+	int r = 0;
+
+	if (vm->pid <= 0)
+		return -EOPNOTSUPP;
+	rv = refault_vm_of(vm, now);
+	if (!rv)
+		return -ENOMEM;
+	/* A new look only when the VM faulted something in since the
+	 * last: otherwise the last one still says where it refaults. */
+	if (refault_map_counters_rose(&rv->map, refault_counters(vm)))
+		r = sample_vm(ctx, vm, rv, now, &u);
+	if (r == 0)
+		r = refault_map_plan(&rv->map, now, bytes, &plan, &n, &planned);
+	if (r == 0 && n) {
+		iov = malloc(n * sizeof(*iov));
+		if (!iov)
+			r = -ENOMEM;
+	}
+	if (r == 0 && n) {
+		for (size_t k = 0; k < n; k++)
+			iov[k] = (struct iovec){(void *)(uintptr_t)plan[k].addr,
+						plan[k].len};
+		r = advise(ctx, vm->pid, iov, n, MADV_WILLNEED, 0,
+			   &res->bytes_done);
+		/* what was advised before an error still went out */
+		refault_map_mark(&rv->map, plan, n, res->bytes_done, now,
+				 prefault_watch(ctx));
+	}
+	if (r == 0)
+		log_restore(vm, rv, &u, planned, res->bytes_done);
+	res->partial = r == 0 && res->bytes_done < planned;
 	free(iov);
+	free(plan);
 	return r;
 }
 
@@ -651,6 +913,12 @@ int act_execute(const struct act_context *ctx, const struct action *a,
 		r = -EINVAL;
 		break;
 	}
+	/* A new baseline of where the VM's memory is, right after we took
+	 * some: its refaults from here on show where its working set is. */
+	if (r == 0 && res->bytes_done && vm->pid > 0 &&
+	    (a->kind == ACTION_RECLAIM || a->kind == ACTION_PAGEOUT) &&
+	    ctx->cold != &cold_source_ovcmem)
+		(void)act_refault_sample(ctx, vm); /* best effort */
 	res->error = r;
 	res->duration = now_monotonic() - t0;
 	return r;

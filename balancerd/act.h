@@ -8,7 +8,8 @@
  *             coldmap's ranges); bytes_done is what left memory.current,
  *             not what was advised
  *   PREFAULT  the VM's cold source faults back what the VM refaults
- *             (ovcmem PREFAULT; "none": MADV_WILLNEED of swapped pages)
+ *             (ovcmem PREFAULT; "none" and "mglru": MADV_WILLNEED of the
+ *             swapped pages around where the VM refaults, refault_map.h)
  *   SET_HIGH  write memory.high ("max" for MEMORY_UNLIMITED)
  *   SET_LOW   write memory.low
  *
@@ -106,12 +107,32 @@ int act_execute(const struct act_context *ctx, const struct action *a,
 int act_pageout_ranges(const struct act_context *ctx,
 		       const struct vm_signals *vm, struct iovec *iov, size_t n,
 		       struct act_result *res);
-/* MADV_WILLNEED of up to @bytes of the VMM's swapped-out pages (its large
- * writable mappings, by /proc/PID/pagemap). -EOPNOTSUPP without a pid,
- * -ENOENT when the process is gone. */
-int act_prefault_swapped(const struct act_context *ctx,
-			 const struct vm_signals *vm, uint64_t bytes,
-			 struct act_result *res);
+/*
+ * Restore without ovcmem (refault_map.h): a new pagemap sample of the
+ * VMM's guest RAM (its large writable mappings) when the VM's refault
+ * counters rose since the last, then MADV_WILLNEED of up to @bytes of the
+ * swapped pages of the blocks where it refaults and of their neighbours,
+ * hottest first; never the rest of the VM. res->bytes_done: what was
+ * advised (0 when the VM refaults nowhere we know). -EOPNOTSUPP without a
+ * pid, -ENOENT when the process is gone.
+ */
+int act_prefault_refaulted(const struct act_context *ctx,
+			   const struct vm_signals *vm, uint64_t bytes,
+			   struct act_result *res);
+/*
+ * A pagemap sample of @vm's guest RAM into its refault map: the baseline
+ * the next refaults are seen against, and the judgement of what was
+ * prefaulted. act_execute() takes one after every RECLAIM or PAGEOUT that
+ * took something from a VM without ovcmem. 0 or a negative errno.
+ */
+int act_refault_sample(const struct act_context *ctx,
+		       const struct vm_signals *vm);
+/* @cgroup's prefault totals so far (refault_map.h); false when no map is
+ * kept for it. */
+struct refault_totals;
+bool act_refault_totals(const char *cgroup, struct refault_totals *ret);
+/* Drop every VM's refault map (tests, exit). */
+void act_refault_forget_all(void);
 
 /* Path of @file in @vm's cgroup below ctx->root. Returns 0 or
  * -ENAMETOOLONG. */

@@ -20,8 +20,9 @@
  *   gives    back by evicting those generations with a bounded
  *            nr_to_reclaim ("- id node seq swappiness nr"), split over
  *            the nodes by their cold pages, at the host's vm.swappiness;
- *   faults   nothing back ahead of the VM (fault_back: nothing): the VM
- *            faults in what it touches, and what it touches was not cold.
+ *   faults   back, when the VM refaults, the swapped pages of the 2 MiB
+ *            blocks where it does and of their neighbours
+ *            (act_prefault_refaulted, refault_map.h), as "none" does.
  *
  * Aging is a page-table walk of the VM's memory in balancerd's context,
  * on the main thread in the acquire step (collect): a few ms per GiB of
@@ -486,20 +487,17 @@ out:
 	return r;
 }
 
-/* Nothing is faulted in ahead of the VM: MGLRU evicts only what went
- * unused for the cold age, and a blind MADV_WILLNEED of swapped pages
- * brings back the cold with the hot (issue 16: 0.7-1 GiB in and out in
- * 150 s). What the VM touches comes back on its own fault. */
+/* What the VM refaults, and the swapped pages around it: MGLRU evicts
+ * only what went unused for the cold age, but a VM whose working set
+ * grows reaches into that, block by block (act_prefault_refaulted). Never
+ * the whole VM: a blind MADV_WILLNEED of swapped pages brings the cold
+ * back with the hot (issue 16: 0.7-1 GiB in and out in 150 s). */
 static int mglru_fault_back(void *state, const struct act_context *ctx,
 			    const struct vm_signals *v, uint64_t bytes,
 			    struct act_result *res)
 {
 	(void)state;
-	(void)ctx;
-	(void)v;
-	(void)bytes;
-	res->bytes_done = 0;
-	return 0;
+	return act_prefault_refaulted(ctx, v, bytes, res);
 }
 
 const struct cold_source_ops cold_source_mglru = {

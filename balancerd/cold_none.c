@@ -2,7 +2,8 @@
 /*
  * The "none" cold source (cold_source.h): no idle ages. decide() then
  * works from PSI and refaults alone (memory.reclaim steps), and restore
- * faults back the VMM's swapped-out pages with MADV_WILLNEED.
+ * faults back, with MADV_WILLNEED, the swapped pages around where the VM
+ * refaults (act_prefault_refaulted, refault_map.h).
  */
 #include "cold_source.h"
 
@@ -18,7 +19,7 @@ static int none_fault_back(void *state, const struct act_context *ctx,
 			   struct act_result *res)
 {
 	(void)state;
-	return act_prefault_swapped(ctx, v, bytes, res);
+	return act_prefault_refaulted(ctx, v, bytes, res);
 }
 
 const struct cold_source_ops cold_source_none = {

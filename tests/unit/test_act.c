@@ -10,12 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "act.h"
 #include "fake_tree.h"
 #include "log.h"
+#include "refault_map.h"
 
 #define CG "machine.slice/vm1.scope"
 
@@ -278,6 +281,160 @@ static void test_prefault_vanished_process(void **state)
 	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), -ENOENT);
 }
 
+/*
+ * Restore without ovcmem, through act_execute (source "none"): this very
+ * process plays the VMM, with four 2 MiB blocks of real anonymous memory
+ * (process_madvise needs a live mapping), and the fake tree's
+ * proc/PID/maps and proc/PID/pagemap say what is swapped.
+ */
+#define RAM_BLOCKS 4
+#define PM_SWAPPED (1ULL << 62)
+#define PM_PRESENT (1ULL << 63)
+
+struct fake_vmm {
+	char *raw, *ram; /* ram: REFAULT_BLOCK_BYTES aligned */
+	char pagemap[4096];
+};
+
+static void fake_vmm_create(struct fixture *f, struct fake_vmm *m)
+{
+	size_t len = (RAM_BLOCKS + 1) * REFAULT_BLOCK_BYTES;
+	char path[4096], maps[128];
+	uintptr_t a;
+
+	m->raw = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(m->raw != MAP_FAILED);
+	a = ((uintptr_t)m->raw + REFAULT_BLOCK_BYTES - 1) &
+	    ~(uintptr_t)(REFAULT_BLOCK_BYTES - 1);
+	m->ram = (char *)a;
+	snprintf(path, sizeof(path), "%s/proc/%d", f->t.root, (int)getpid());
+	fake_mkdir_p(path);
+	/* a small writable mapping first: QEMU's own, never guest RAM */
+	snprintf(maps, sizeof(maps),
+		 "1000-3000 rw-p 00000000 00:00 0\n%lx-%lx rw-p 00000000 "
+		 "00:00 0\n",
+		 (unsigned long)a,
+		 (unsigned long)(a + RAM_BLOCKS * REFAULT_BLOCK_BYTES));
+	snprintf(path, sizeof(path), "%s/proc/%d/maps", f->t.root,
+		 (int)getpid());
+	fake_write(path, maps);
+	snprintf(m->pagemap, sizeof(m->pagemap), "%s/proc/%d/pagemap",
+		 f->t.root, (int)getpid());
+	f->vm.pid = getpid();
+}
+
+static void fake_vmm_destroy(struct fake_vmm *m)
+{
+	munmap(m->raw, (RAM_BLOCKS + 1) * REFAULT_BLOCK_BYTES);
+	act_refault_forget_all();
+}
+
+/* Pages [lo, hi) of the RAM (counted from its start) are present, the
+ * others swapped. */
+static void fake_vmm_pages(struct fake_vmm *m, unsigned int lo, unsigned int hi)
+{
+	unsigned int pages = RAM_BLOCKS * REFAULT_BLOCK_PAGES;
+	uint64_t *ents = calloc(pages, sizeof(*ents));
+	FILE *pm = fopen(m->pagemap, "w");
+
+	assert_non_null(ents);
+	assert_non_null(pm);
+	for (unsigned int i = 0; i < pages; i++)
+		ents[i] = i >= lo && i < hi ? PM_PRESENT | 1234 : PM_SWAPPED;
+	assert_int_equal(fseeko(pm,
+				(off_t)((uintptr_t)m->ram / REFAULT_PAGE_BYTES *
+					sizeof(uint64_t)),
+				SEEK_SET),
+			 0);
+	assert_int_equal(fwrite(ents, sizeof(*ents), pages, pm), pages);
+	fclose(pm);
+	free(ents);
+}
+
+static const char *restore_field(const char *key)
+{
+	for (size_t i = log_memory_count(); i-- > 0;) {
+		const struct log_entry *e = log_memory_get(i);
+		const char *v = log_entry_field(e, "RESTORE_PREFAULTED_BYTES");
+
+		if (v)
+			return log_entry_field(e, key);
+	}
+	return NULL;
+}
+
+static void test_prefault_where_it_refaults(void **state)
+{
+	struct fixture *f = *state;
+	struct action reclaim_a = {.kind = ACTION_RECLAIM, .bytes = 8 * MiB};
+	struct action a = {.kind = ACTION_PREFAULT, .bytes = 64 * MiB};
+	struct refault_totals t;
+	struct act_result res;
+	struct fake_vmm m;
+	int r;
+
+	fake_vmm_create(f, &m);
+	/* everything swapped: our reclaim took it, the baseline follows */
+	fake_vmm_pages(&m, 0, 0);
+	assert_int_equal(act_execute(&f->ctx, &reclaim_a, &f->vm, &res), 0);
+	assert_true(act_refault_totals(CG, &t));
+	/* no refaults yet: a prefault finds nothing to do, says nothing */
+	log_memory_clear();
+	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), 0);
+	assert_int_equal(res.bytes_done, 0);
+	assert_null(restore_field("VM"));
+	/* the VM touched the first 100 pages of block 1 */
+	fake_vmm_pages(&m, 512, 612);
+	f->vm.pgmajfault = 100;
+	r = act_execute(&f->ctx, &a, &f->vm, &res);
+	/* process_madvise needs CAP_SYS_NICE; valgrind knows no pidfd_open */
+	if (r == -EPERM || r == -ENOSYS)
+		skip();
+	assert_int_equal(r, 0);
+	/* block 1's 412 still swapped, blocks 0 and 2 whole; not block 3 */
+	assert_int_equal(res.bytes_done, (412 + 2 * 512) * REFAULT_PAGE_BYTES);
+	assert_string_equal(restore_field("RESTORE_REFAULTED_PAGES"), "100");
+	assert_string_equal(restore_field("PREFAULTED_PAGES_TOTAL"), "1436");
+	/* a budget smaller than that: block 1 first */
+	act_refault_forget_all();
+	fake_vmm_pages(&m, 0, 0);
+	f->vm.pgmajfault = 0;
+	assert_int_equal(act_refault_sample(&f->ctx, &f->vm), 0);
+	fake_vmm_pages(&m, 512, 612);
+	f->vm.pgmajfault = 100;
+	a.bytes = 100 * REFAULT_PAGE_BYTES;
+	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), 0);
+	assert_int_equal(res.bytes_done, 100 * REFAULT_PAGE_BYTES);
+	/* the VM then touches those 100: used, not refaults */
+	fake_vmm_pages(&m, 512, 712);
+	assert_int_equal(act_refault_sample(&f->ctx, &f->vm), 0);
+	assert_true(act_refault_totals(CG, &t));
+	assert_int_equal(t.prefaulted, 100);
+	assert_int_equal(t.used, 100);
+	assert_int_equal(t.refaulted, 100);
+	fake_vmm_destroy(&m);
+}
+
+/* The process left: its map goes with it. */
+static void test_refault_map_dropped_with_process(void **state)
+{
+	struct fixture *f = *state;
+	struct refault_totals t;
+	struct fake_vmm m;
+	char path[4096];
+
+	fake_vmm_create(f, &m);
+	fake_vmm_pages(&m, 0, 0);
+	assert_int_equal(act_refault_sample(&f->ctx, &f->vm), 0);
+	assert_true(act_refault_totals(CG, &t));
+	snprintf(path, sizeof(path), "%s/proc/%d", f->t.root, (int)getpid());
+	assert_int_equal(fake_rm_rf(path), 0);
+	assert_int_equal(act_refault_sample(&f->ctx, &f->vm), -ENOENT);
+	assert_false(act_refault_totals(CG, &t));
+	fake_vmm_destroy(&m);
+}
+
 static void test_path_too_long(void **state)
 {
 	struct fixture *f = *state;
@@ -304,6 +461,8 @@ int main(void)
 		T(test_pageout_needs_ovcmem),
 		T(test_prefault_without_pid),
 		T(test_prefault_vanished_process),
+		T(test_prefault_where_it_refaults),
+		T(test_refault_map_dropped_with_process),
 		T(test_path_too_long),
 #undef T
 	};

@@ -350,10 +350,13 @@ static void test_give_back(void **state)
 	}
 }
 
-static void test_fault_back_does_nothing(void **state)
+/* fault_back goes by where the VM refaults (act_prefault_refaulted, tested
+ * in test_act.c), never through lru_gen: without the VMM's process it
+ * has nothing to go by. */
+static void test_fault_back_by_refaults(void **state)
 {
 	struct fixture *f = *state;
-	struct vm_signals v = {.name = "vm1", .cgroup = VM, .pid = 1};
+	struct vm_signals v = {.name = "vm1", .cgroup = VM, .pid = 0};
 	struct act_context ctx = {.root = f->t.root,
 				  .cgroup_root = "/sys/fs/cgroup",
 				  .write = record_write,
@@ -363,9 +366,16 @@ static void test_fault_back_does_nothing(void **state)
 	assert_int_equal(open_source(f, MGLRU_AUTO), 0);
 	f->writes = 0;
 	assert_int_equal(
-		cold_source_mglru.fault_back(f->m, &ctx, &v, 1 * GiB, &res), 0);
+		cold_source_mglru.fault_back(f->m, &ctx, &v, 1 * GiB, &res),
+		-EOPNOTSUPP);
+	/* a pid the fixture tree has no proc/PID/maps for: gone */
+	v.pid = 4242;
+	assert_int_equal(
+		cold_source_mglru.fault_back(f->m, &ctx, &v, 1 * GiB, &res),
+		-ENOENT);
 	assert_int_equal(res.bytes_done, 0);
 	assert_int_equal(f->writes, 0);
+	act_refault_forget_all();
 }
 
 /* ---- the choice ------------------------------------------------------- */
@@ -473,7 +483,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_give_back, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_fault_back_does_nothing,
+		cmocka_unit_test_setup_teardown(test_fault_back_by_refaults,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_choice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_uses_mglru, setup,
