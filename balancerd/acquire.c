@@ -110,8 +110,8 @@ static int acquire_vm(struct balancer *b, struct vm_entry *e)
 		struct log_field f[2];
 
 		e->announced = true;
-		log_field_set(&f[0], "VM", "%s", v->name);
-		log_field_set(&f[1], "CGROUP", "%s", e->cgroup);
+		log_field_str(&f[0], "VM", v->name);
+		log_field_str(&f[1], "CGROUP", e->cgroup);
 		log_send(LOG_INFO, MSGID_VM_APPEARED, f, 2,
 			 "%s appeared (cgroup %s)", v->name, e->cgroup);
 	}

@@ -131,7 +131,7 @@ static void driver_open(struct balancer *b)
 	if (r == -ENOENT) {
 		struct log_field f;
 
-		log_field_set(&f, "DRIVER_PATH", "%s", b->driver_path);
+		log_field_str(&f, "DRIVER_PATH", b->driver_path);
 		log_send(LOG_INFO, MSGID_DRIVER_ABSENT, &f, 1,
 			 "ovcmem driver absent (%s): working from cgroup and "
 			 "PSI signals only",
@@ -331,8 +331,8 @@ static void reload_failed(struct balancer *b, const char *what,
 	struct log_field f[2];
 
 	log_policy_errors(errs, LOG_ERR);
-	log_field_set(&f[0], "POLICY_DIR", "%s", b->policy_dir);
-	log_field_set(&f[1], "ERRORS", "%zu", n_errors);
+	log_field_str(&f[0], "POLICY_DIR", b->policy_dir);
+	log_field_u64(&f[1], "ERRORS", n_errors);
 	log_send(LOG_ERR, MSGID_RELOAD_FAILED, f, 2,
 		 "reload of %s failed (%zu error%s): keeping the "
 		 "running configuration and policy",
@@ -449,9 +449,9 @@ int balancer_reload(struct balancer *b)
 	match_classes(b);
 	b->interval = effective_interval(b);
 	record_update(b, "reload");
-	log_field_set(&f[0], "POLICY_DIR", "%s", b->policy_dir);
-	log_field_set(&f[1], "CLASSES", "%zu", b->policy.n_classes);
-	log_field_set(&f[2], "CONFIG", "%s", b->config_path);
+	log_field_str(&f[0], "POLICY_DIR", b->policy_dir);
+	log_field_u64(&f[1], "CLASSES", b->policy.n_classes);
+	log_field_str(&f[2], "CONFIG", b->config_path);
 	log_send(LOG_INFO, MSGID_RELOAD_OK, f, 3,
 		 "policy reloaded from %s: %zu classes; %s re-read (%s%s)",
 		 b->policy_dir, b->policy.n_classes, b->config_path,

@@ -164,7 +164,7 @@ void match_classes(struct balancer *b)
 		e->unmatched_logged = true;
 		if (!e->why[0])
 			copy_str(e->why, sizeof(e->why), "no class matched");
-		log_field_set(&f[0], "VM", "%s", v->name);
+		log_field_str(&f[0], "VM", v->name);
 		log_send(LOG_WARNING, MSGID_VM_UNMATCHED, f, 1,
 			 "%s matches no policy class: left alone", v->name);
 	}

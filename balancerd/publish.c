@@ -46,16 +46,13 @@ void log_summary(struct balancer *b, usec_t now)
 	}
 	b->last_summary = now;
 	format_size(b->totals.prefaulted, pre, sizeof(pre));
-	log_field_set(&f[0], "MODE", "%s", host_mode_name(b->mode));
-	log_field_set(&f[1], "VMS", "%zu", b->n_vms);
-	log_field_set(&f[2], "RECLAIMED_TOTAL", "%" PRIu64,
-		      b->totals.reclaimed);
-	log_field_set(&f[3], "PREFAULTED_TOTAL", "%" PRIu64,
-		      b->totals.prefaulted);
-	log_field_set(&f[4], "ACTIONS_TOTAL", "%" PRIu64, b->totals.actions);
-	log_field_set(&f[5], "ERRORS_TOTAL", "%" PRIu64, b->totals.errors);
-	log_field_set(&f[6], "MEM_AVAILABLE", "%" PRIu64,
-		      b->host.mem_available);
+	log_field_str(&f[0], "MODE", host_mode_name(b->mode));
+	log_field_u64(&f[1], "VMS", b->n_vms);
+	log_field_u64(&f[2], "RECLAIMED_TOTAL", b->totals.reclaimed);
+	log_field_u64(&f[3], "PREFAULTED_TOTAL", b->totals.prefaulted);
+	log_field_u64(&f[4], "ACTIONS_TOTAL", b->totals.actions);
+	log_field_u64(&f[5], "ERRORS_TOTAL", b->totals.errors);
+	log_field_u64(&f[6], "MEM_AVAILABLE", b->host.mem_available);
 	log_send(LOG_INFO, MSGID_SUMMARY, f, 7, "summary: %s, prefaulted %s",
 		 balancer_status(b, status, sizeof(status)), pre);
 }
@@ -150,13 +147,15 @@ int publish(struct balancer *b, usec_t now)
 	for (size_t i = 0; i < b->n_vms; i++) {
 		struct vm_entry *e = b->entry_of[i];
 
-		/* NULL on -ENOMEM: then built in place. */
-		if (!e->recent_json)
+		/* Only the state file shows the decisions: its cache is
+		 * rebuilt when the file is written, not for the metrics.
+		 * NULL on -ENOMEM: then built in place. */
+		if (due && !e->recent_json)
 			e->recent_json = state_recent_json(&e->recent);
 		recent_json[i] = e->recent_json;
-		rings[i] = &b->entry_of[i]->recent;
-		why[i] = b->entry_of[i]->why;
-		sources[i] = cold_source_name(&b->entry_of[i]->cold);
+		rings[i] = &e->recent;
+		why[i] = e->why;
+		sources[i] = cold_source_name(&e->cold);
 		if (!decide_cold_bytes(&b->vms[i], b->classes[i], b->interval,
 				       &cold[i]))
 			cold[i] = UINT64_MAX; /* unknown */
@@ -190,6 +189,10 @@ int publish(struct balancer *b, usec_t now)
 			 b->last_error);
 		b->publish_requested = false;
 	}
+	/* The metrics show no decisions: the document they are made from is
+	 * built without them (most of its size with eight per VM). */
+	s.recent = NULL;
+	s.recent_json = NULL;
 	if (metrics_due && metrics_writer_publish(&b->metrics, &s) < 0)
 		metrics_count_error(&b->totals.metrics, ERROR_SOURCE_METRICS);
 out:

@@ -61,32 +61,28 @@ static void log_action(const struct settle_tick *t, const struct action *a,
 	if (a->mode == MODE_CRITICAL)
 		prio = LOG_WARNING;
 
-	log_field_set(&f[n++], "VM", "%s", vm->signals->name);
-	log_field_set(&f[n++], "POLICY", "%s",
-		      vm->class_name ? vm->class_name : "");
-	log_field_set(&f[n++], "ACTION", "%s", action_kind_name(a->kind));
-	log_field_set(&f[n++], "BYTES_REQUESTED", "%" PRIu64, a->bytes);
-	log_field_set(&f[n++], "BYTES_DONE", "%" PRIu64, res->bytes_done);
-	log_field_set(&f[n++], "REASON", "%s", a->reason);
-	log_field_set(&f[n++], "MODE", "%s", host_mode_name(a->mode));
-	log_field_set(&f[n++], "PSI_SOME_AVG10", "%.2f",
-		      t->host->psi.some.avg10);
-	log_field_set(&f[n++], "PSI_FULL_AVG10", "%.2f",
-		      t->host->psi.full.avg10);
-	log_field_set(&f[n++], "MEM_AVAILABLE", "%" PRIu64,
-		      t->host->mem_available);
-	log_field_set(&f[n++], "VM_PRESSURE_SOME_AVG10", "%.2f",
-		      vm->signals->psi.some.avg10);
-	log_field_set(&f[n++], "DRY_RUN", "%d", res->dry_run ? 1 : 0);
-	log_field_set(&f[n++], "DURATION_USEC", "%" PRIu64,
-		      (uint64_t)res->duration);
+	/* Typed, borrowed fields: formatted only by a sink that shows
+	 * them (log.h), so stderr pays for the message alone. */
+	log_field_str(&f[n++], "VM", vm->signals->name);
+	log_field_str(&f[n++], "POLICY", vm->class_name);
+	log_field_str(&f[n++], "ACTION", action_kind_name(a->kind));
+	log_field_u64(&f[n++], "BYTES_REQUESTED", a->bytes);
+	log_field_u64(&f[n++], "BYTES_DONE", res->bytes_done);
+	log_field_str(&f[n++], "REASON", a->reason);
+	log_field_str(&f[n++], "MODE", host_mode_name(a->mode));
+	log_field_percent(&f[n++], "PSI_SOME_AVG10", t->host->psi.some.avg10);
+	log_field_percent(&f[n++], "PSI_FULL_AVG10", t->host->psi.full.avg10);
+	log_field_u64(&f[n++], "MEM_AVAILABLE", t->host->mem_available);
+	log_field_percent(&f[n++], "VM_PRESSURE_SOME_AVG10",
+			  vm->signals->psi.some.avg10);
+	log_field_int(&f[n++], "DRY_RUN", res->dry_run ? 1 : 0);
+	log_field_u64(&f[n++], "DURATION_USEC", (uint64_t)res->duration);
 	if (res->error)
-		log_field_set(&f[n++], "ERRNO", "%d", -res->error);
+		log_field_int(&f[n++], "ERRNO", -res->error);
 	if (res->partial)
-		log_field_set(&f[n++], "PARTIAL", "1");
+		log_field_int(&f[n++], "PARTIAL", 1);
 	if (a->kind == ACTION_PAGEOUT && !res->dry_run)
-		log_field_set(&f[n++], "BYTES_ADVISED", "%" PRIu64,
-			      res->bytes_advised);
+		log_field_u64(&f[n++], "BYTES_ADVISED", res->bytes_advised);
 	log_send(prio, MSGID_ACTION, f, n, "%s %s %s %s mode=%s: %s",
 		 vm->signals->name, action_kind_name(a->kind), req, line,
 		 host_mode_name(a->mode), a->reason);

@@ -29,12 +29,11 @@ static void log_mode(struct balancer *b, const struct tick_output *out)
 	if (b->mode_known && out->mode == b->mode)
 		return;
 	prio = out->mode == MODE_CRITICAL ? LOG_WARNING : LOG_NOTICE;
-	log_field_set(&f[0], "MODE", "%s", host_mode_name(out->mode));
-	log_field_set(&f[1], "PREVIOUS_MODE", "%s",
+	log_field_str(&f[0], "MODE", host_mode_name(out->mode));
+	log_field_str(&f[1], "PREVIOUS_MODE",
 		      b->mode_known ? host_mode_name(b->mode) : "none");
-	log_field_set(&f[2], "REASON", "%s", out->mode_reason);
-	log_field_set(&f[3], "MEM_AVAILABLE", "%" PRIu64,
-		      b->host.mem_available);
+	log_field_str(&f[2], "REASON", out->mode_reason);
+	log_field_u64(&f[3], "MEM_AVAILABLE", b->host.mem_available);
 	log_send(prio, MSGID_MODE_CHANGE, f, 4, "mode %s: %s",
 		 host_mode_name(out->mode), out->mode_reason);
 	b->mode = out->mode;

@@ -187,8 +187,8 @@ void sweep_vanished(struct balancer *b)
 			continue;
 		}
 		if (e->announced) {
-			log_field_set(&f[0], "VM", "%s", e->name);
-			log_field_set(&f[1], "CGROUP", "%s", e->cgroup);
+			log_field_str(&f[0], "VM", e->name);
+			log_field_str(&f[1], "CGROUP", e->cgroup);
 			log_send(LOG_INFO, MSGID_VM_VANISHED, f, 2,
 				 "%s vanished (cgroup %s)", e->name, e->cgroup);
 		}

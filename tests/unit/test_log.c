@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -107,6 +109,123 @@ static void test_send_fields(void **state)
 	assert_null(log_memory_get(1));
 	assert_ptr_equal(log_memory_find(MSGID_ACTION, 0, NULL), e);
 	assert_null(log_memory_find(MSGID_SUMMARY, 0, NULL));
+}
+
+/* What the journal sink handed to sd_journal_sendv(), item by item. */
+static char journal_items[32][600];
+static int journal_n, journal_calls, journal_result;
+
+static int capture_sendv(const struct iovec *iov, int n)
+{
+	journal_calls++;
+	journal_n = n < 32 ? n : 32;
+	for (int i = 0; i < journal_n; i++) {
+		size_t len = iov[i].iov_len < 599 ? iov[i].iov_len : 599;
+
+		memcpy(journal_items[i], iov[i].iov_base, len);
+		journal_items[i][len] = '\0';
+	}
+	return journal_result;
+}
+
+/* The item "KEY=..." the sink sent, or NULL. */
+static const char *journal_item(const char *key)
+{
+	size_t k = strlen(key);
+
+	for (int i = 0; i < journal_n; i++)
+		if (!strncmp(journal_items[i], key, k) &&
+		    journal_items[i][k] == '=')
+			return journal_items[i] + k + 1;
+	return NULL;
+}
+
+static void test_journal_sink_fields(void **state)
+{
+	char longer[400];
+	struct log_field f[8];
+
+	(void)state;
+	memset(longer, 'a', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	log_set_journal_sendv(capture_sendv);
+	journal_result = 0;
+	journal_calls = 0;
+	log_open(LOG_TARGET_JOURNAL);
+	log_field_str(&f[0], "VM", "web\n1");
+	log_field_u64(&f[1], "BYTES_REQUESTED", UINT64_MAX);
+	log_field_int(&f[2], "ERRNO", -5);
+	log_field_int(&f[3], "DRY_RUN", 0);
+	log_field_percent(&f[4], "PSI_SOME_AVG10", 12.345);
+	log_field_set(&f[5], "REASON", "%s %d", "over", 7);
+	log_field_str(&f[6], "CGROUP", longer);
+	log_field_str(&f[7], "POLICY", NULL);
+	assert_int_equal(log_send(LOG_WARNING, MSGID_ACTION, f, 8,
+				  "vm %s\x1b[2J", "web\n1"),
+			 0);
+	assert_int_equal(journal_calls, 1);
+	assert_int_equal(journal_n, 4 + 8);
+	/* The message and every text field escaped; numbers as numbers. */
+	assert_string_equal(journal_item("MESSAGE"), "vm web\\n1\\x1b[2J");
+	assert_string_equal(journal_item("PRIORITY"), "4");
+	assert_string_equal(journal_item("SYSLOG_IDENTIFIER"), "balancerd");
+	assert_string_equal(journal_item("MESSAGE_ID"),
+			    log_msgid_string(MSGID_ACTION));
+	assert_string_equal(journal_item("VM"), "web\\n1");
+	assert_string_equal(journal_item("BYTES_REQUESTED"),
+			    "18446744073709551615");
+	assert_string_equal(journal_item("ERRNO"), "-5");
+	assert_string_equal(journal_item("DRY_RUN"), "0");
+	assert_string_equal(journal_item("PSI_SOME_AVG10"), "12.35");
+	assert_string_equal(journal_item("REASON"), "over 7");
+	/* A borrowed string is cut where a formatted one is. */
+	assert_int_equal(strlen(journal_item("CGROUP")), LOG_VALUE_MAX - 1);
+	assert_string_equal(journal_item("POLICY"), "");
+	/* No MESSAGE_ID for plain diagnostics. */
+	log_info("plain");
+	assert_int_equal(journal_calls, 2);
+	assert_int_equal(journal_n, 3);
+	assert_null(journal_item("MESSAGE_ID"));
+	assert_string_equal(journal_item("PRIORITY"), "6");
+	/* Filtered out: the sink is not called at all. */
+	log_debug("noise");
+	assert_int_equal(journal_calls, 2);
+	log_set_journal_sendv(NULL);
+	log_open(LOG_TARGET_MEMORY);
+}
+
+static void test_typed_fields_in_memory(void **state)
+{
+	struct log_field f[3];
+	const struct log_entry *e;
+
+	(void)state;
+	log_field_u64(&f[0], "MEM_AVAILABLE", 0);
+	log_field_int(&f[1], "ERRNO", 95);
+	log_field_percent(&f[2], "VM_PRESSURE_SOME_AVG10", 0.005);
+	log_send(LOG_INFO, MSGID_SUMMARY, f, 3, "typed");
+	e = log_memory_get(0);
+	assert_non_null(e);
+	assert_string_equal(log_entry_field(e, "MEM_AVAILABLE"), "0");
+	assert_string_equal(log_entry_field(e, "ERRNO"), "95");
+	assert_string_equal(log_entry_field(e, "VM_PRESSURE_SOME_AVG10"),
+			    "0.01");
+	/* Percentages print as "%.2f" would, on the kernel's two-decimal
+	 * values and on any other. */
+	for (int k = 0; k < 4000; k++) {
+		double v = k < 2000 ? k * 0.05 : (k - 2000) * 0.0123457 - 3;
+		char want[LOG_VALUE_MAX];
+
+		if (k == 3999)
+			v = 1e12 + 0.125;
+		log_memory_clear();
+		log_field_percent(&f[0], "PSI_SOME_AVG10", v);
+		log_send(LOG_INFO, MSGID_NONE, f, 1, "pct");
+		snprintf(want, sizeof(want), "%.2f", v);
+		e = log_memory_get(0);
+		assert_non_null(e);
+		assert_string_equal(log_entry_field(e, "PSI_SOME_AVG10"), want);
+	}
 }
 
 static void test_errno_and_levels(void **state)
@@ -392,6 +511,8 @@ int main(void)
 		T(test_target_names),
 		T(test_send_fields),
 		T(test_errno_and_levels),
+		T(test_journal_sink_fields),
+		T(test_typed_fields_in_memory),
 		T(test_auto_detects_journal),
 		T(test_daemon_entries),
 		T(test_dry_run_entry),
