@@ -146,6 +146,9 @@ judge() {
 	cur != "" && /^[0-9]+ passed, [0-9]+ failed$/ {
 		np[cur] = $1; nf[cur] = $3; closing[cur] = 1; next
 	}
+	# The figures of a suite ("# ..." lines) go to the output too: other runs
+	# of the rig may overwrite the console log before anyone reads it.
+	cur != "" && /^# / { print "# vm/" kver "/" cur ": " substr($0, 3); next }
 	cur != "" && /^ok / { print "ok vm/" kver "/" cur "/" substr($0, 4); next }
 	cur != "" && /^not ok / { print "not ok vm/" kver "/" cur "/" substr($0, 8); next }
 	# Kernel reports. An OOM report carries a Call Trace by design: the
