@@ -122,8 +122,9 @@ int act_prefault_refaulted(const struct act_context *ctx,
 /*
  * A pagemap sample of @vm's guest RAM into its refault map: the baseline
  * the next refaults are seen against, and the judgement of what was
- * prefaulted. act_execute() takes one after every RECLAIM or PAGEOUT that
- * took something from a VM without ovcmem. 0 or a negative errno.
+ * prefaulted. act_execute() takes one after a RECLAIM or PAGEOUT that
+ * took something from a VM without ovcmem, at most every 5 s per VM
+ * (REFAULT_BASELINE_SPACING). 0 or a negative errno.
  */
 int act_refault_sample(const struct act_context *ctx,
 		       const struct vm_signals *vm);

@@ -416,6 +416,29 @@ static void test_prefault_where_it_refaults(void **state)
 	fake_vmm_destroy(&m);
 }
 
+/* After a reclaim the baseline is taken again only when the last one is
+ * 5 s old: a reclaim right after another walks nothing. */
+static void test_baseline_spaced(void **state)
+{
+	struct fixture *f = *state;
+	struct action reclaim_a = {.kind = ACTION_RECLAIM, .bytes = 8 * MiB};
+	struct refault_totals t;
+	struct act_result res;
+	struct fake_vmm m;
+
+	fake_vmm_create(f, &m);
+	fake_vmm_pages(&m, 0, 0);
+	assert_int_equal(act_execute(&f->ctx, &reclaim_a, &f->vm, &res), 0);
+	fake_vmm_pages(&m, 512, 612);
+	assert_int_equal(act_execute(&f->ctx, &reclaim_a, &f->vm, &res), 0);
+	assert_true(act_refault_totals(CG, &t));
+	assert_int_equal(t.refaulted, 0); /* not looked again */
+	assert_int_equal(act_refault_sample(&f->ctx, &f->vm), 0);
+	assert_true(act_refault_totals(CG, &t));
+	assert_int_equal(t.refaulted, 100);
+	fake_vmm_destroy(&m);
+}
+
 /* The process left: its map goes with it. */
 static void test_refault_map_dropped_with_process(void **state)
 {
@@ -463,6 +486,7 @@ int main(void)
 		T(test_prefault_vanished_process),
 		T(test_prefault_where_it_refaults),
 		T(test_refault_map_dropped_with_process),
+		T(test_baseline_spaced),
 		T(test_path_too_long),
 #undef T
 	};
