@@ -121,7 +121,7 @@ static int acquire_vm(struct balancer *b, struct vm_entry *e)
 	e->have_prev = true;
 	e->since_full = flags & VM_ACQUIRE_SKIP_SLOW ? e->since_full + 1 : 1;
 	e->limits_written = false;
-	b->n_vms++;
+	b->entry_of[b->n_vms++] = e;
 	return 0;
 }
 
@@ -135,6 +135,7 @@ int acquire_vms(struct balancer *b)
 	int r = 0;
 
 	b->n_vms = 0;
+	r = grow_tick_arrays(b, b->n_listed);
 	for (size_t i = 0; i < b->n_listed && r == 0; i++) {
 		r = acquire_vm(b, b->listed[i]);
 		ping_watchdog(b);
@@ -144,11 +145,7 @@ int acquire_vms(struct balancer *b)
 		return r;
 	}
 	sweep_vanished(b);
-	/* entries[] is stable from here to the end of the tick. */
-	for (size_t i = 0; i < b->n_vms; i++) {
-		b->entry_of[i] = entry_find(b, b->vms[i].cgroup);
-		if (b->event)
-			psi_trigger_vm(b, b->entry_of[i]);
-	}
+	for (size_t i = 0; b->event && i < b->n_vms; i++)
+		psi_trigger_vm(b, b->entry_of[i]);
 	return 0;
 }

@@ -199,32 +199,50 @@ static void metrics_setup(struct balancer *b)
 
 /*
  * The soft RLIMIT_NOFILE (1024 by default, for select(2)'s sake) to the
- * hard one: this daemon uses epoll, and a PSI trigger per VM. As systemd
- * recommends for daemons that need more descriptors.
+ * hard one: this daemon uses epoll, keeps each VM's cgroup files open and
+ * a PSI trigger per VM. As systemd recommends for daemons that need more
+ * descriptors. Said in one journal line once the log target is known
+ * (fd_budget_log).
  */
-static void raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
-		return;
-	rl.rlim_cur = rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-		log_debug("cannot raise the file descriptor limit: %s",
-			  strerror(errno));
-}
-
 void fd_budget_setup(struct balancer *b)
 {
 	struct rlimit rl;
 
-	raise_fd_limit();
+	b->fd_soft_before = 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		b->fd_soft_before = rl.rlim_cur;
+		if (rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+				b->fd_raise_err = -errno;
+		}
+	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
 		rl.rlim_cur = 1024;
+	b->fd_limit = rl.rlim_cur;
 	b->max_keeping =
 		rl.rlim_cur > FD_RESERVE
 			? (size_t)(rl.rlim_cur - FD_RESERVE) / VM_FDS_KEPT
 			: 0;
+}
+
+/* fd_budget_setup()'s outcome, one line. */
+static void fd_budget_log(const struct balancer *b)
+{
+	char raised[96] = "";
+
+	if (b->fd_raise_err)
+		snprintf(raised, sizeof(raised),
+			 " (cannot raise it from %llu: %s)",
+			 (unsigned long long)b->fd_soft_before,
+			 strerror(-b->fd_raise_err));
+	else if (b->fd_soft_before && b->fd_soft_before != b->fd_limit)
+		snprintf(raised, sizeof(raised),
+			 " (raised from %llu, the hard limit)",
+			 (unsigned long long)b->fd_soft_before);
+	log_info("file descriptor limit %llu%s: the cgroup files of up to "
+		 "%zu VMs are kept open, beyond that read with open/read/close",
+		 (unsigned long long)b->fd_limit, raised, b->max_keeping);
 }
 
 int balancer_new(const struct balancer_options *opts, struct balancer **ret)
@@ -254,6 +272,7 @@ int balancer_new(const struct balancer_options *opts, struct balancer **ret)
 		return r;
 	}
 	apply_log_target(b);
+	fd_budget_log(b);
 	settings_of(&b->ovr, &b->cfg, &st);
 	copy_str(b->policy_dir, sizeof(b->policy_dir), st.policy_dir);
 	copy_str(b->state_file, sizeof(b->state_file), st.state_file);
@@ -301,7 +320,7 @@ void balancer_free(struct balancer *b)
 	if (!b)
 		return;
 	for (size_t i = 0; i < b->n_entries; i++)
-		entry_clear(b, &b->entries[i]);
+		entry_free(b, b->entries[i]);
 	free(b->entries);
 	free(b->listed);
 	free(b->vms);
@@ -443,7 +462,7 @@ int balancer_reload(struct balancer *b)
 	b->policy_gen++;
 	/* A VM that matched nothing may match now, and be told again. */
 	for (size_t i = 0; i < b->n_entries; i++)
-		b->entries[i].unmatched_logged = false;
+		b->entries[i]->unmatched_logged = false;
 	/* The last tick's classes[] pointed into the policy just freed, and
 	 * a failed tick publishes them: match again now. */
 	match_classes(b);

@@ -65,13 +65,16 @@
  * the ovcmem client's partitions, the journal, files read once. */
 #define FD_RESERVE 2048
 
-/* Per-VM bookkeeping that outlives one tick, keyed by cgroup. */
+/*
+ * Per-VM bookkeeping that outlives one tick, keyed by cgroup. Each entry
+ * is allocated on its own, its cgroup path at its end in as many bytes as
+ * it needs: with thousands of VMs the table is most of the daemon's
+ * memory, and entries never move.
+ */
 struct vm_entry {
 	/* Unique among entries: decide() keys its state by it, so two
 	 * cgroups that decode to one name get "name~2" (see unique_name). */
 	char name[VM_NAME_MAX];
-	char decoded[VM_NAME_MAX]; /* what the policy globs match */
-	char cgroup[CGROUP_PATH_MAX];
 	bool present;	/* seen this tick */
 	bool announced; /* "appeared" logged: its signals were read once */
 	int read_err;	/* the last read's error, logged once per cause */
@@ -90,11 +93,18 @@ struct vm_entry {
 	 * reload, and acquire, decide, PSI triggers and publish all use it. */
 	const struct policy_class *class;
 	unsigned int class_gen;
-	char why[256];
+	char *why;		 /* how it matched (malloc'ed), or NULL: "" */
 	struct cold_source cold; /* chosen in the match step, each tick */
 	sd_event_source *psi;	 /* memory.pressure trigger, or NULL */
 	bool psi_tried;
+	char cgroup[]; /* relative to the cgroup root */
 };
+
+/* @e's match reason, "" before its first match. */
+static inline const char *entry_why(const struct vm_entry *e)
+{
+	return e->why ? e->why : "";
+}
 
 /* The command line's overrides of balancerd.json, kept for reloads. */
 struct balancer_overrides {
@@ -138,11 +148,15 @@ struct balancer {
 	const struct policy_class **classes;
 	struct vm_entry **entry_of;
 
-	struct vm_entry *entries;
+	struct vm_entry **entries; /* sorted by cgroup */
 	size_t n_entries, cap_entries;
 	/* Entries that keep their files open, and how many may: what
 	 * RLIMIT_NOFILE leaves after FD_RESERVE, VM_FDS_KEPT each. */
 	size_t n_keeping, max_keeping;
+	/* RLIMIT_NOFILE: soft limit at start, after raising it, and why it
+	 * could not be raised (0, or a negative errno). */
+	unsigned long long fd_soft_before, fd_limit;
+	int fd_raise_err;
 	/* The match step's VMs, in discovery order, for acquire. */
 	struct vm_entry **listed;
 	size_t n_listed, cap_listed;
@@ -196,16 +210,17 @@ static inline void copy_str(char *dst, size_t len, const char *src)
 /* The entry of @cgroup, or NULL. Binary search. */
 struct vm_entry *entry_find(struct balancer *b, const char *cgroup);
 /* The entry of @cgroup, added when the VM is new (its name decoded and
- * made unique). Adding moves entries: earlier pointers go stale.
- * NULL on -ENOMEM. */
+ * made unique). Entries do not move. NULL on -ENOMEM. */
 struct vm_entry *entry_get(struct balancer *b, const char *cgroup);
 /* Room for @n VMs in this tick's arrays. 0 or -ENOMEM. */
 int grow_tick_arrays(struct balancer *b, size_t n);
 /* Entries not present this tick: "vanished" logged (if announced), then
- * dropped, keeping the order. Moves entries. */
+ * freed, keeping the order of the others. */
 void sweep_vanished(struct balancer *b);
-/* Free what an entry owns (its PSI trigger, its cached JSON). */
-void entry_clear(struct balancer *b, struct vm_entry *e);
+/* Keep @why as @e's match reason. */
+void entry_set_why(struct vm_entry *e, const char *why);
+/* Free an entry and what it owns (its PSI trigger, files, cached JSON). */
+void entry_free(struct balancer *b, struct vm_entry *e);
 
 /* ---- match.c ---- */
 
@@ -264,7 +279,7 @@ int watch_publish_requests(struct balancer *b);
 /* ---- manager.c ---- */
 
 /* Raise the soft RLIMIT_NOFILE to the hard one and size the VMs' share
- * of it (max_keeping). */
+ * of it (max_keeping); balancer_new() says the outcome in one line. */
 void fd_budget_setup(struct balancer *b);
 
 /* WATCHDOG=1 when a quarter of the watchdog period passed: called

@@ -18,11 +18,11 @@
 #include "metrics.h"
 #include "ovcmem_client.h"
 
-/* The match step of one VM: its class under the current policy. */
-/* Add @cgroup to this tick's list (its entry is found again later:
- * adding entries moves them). */
+/* Add @cgroup's entry to this tick's list. */
 static int list_add(struct balancer *b, const char *cgroup, size_t *n)
 {
+	struct vm_entry *e;
+
 	if (*n == b->cap_listed) {
 		size_t cap = b->cap_listed ? b->cap_listed * 2 : 16;
 		struct vm_entry **p = realloc(b->listed, cap * sizeof(*p));
@@ -32,9 +32,10 @@ static int list_add(struct balancer *b, const char *cgroup, size_t *n)
 		b->listed = p;
 		b->cap_listed = cap;
 	}
-	if (!entry_get(b, cgroup))
+	e = entry_get(b, cgroup);
+	if (!e)
 		return -ENOMEM;
-	b->listed[(*n)++] = NULL; /* filled once entries stop moving */
+	b->listed[(*n)++] = e;
 	return 0;
 }
 
@@ -72,7 +73,7 @@ int match_vms(struct balancer *b)
 		}
 	}
 	for (size_t i = 0; i < b->n_entries; i++)
-		b->entries[i].present = false;
+		b->entries[i]->present = false;
 	r = 0;
 	for (size_t i = 0; i < list.n && r == 0; i++)
 		r = list_add(b, list.cgroups[i], &n);
@@ -83,16 +84,6 @@ int match_vms(struct balancer *b)
 
 		if (p->cgroup[0] && vm_list_lookup(&list, p->cgroup) < 0)
 			r = list_add(b, p->cgroup, &n);
-	}
-	/* No entry moves from here to the sweep after acquire. */
-	for (size_t i = 0, k = 0; r == 0 && i < list.n; i++)
-		b->listed[k++] = entry_find(b, list.cgroups[i]);
-	for (size_t i = 0, k = list.n;
-	     r == 0 && i < ovcmem_client_count(b->ovc); i++) {
-		const struct ovcmem_part *p = ovcmem_client_get(b->ovc, i);
-
-		if (p->cgroup[0] && vm_list_lookup(&list, p->cgroup) < 0)
-			b->listed[k++] = entry_find(b, p->cgroup);
 	}
 	vm_list_free(&list);
 	if (r < 0)
@@ -144,10 +135,17 @@ static void cold_source_set(struct balancer *b, struct vm_entry *e,
 
 void entry_match(struct balancer *b, struct vm_entry *e)
 {
+	char decoded[VM_NAME_MAX], why[256];
+
 	if (e->class_gen == b->policy_gen)
 		return;
-	e->class = policy_match(&b->policy, e->decoded, e->why, sizeof(e->why));
+	/* The globs match the decoded name, before unique_name()'s "~2". */
+	if (vm_name_from_cgroup(e->cgroup, decoded, sizeof(decoded)) < 0)
+		copy_str(decoded, sizeof(decoded), e->cgroup);
+	why[0] = '\0';
+	e->class = policy_match(&b->policy, decoded, why, sizeof(why));
 	e->class_gen = b->policy_gen;
+	entry_set_why(e, why);
 }
 
 void match_classes(struct balancer *b)
@@ -162,8 +160,8 @@ void match_classes(struct balancer *b)
 		if (b->classes[i] || e->unmatched_logged)
 			continue;
 		e->unmatched_logged = true;
-		if (!e->why[0])
-			copy_str(e->why, sizeof(e->why), "no class matched");
+		if (!entry_why(e)[0])
+			entry_set_why(e, "no class matched");
 		log_field_str(&f[0], "VM", v->name);
 		log_send(LOG_WARNING, MSGID_VM_UNMATCHED, f, 1,
 			 "%s matches no policy class: left alone", v->name);

@@ -154,7 +154,7 @@ int publish(struct balancer *b, usec_t now)
 			e->recent_json = state_recent_json(&e->recent);
 		recent_json[i] = e->recent_json;
 		rings[i] = &e->recent;
-		why[i] = e->why;
+		why[i] = entry_why(e);
 		sources[i] = cold_source_name(&e->cold);
 		if (!decide_cold_bytes(&b->vms[i], b->classes[i], b->interval,
 				       &cold[i]))

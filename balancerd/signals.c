@@ -75,6 +75,28 @@ static int split_key_value(char *line, char **key, uint64_t *value)
 
 /* ---- PSI --------------------------------------------------------------- */
 
+/*
+ * The kernel's "12.34": hundredths, as a whole number over 100.0. That
+ * division is rounded once, to the double nearest the decimal, which is
+ * what strtod() returns for it: the same value for a tenth of the work.
+ * false for any other spelling (strtod() then reads it).
+ */
+static bool lex_hundredths(const char *s, double *ret, char **end)
+{
+	uint64_t n = 0;
+	size_t digits = 0;
+
+	for (; *s >= '0' && *s <= '9' && digits < 12; s++, digits++)
+		n = n * 10 + (uint64_t)(*s - '0');
+	if (!digits || s[0] != '.' || s[1] < '0' || s[1] > '9' || s[2] < '0' ||
+	    s[2] > '9' || (s[3] >= '0' && s[3] <= '9'))
+		return false;
+	n = n * 100 + (uint64_t)(s[1] - '0') * 10 + (uint64_t)(s[2] - '0');
+	*ret = (double)n / 100.0;
+	*end = (char *)(uintptr_t)(s + 3);
+	return true;
+}
+
 /* "avg10=0.12 avg60=0.00 avg300=0.00 total=1234" */
 static int parse_psi_fields(const char *s, struct psi_line *ret)
 {
@@ -90,7 +112,8 @@ static int parse_psi_fields(const char *s, struct psi_line *ret)
 		s += strlen(names[i]);
 		if (!isdigit((unsigned char)*s))
 			return -EINVAL;
-		*avgs[i] = strtod(s, &e);
+		if (!lex_hundredths(s, avgs[i], &e))
+			*avgs[i] = strtod(s, &e);
 		if (e == s || (*e != ' ' && *e != '\t'))
 			return -EINVAL;
 		/* A share of time: "1e999" is no percentage (it would be
@@ -383,6 +406,9 @@ int host_signals_acquire(const char *root, struct host_signals *ret)
  * reads ten files of each of up to a thousand VMs).
  */
 struct cg_reader {
+	/* Its path, joined only when needed (a descriptor to open, or a
+	 * missing file to explain): "" until then. */
+	const char *root, *cgroup_root, *cgroup;
 	char dir[PATH_MAX];
 	int dfd;
 	struct vm_files *files; /* kept open between ticks, or NULL */
@@ -461,6 +487,20 @@ static bool dir_exists(const char *dir)
 	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* The cgroup's directory, joined on first use. */
+static int cg_dir(struct cg_reader *cg, const char **ret)
+{
+	int r = 0;
+
+	if (!cg->dir[0])
+		r = join_path(cg->dir, sizeof(cg->dir), cg->root,
+			      cg->cgroup_root ? cg->cgroup_root
+					      : "sys/fs/cgroup",
+			      cg->cgroup);
+	*ret = cg->dir;
+	return r;
+}
+
 /*
  * Read one file of the cgroup. A missing file is -ENOENT when the whole
  * cgroup is gone, -ENODATA when only that file is absent (a controller
@@ -471,8 +511,9 @@ static int cg_read(struct cg_reader *cg, const char *file)
 	int fd = kept_fd(cg, file);
 	int r = fd >= 0 ? pread_text(fd, cg->buf, sizeof(cg->buf))
 			: read_text_at(cg->dfd, file, cg->buf, sizeof(cg->buf));
+	const char *dir;
 
-	if (r == -ENOENT && dir_exists(cg->dir))
+	if (r == -ENOENT && cg_dir(cg, &dir) == 0 && dir_exists(dir))
 		return -ENODATA;
 	return r;
 }
@@ -665,13 +706,22 @@ int vm_signals_acquire_files(const char *root, const char *cgroup_root,
 	if (!cg)
 		return -ENOMEM;
 	cg->files = files;
-	r = join_path(cg->dir, sizeof(cg->dir), root,
-		      cgroup_root ? cgroup_root : "sys/fs/cgroup", cgroup);
+	cg->root = root;
+	cg->cgroup_root = cgroup_root;
+	cg->cgroup = cgroup;
+	cg->dir[0] = '\0';
 	cg->dfd = files && files->dfd >= 0 ? files->dfd : -1;
-	if (r == 0 && cg->dfd < 0)
-		cg->dfd = open(cg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (r == 0 && cg->dfd < 0)
-		r = errno == ENODEV || errno == ENOTDIR ? -ENOENT : -errno;
+	r = 0;
+	if (cg->dfd < 0) {
+		const char *dir;
+
+		r = cg_dir(cg, &dir);
+		if (r == 0)
+			cg->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (r == 0 && cg->dfd < 0)
+			r = errno == ENODEV || errno == ENOTDIR ? -ENOENT
+								: -errno;
+	}
 	if (r == 0 && files)
 		files->dfd = cg->dfd; /* kept with the files */
 	if (r == 0)

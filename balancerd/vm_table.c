@@ -26,7 +26,7 @@ static size_t entry_pos(const struct balancer *b, const char *cgroup,
 	*found = false;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(b->entries[mid].cgroup, cgroup);
+		int c = strcmp(b->entries[mid]->cgroup, cgroup);
 
 		if (c == 0) {
 			*found = true;
@@ -45,13 +45,13 @@ struct vm_entry *entry_find(struct balancer *b, const char *cgroup)
 	bool found;
 	size_t i = entry_pos(b, cgroup, &found);
 
-	return found ? &b->entries[i] : NULL;
+	return found ? b->entries[i] : NULL;
 }
 
 static bool name_taken(const struct balancer *b, const char *name)
 {
 	for (size_t i = 0; i < b->n_entries; i++)
-		if (!strcmp(b->entries[i].name, name))
+		if (!strcmp(b->entries[i]->name, name))
 			return true;
 	return false;
 }
@@ -77,39 +77,38 @@ static void unique_name(const struct balancer *b, const char *decoded,
 	}
 }
 
-/* Insert in order. Moves entries: pointers to them are stale after. */
+/* Insert in order. */
 static struct vm_entry *entry_add(struct balancer *b, const char *cgroup,
 				  const char *decoded)
 {
-	char name[VM_NAME_MAX];
-
+	size_t len = strlen(cgroup) + 1;
 	struct vm_entry *e;
 	bool found;
 	size_t i;
 
-	unique_name(b, decoded, name, sizeof(name));
 	if (b->n_entries == b->cap_entries) {
 		size_t cap = b->cap_entries ? b->cap_entries * 2 : 16;
-		struct vm_entry *p = realloc(b->entries, cap * sizeof(*p));
+		struct vm_entry **p = realloc(b->entries, cap * sizeof(*p));
 
 		if (!p)
 			return NULL;
 		b->entries = p;
 		b->cap_entries = cap;
 	}
-	i = entry_pos(b, cgroup, &found);
-	memmove(&b->entries[i + 1], &b->entries[i],
-		(b->n_entries - i) * sizeof(*b->entries));
-	b->n_entries++;
-	e = &b->entries[i];
-	memset(e, 0, sizeof(*e));
+	e = calloc(1, sizeof(*e) + len);
+	if (!e)
+		return NULL;
+	unique_name(b, decoded, e->name, sizeof(e->name));
+	memcpy(e->cgroup, cgroup, len);
 	vm_files_init(&e->files);
 	e->keeps_files = b->n_keeping < b->max_keeping;
 	b->n_keeping += e->keeps_files;
 	e->reclaim.fd = -1;
-	copy_str(e->cgroup, sizeof(e->cgroup), cgroup);
-	copy_str(e->name, sizeof(e->name), name);
-	copy_str(e->decoded, sizeof(e->decoded), decoded);
+	i = entry_pos(b, cgroup, &found);
+	memmove(&b->entries[i + 1], &b->entries[i],
+		(b->n_entries - i) * sizeof(*b->entries));
+	b->entries[i] = e;
+	b->n_entries++;
 	return e;
 }
 
@@ -125,7 +124,6 @@ struct vm_entry *entry_get(struct balancer *b, const char *cgroup)
 	 * failed. */
 	if (vm_name_from_cgroup(cgroup, decoded, sizeof(decoded)) < 0)
 		copy_str(decoded, sizeof(decoded), cgroup);
-	/* entry_add may move entries: re-find pointers after it. */
 	return entry_add(b, cgroup, decoded);
 }
 
@@ -135,7 +133,9 @@ int grow_tick_arrays(struct balancer *b, size_t n)
 
 	if (n <= b->cap_vms)
 		return 0;
-	n = n < 16 ? 16 : n * 2;
+	/* Sized for the VMs listed, with room for a few more: vms[] is a
+	 * kilobyte per VM, doubling it would waste up to half. */
+	n = n < 16 ? 16 : n + n / 16;
 	p = realloc(b->vms, n * sizeof(*b->vms));
 	if (!p)
 		return -ENOMEM;
@@ -152,23 +152,31 @@ int grow_tick_arrays(struct balancer *b, size_t n)
 	return 0;
 }
 
+void entry_set_why(struct vm_entry *e, const char *why)
+{
+	if (!strcmp(entry_why(e), why))
+		return;
+	free(e->why);
+	e->why = why[0] ? strdup(why) : NULL; /* NULL on -ENOMEM: "" */
+}
+
 static void entry_drop_psi(struct vm_entry *e)
 {
 	e->psi = sd_event_source_disable_unref(e->psi);
 }
 
-void entry_clear(struct balancer *b, struct vm_entry *e)
+void entry_free(struct balancer *b, struct vm_entry *e)
 {
 	if (e->psi && b->n_vm_triggers)
 		b->n_vm_triggers--;
 	entry_drop_psi(e);
 	free(e->recent_json);
-	e->recent_json = NULL;
+	free(e->why);
 	vm_files_close(&e->files);
 	act_kept_file_close(&e->reclaim);
 	if (e->keeps_files && b->n_keeping)
 		b->n_keeping--;
-	e->keeps_files = false;
+	free(e);
 }
 
 /* Entries not seen this tick: log once and forget, keeping the order. */
@@ -177,13 +185,11 @@ void sweep_vanished(struct balancer *b)
 	size_t k = 0;
 
 	for (size_t i = 0; i < b->n_entries; i++) {
-		struct vm_entry *e = &b->entries[i];
+		struct vm_entry *e = b->entries[i];
 		struct log_field f[2];
 
 		if (e->present) {
-			if (k != i)
-				b->entries[k] = *e;
-			k++;
+			b->entries[k++] = e;
 			continue;
 		}
 		if (e->announced) {
@@ -192,7 +198,7 @@ void sweep_vanished(struct balancer *b)
 			log_send(LOG_INFO, MSGID_VM_VANISHED, f, 2,
 				 "%s vanished (cgroup %s)", e->name, e->cgroup);
 		}
-		entry_clear(b, e);
+		entry_free(b, e);
 	}
 	b->n_entries = k;
 }

@@ -167,6 +167,47 @@ static void test_psi_rejects_bad_text(void **state)
 
 /* ---- meminfo ---------------------------------------------------------- */
 
+/* Every spelling of an average reads as strtod() reads it, the
+ * kernel's two decimals (read without strtod) included. */
+static void test_psi_values_as_strtod(void **state)
+{
+	static const char *const avgs[] = {
+		"0.00",	  "0.01",  "0.10",   "12.34", "99.99",
+		"100.00", "1.5",   "7",	     "3.125", "000000000012.34",
+		"0.005",  "42.10", "55.555", "1e1",
+	};
+	char text[256];
+	struct psi p;
+
+	(void)state;
+	for (int k = 0; k <= 10000; k++) {
+		char num[16];
+
+		snprintf(num, sizeof(num), "%d.%02d", k / 100, k % 100);
+		snprintf(text, sizeof(text),
+			 "some avg10=%s avg60=0.00 avg300=0.00 total=1\n", num);
+		assert_int_equal(parse_psi(text, &p), 0);
+		assert_true(p.some.avg10 == strtod(num, NULL));
+	}
+	for (size_t i = 0; i < sizeof(avgs) / sizeof(avgs[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "some avg10=%s avg60=%s avg300=0.00 total=1\n",
+			 avgs[i], avgs[i]);
+		assert_int_equal(parse_psi(text, &p), 0);
+		assert_true(p.some.avg10 == strtod(avgs[i], NULL));
+		assert_true(p.some.avg60 == strtod(avgs[i], NULL));
+	}
+	/* Over 100 is no share of time, in either spelling. */
+	assert_int_equal(
+		parse_psi("some avg10=100.01 avg60=0.00 avg300=0.00 total=1\n",
+			  &p),
+		-ERANGE);
+	assert_int_equal(
+		parse_psi("some avg10=1e3 avg60=0.00 avg300=0.00 total=1\n",
+			  &p),
+		-ERANGE);
+}
+
 static void test_meminfo(void **state)
 {
 	struct host_signals h = {0};
@@ -594,6 +635,7 @@ int main(void)
 		cmocka_unit_test(test_psi_some_and_full),
 		cmocka_unit_test(test_psi_without_full),
 		cmocka_unit_test(test_psi_rejects_bad_text),
+		cmocka_unit_test(test_psi_values_as_strtod),
 		cmocka_unit_test(test_meminfo),
 		cmocka_unit_test(test_meminfo_bad),
 		cmocka_unit_test(test_memory_stat_6_1),
