@@ -273,7 +273,7 @@ wd_logged() { journalctl -u $U --no-pager -o cat | grep -qi 'watchdog'; }
 check watchdog-logged "systemd logged no watchdog timeout" wd_logged
 
 # ---- no guestsim access ever read wrong data -------------------------------
-for v in batch-idle web-spike plain-1 probe-1; do stop_vm $v; done
+for v in batch-idle web-spike plain-1 probe-1 ksm-1 ksm-2; do stop_vm $v; done
 bad=""
 for f in "$OUT"/vm-*.jsonl; do
 	v=${f##*/vm-}
