@@ -22,7 +22,7 @@ DESTDIR ?=
 B := build
 CC ?= cc
 WERROR ?= -Werror
-PKGS := jansson libsystemd libcgroup
+PKGS := jansson libsystemd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 CC=${CC:-cc}
-PKGS="jansson libsystemd libcgroup"
+PKGS="jansson libsystemd"
 CFLAGS="-std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude/uapi -Ibalancerd"
 
 make -s build/libbalancer.a build/balancerd
