@@ -741,19 +741,3 @@ int vm_signals_acquire_files(const char *root, const char *cgroup_root,
 	*ret = v;
 	return r;
 }
-
-int vm_signals_acquire_flags(const char *root, const char *cgroup_root,
-			     const char *cgroup, const struct vm_signals *prev,
-			     unsigned int flags, struct vm_signals *ret)
-{
-	return vm_signals_acquire_files(root, cgroup_root, cgroup, NULL, prev,
-					flags, ret);
-}
-
-int vm_signals_acquire(const char *root, const char *cgroup_root,
-		       const char *cgroup, const struct vm_signals *prev,
-		       struct vm_signals *ret)
-{
-	return vm_signals_acquire_flags(root, cgroup_root, cgroup, prev, 0,
-					ret);
-}

@@ -111,22 +111,6 @@ int parse_memory_value(const char *text, uint64_t *ret);
 int host_signals_acquire(const char *root, struct host_signals *ret);
 
 /*
- * Read the VM's cgroup files below @root/sys/fs/cgroup (or the configured
- * cgroup root, given relative to @root as @cgroup_root). @prev, if not
- * NULL, is the previous tick's signals of the same VM, for the deltas.
- * Returns 0; -ENOENT if the cgroup vanished (ret->vanished set, name and
- * cgroup filled), -EOPNOTSUPP if the cgroup has no memory controller,
- * or another negative errno. Optional files that are
- * absent leave their fields at the "unset" value (memory.max/high: max;
- * memory.swap.current, memory.pressure, memory.events: 0 / !present).
- * ret->pid is the first pid of the scope or of libvirt's emulator
- * sub-cgroup. ret->ovcmem is left zeroed: the ovcmem client fills it.
- */
-int vm_signals_acquire(const char *root, const char *cgroup_root,
-		       const char *cgroup, const struct vm_signals *prev,
-		       struct vm_signals *ret);
-
-/*
  * Skip the slow files, those that change only when someone writes them
  * or rarely (memory.max/high/low, swap.current, memory.events, the pid):
  * keep @prev's values. For daemons that refresh them every few ticks.
@@ -144,11 +128,6 @@ int vm_signals_acquire(const char *root, const char *cgroup_root,
 /* 1 MiB: decide()'s refault rate that matters (256 faults a second) over
  * a one-second tick. */
 #define VM_STAT_GROWTH (1ULL << 20)
-
-/* vm_signals_acquire() with VM_ACQUIRE_* @flags (0: the same). */
-int vm_signals_acquire_flags(const char *root, const char *cgroup_root,
-			     const char *cgroup, const struct vm_signals *prev,
-			     unsigned int flags, struct vm_signals *ret);
 
 /*
  * A VM's cgroup directory and the files read most ticks, kept open
@@ -168,10 +147,21 @@ void vm_files_init(struct vm_files *f);
 void vm_files_close(struct vm_files *f);
 
 /*
- * vm_signals_acquire_flags() through @files (kept open, opened on first
- * use; closed when the cgroup turned out gone or unreadable, so that a
- * new cgroup of the same name is opened afresh). @files NULL: opened and
- * closed in the call.
+ * Read the VM's cgroup files below @root/sys/fs/cgroup (or the configured
+ * cgroup root, given relative to @root as @cgroup_root) with VM_ACQUIRE_*
+ * @flags (0: every file). @prev, if not NULL, is the previous tick's
+ * signals of the same VM, for the deltas and what @flags skip.
+ * Returns 0; -ENOENT if the cgroup vanished (ret->vanished set, name and
+ * cgroup filled), -EOPNOTSUPP if the cgroup has no memory controller,
+ * or another negative errno. Optional files that are
+ * absent leave their fields at the "unset" value (memory.max/high: max;
+ * memory.swap.current, memory.pressure, memory.events: 0 / !present).
+ * ret->pid is the first pid of the scope or of libvirt's emulator
+ * sub-cgroup. ret->ovcmem is left zeroed: the ovcmem client fills it.
+ *
+ * Through @files, kept open (opened on first use; closed when the cgroup
+ * turned out gone or unreadable, so that a new cgroup of the same name is
+ * opened afresh); @files NULL: opened and closed in the call.
  */
 int vm_signals_acquire_files(const char *root, const char *cgroup_root,
 			     const char *cgroup, struct vm_files *files,

@@ -120,7 +120,7 @@ struct vm_entry *entry_get(struct balancer *b, const char *cgroup)
 
 	if (e)
 		return e;
-	/* As vm_signals_acquire() names it, which it did not when it
+	/* As vm_signals_acquire_files() names it, which it did not when it
 	 * failed. */
 	if (vm_name_from_cgroup(cgroup, decoded, sizeof(decoded)) < 0)
 		copy_str(decoded, sizeof(decoded), cgroup);

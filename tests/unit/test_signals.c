@@ -407,8 +407,9 @@ static void test_vm_acquire(void **state)
 
 	(void)state;
 	put_vm(CG, "2147483648\n");
-	assert_int_equal(
-		vm_signals_acquire(tree, "sys/fs/cgroup", CG, NULL, &prev), 0);
+	assert_int_equal(vm_signals_acquire_files(tree, "sys/fs/cgroup", CG,
+						  NULL, NULL, 0, &prev),
+			 0);
 	assert_string_equal(prev.name, "vm1");
 	assert_string_equal(prev.cgroup, CG);
 	assert_false(prev.vanished);
@@ -431,8 +432,9 @@ static void test_vm_acquire(void **state)
 	put(CG_FILE("memory.pressure"),
 	    "some avg10=2.00 avg60=0.50 avg300=0.10 total=123556789\n"
 	    "full avg10=0.75 avg60=0.20 avg300=0.05 total=98765432\n");
-	assert_int_equal(
-		vm_signals_acquire(tree, "/sys/fs/cgroup", CG, &prev, &v), 0);
+	assert_int_equal(vm_signals_acquire_files(tree, "/sys/fs/cgroup", CG,
+						  NULL, &prev, 0, &v),
+			 0);
 	assert_int_equal(v.d_refault_anon, 100);
 	/* the file counter went back (a new cgroup): no negative delta */
 	assert_int_equal(v.d_refault_file, 0);
@@ -450,7 +452,7 @@ static void test_vm_acquire_hot_only(void **state)
 	(void)state;
 	put_vm(CG, "1000\n");
 	/* without prev it reads everything */
-	assert_int_equal(vm_signals_acquire_flags(tree, NULL, CG, NULL,
+	assert_int_equal(vm_signals_acquire_files(tree, NULL, CG, NULL, NULL,
 						  VM_ACQUIRE_SKIP_SLOW, &prev),
 			 0);
 	assert_int_equal(prev.memory_max, 8589934592ULL);
@@ -460,7 +462,7 @@ static void test_vm_acquire_hot_only(void **state)
 	put(CG_FILE("memory.current"), "2000\n");
 	put(CG_FILE("memory.max"), "4096\n");
 	put(CG_FILE("memory.events"), "high 99\n");
-	assert_int_equal(vm_signals_acquire_flags(tree, NULL, CG, &prev,
+	assert_int_equal(vm_signals_acquire_files(tree, NULL, CG, NULL, &prev,
 						  VM_ACQUIRE_SKIP_SLOW, &v),
 			 0);
 	assert_int_equal(v.memory_current, 2000);
@@ -469,7 +471,9 @@ static void test_vm_acquire_hot_only(void **state)
 	assert_int_equal(v.pid, 4242);
 	assert_true(v.psi.some.present);
 	/* a full read sees the new values */
-	assert_int_equal(vm_signals_acquire(tree, NULL, CG, &prev, &v), 0);
+	assert_int_equal(
+		vm_signals_acquire_files(tree, NULL, CG, NULL, &prev, 0, &v),
+		0);
 	assert_int_equal(v.memory_max, 4096);
 	assert_int_equal(v.events_high, 99);
 	rm_rel("sys");
@@ -568,7 +572,8 @@ static void test_vm_acquire_optional_files(void **state)
 	unlink_rel(CG_FILE("memory.max"));
 	unlink_rel(CG_FILE("memory.high"));
 	unlink_rel(CG_FILE("memory.low"));
-	assert_int_equal(vm_signals_acquire(tree, NULL, CG, NULL, &v), 0);
+	assert_int_equal(
+		vm_signals_acquire_files(tree, NULL, CG, NULL, NULL, 0, &v), 0);
 	assert_int_equal(v.memory_current, 1000);
 	assert_int_equal(v.memory_max, MEMORY_UNLIMITED);
 	assert_int_equal(v.memory_high, MEMORY_UNLIMITED);
@@ -585,10 +590,14 @@ static void test_vm_acquire_garbage(void **state)
 
 	(void)state;
 	put_vm(CG, "lots\n");
-	assert_int_equal(vm_signals_acquire(tree, NULL, CG, NULL, &v), -EINVAL);
+	assert_int_equal(
+		vm_signals_acquire_files(tree, NULL, CG, NULL, NULL, 0, &v),
+		-EINVAL);
 	put(CG_FILE("memory.current"), "1000\n");
 	put_fixture(CG_FILE("memory.stat"), "memory.stat-truncated");
-	assert_int_equal(vm_signals_acquire(tree, NULL, CG, NULL, &v), -EINVAL);
+	assert_int_equal(
+		vm_signals_acquire_files(tree, NULL, CG, NULL, NULL, 0, &v),
+		-EINVAL);
 	rm_rel("sys");
 }
 
@@ -598,13 +607,16 @@ static void test_vm_acquire_vanished(void **state)
 
 	(void)state;
 	put_vm(CG, "1000\n");
-	assert_int_equal(vm_signals_acquire(tree, NULL, CG, NULL, &prev), 0);
+	assert_int_equal(
+		vm_signals_acquire_files(tree, NULL, CG, NULL, NULL, 0, &prev),
+		0);
 
 	/* gone before the first read */
 	rm_rel("sys/fs/cgroup/" CG);
 	memset(&v, 0xff, sizeof(v));
-	assert_int_equal(vm_signals_acquire(tree, NULL, CG, &prev, &v),
-			 -ENOENT);
+	assert_int_equal(
+		vm_signals_acquire_files(tree, NULL, CG, NULL, &prev, 0, &v),
+		-ENOENT);
 	assert_true(v.vanished);
 	assert_string_equal(v.name, "vm1");
 	assert_int_equal(v.memory_current, 0);
@@ -617,15 +629,17 @@ static void test_vm_acquire_vanished(void **state)
 	 */
 	put_vm(CG, "1000\n");
 	unlink_rel(CG_FILE("memory.stat"));
-	assert_int_equal(vm_signals_acquire(tree, NULL, CG, &prev, &v),
-			 -ENOENT);
+	assert_int_equal(
+		vm_signals_acquire_files(tree, NULL, CG, NULL, &prev, 0, &v),
+		-ENOENT);
 	assert_true(v.vanished);
 
 	/* a cgroup without the memory controller is not a VM we can run */
 	put_vm(CG, "1000\n");
 	unlink_rel(CG_FILE("memory.current"));
-	assert_int_equal(vm_signals_acquire(tree, NULL, CG, NULL, &v),
-			 -EOPNOTSUPP);
+	assert_int_equal(
+		vm_signals_acquire_files(tree, NULL, CG, NULL, NULL, 0, &v),
+		-EOPNOTSUPP);
 	rm_rel("sys");
 }
 
