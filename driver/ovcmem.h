@@ -43,7 +43,8 @@
  *         just checked), and in MAP for the VMA checks; never taken by our
  *         callbacks.
  *         (write) SET_MERGEABLE, under the layout lock (read), around
- *         ksm_madvise(), as madvise() takes it. Unmerging faults private
+ *         ksm_madvise(), as madvise() takes it (after a look for read
+ *         that skips it when nothing is to change). Unmerging faults private
  *         copies in, so the interval notifiers run under it and take
  *         region->mutex: no region->mutex may be held across it. The
  *         release callback, the one that takes the layout lock, cannot

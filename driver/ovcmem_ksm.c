@@ -48,13 +48,30 @@ static void ovcmem_vma_flags_reset(struct vm_area_struct *vma,
 }
 
 /*
- * Apply @advice to every VMA that overlaps [@start, @end), whole. KSM
- * ignores the advice for VMAs it cannot merge (shared mappings such as a
- * memfd or shmem backing, VM_IO, hugetlb) and for VMAs already in that
- * state: only VMAs whose flags really change are counted in @changed.
+ * Would @advice change @vma? KSM never marks a shared mapping (a memfd or
+ * shmem backing) mergeable, so those never need a change. The check is
+ * what ksm_madvise() tests first, without its finer exclusions (VM_IO,
+ * hugetlb...), which guest RAM cannot have (ovcmem_backing_check()).
+ */
+static bool ovcmem_ksm_vma_differs(const struct vm_area_struct *vma,
+				   int advice)
+{
+	bool mergeable = vma->vm_flags & VM_MERGEABLE;
+
+	if (advice == MADV_UNMERGEABLE)
+		return mergeable;
+	return !mergeable && !(vma->vm_flags & VM_MAYSHARE);
+}
+
+/*
+ * Each VMA that overlaps [@start, @end), whole: with @apply, give it
+ * @advice and count it in @changed if its flags really changed (KSM
+ * ignores the advice for VMAs it cannot merge and for VMAs already in
+ * that state); without, only count the VMAs that would change.
  */
 static int ovcmem_ksm_advise_range(struct mm_struct *mm, unsigned long start,
-				   unsigned long end, int advice, u64 *changed)
+				   unsigned long end, int advice, bool apply,
+				   u64 *changed)
 {
 	struct vm_area_struct *vma;
 	unsigned long flags;
@@ -64,6 +81,11 @@ static int ovcmem_ksm_advise_range(struct mm_struct *mm, unsigned long start,
 		vma = find_vma_intersection(mm, start, end);
 		if (!vma)
 			break;
+		start = vma->vm_end;
+		if (!apply) {
+			*changed += ovcmem_ksm_vma_differs(vma, advice);
+			continue;
+		}
 		/* A copy: ksm_madvise() may fail after changing it. */
 		flags = vma->vm_flags;
 		ret = ksm_madvise(vma, vma->vm_start, vma->vm_end, advice,
@@ -74,33 +96,52 @@ static int ovcmem_ksm_advise_range(struct mm_struct *mm, unsigned long start,
 			ovcmem_vma_flags_reset(vma, flags);
 			(*changed)++;
 		}
-		start = vma->vm_end;
+	}
+	return 0;
+}
+
+/* Every RAM region's backing; the caller holds the mmap_lock. */
+static int ovcmem_ksm_advise_regions(struct ovcmem_partition *p, int advice,
+				     bool apply, u64 *changed)
+{
+	struct ovcmem_mem_region *r;
+	int ret;
+
+	list_for_each_entry(r, &p->regions, node) {
+		if (!ovcmem_region_is_ram(r))
+			continue;
+		ret = ovcmem_ksm_advise_range(p->mm, r->uaddr,
+					      r->uaddr + r->npages * PAGE_SIZE,
+					      advice, apply, changed);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
 
 /*
- * Every RAM region's backing. The caller holds the layout lock (read),
- * so the region list stays as it is, and a reference on the mm's users.
+ * The caller holds the layout lock (read), so the region list stays as it
+ * is, and a reference on the mm's users. A balancer may repeat the call
+ * every tick: when nothing would change, a look under the mmap_lock for
+ * read answers, and the VM's faults never wait for the write lock.
  */
-static int ovcmem_ksm_advise_regions(struct ovcmem_partition *p, int advice,
-				     u64 *changed)
+static int ovcmem_ksm_set(struct ovcmem_partition *p, int advice,
+			  u64 *changed)
 {
 	struct mm_struct *mm = p->mm;
-	struct ovcmem_mem_region *r;
-	int ret = 0;
+	u64 differ = 0;
+	int ret;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	ovcmem_ksm_advise_regions(p, advice, false, &differ);
+	mmap_read_unlock(mm);
+	if (!differ)
+		return 0;
 
 	if (mmap_write_lock_killable(mm))
 		return -EINTR;
-	list_for_each_entry(r, &p->regions, node) {
-		if (!ovcmem_region_is_ram(r))
-			continue;
-		ret = ovcmem_ksm_advise_range(mm, r->uaddr,
-					      r->uaddr + r->npages * PAGE_SIZE,
-					      advice, changed);
-		if (ret)
-			break;
-	}
+	ret = ovcmem_ksm_advise_regions(p, advice, true, changed);
 	mmap_write_unlock(mm);
 	return ret;
 }
@@ -110,8 +151,9 @@ static int ovcmem_ksm_advise_regions(struct ovcmem_partition *p, int advice,
  * @p: the partition (monitor fd)
  * @uarg: struct ovcmem_set_mergeable
  *
- * Locks: the layout lock (read), then the owner's mmap_lock for write, as
- * madvise(MADV_MERGEABLE/MADV_UNMERGEABLE) takes it. Unmerging faults
+ * Locks: the layout lock (read), then the owner's mmap_lock for write (if
+ * anything is to change), as madvise(MADV_MERGEABLE/MADV_UNMERGEABLE)
+ * takes it. Unmerging faults
  * private copies in, which invalidates their ranges: the interval
  * notifiers take region->mutex under our mmap_lock, which the lock order
  * allows (we hold no region->mutex); the mm release callback, the one
@@ -149,7 +191,7 @@ long ovcmem_set_mergeable(struct ovcmem_partition *p, void __user *uarg)
 	if (ovcmem_partition_owner_gone(p))
 		ret = -ESRCH;
 	else
-		ret = ovcmem_ksm_advise_regions(p, advice, &changed);
+		ret = ovcmem_ksm_set(p, advice, &changed);
 	up_read(&p->layout);
 	mmput(p->mm);
 	if (ret)

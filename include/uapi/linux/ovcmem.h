@@ -454,19 +454,39 @@ struct ovcmem_prefault {
  *             guest RAM with other mergeable memory; 0: unmerge them (each
  *             VM gets private copies again) and take them out of KSM
  * @reserved: (in) must be 0
- * @vmas: (out) VMAs of the owner whose mergeable state this call changed
+ * @vmas: (out, on success) VMAs of the owner whose mergeable state this
+ *        call changed; 0 when all were already so
  *
  * The balancer's way to turn page sharing on or off for a VM it does not
  * own: it is what the VMM's own madvise(MADV_MERGEABLE / MADV_UNMERGEABLE)
- * over its guest RAM would do. It applies to every VMA that backs a RAM
- * region of the partition, whole (KSM keeps its state per VMA); a VMA
- * already in that state is left alone, so the call is idempotent. Pinned
- * pages are never merged (KSM skips pages with extra references), so a
- * PINNED region gains nothing but loses nothing either.
+ * over its guest RAM would do (process_madvise() refuses those). It
+ * applies to every VMA that backs a RAM region of the partition, whole,
+ * including any part outside the region (KSM keeps its state per VMA; the
+ * VMA is not split); a VMA backing several regions is counted once, and a
+ * VMA already in that state is left alone, so the call is idempotent.
+ * KSM merges private anonymous memory only: a shared backing (memfd,
+ * shmem) is left as it is and not counted. Pinned pages are never merged
+ * (KSM skips pages with extra references), so a PINNED region gains
+ * nothing but loses nothing either. Regions mapped after the call are not
+ * covered unless the VMM maps them from a VMA already mergeable.
  *
- * Monitor fd only. -EINVAL on a bad @mergeable or nonzero @reserved;
- * -ESRCH when the owner has exited; -EOPNOTSUPP on a kernel without KSM;
- * -EINTR on a pending signal (nothing or part done; repeat the call);
+ * A call that changes nothing is cheap (the owner's mmap_lock is taken
+ * for read only), so a balancer may repeat it every tick.
+ *
+ * Sharing is seen per owner process in /proc/<pid>/ksm_merging_pages
+ * (its pages KSM merged, all the process's VMs together; it falls at
+ * ksmd's next scan after an unmerge) and host-wide in /sys/kernel/mm/ksm/.
+ * Merging happens later, in ksmd, if /sys/kernel/mm/ksm/run is 1;
+ * unmerging happens in the call: it copies every merged page, holding
+ * the owner's mmap_lock for write (the VM's faults wait) and charging the
+ * copies to the owner's memory cgroup. With no room there for
+ * ksm_merging_pages pages, that cgroup's OOM killer runs (as for the
+ * VMM's own madvise) and the call may end in -ENOMEM.
+ *
+ * Monitor fd only: the owner fd gets -EPERM. -EINVAL on @mergeable > 1 or
+ * nonzero @reserved; -ESRCH when the owner has exited or closed its fd;
+ * -EOPNOTSUPP on a kernel without KSM; -EINTR on a signal (nothing or part
+ * done; repeat the call, which the kernel may do itself under SA_RESTART);
  * -ENOMEM when unmerging runs out of memory for the private copies.
  */
 struct ovcmem_set_mergeable {
