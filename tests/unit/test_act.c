@@ -85,13 +85,13 @@ static int fake_kernel(const char *path, const char *data, void *userdata)
 static void test_reclaim_writes_bytes(void **state)
 {
 	struct fixture *f = *state;
-	struct action a = reclaim(64 * MiB);
+	struct action a = reclaim(3 * MiB);
 	struct act_result res;
 
 	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), 0);
 	assert_string_equal(fake_vm_read(&f->t, "vm1", "memory.reclaim"),
-			    "67108864");
-	assert_int_equal(res.bytes_done, 64 * MiB);
+			    "3145728");
+	assert_int_equal(res.bytes_done, 3 * MiB);
 	assert_false(res.partial);
 	assert_int_equal(res.error, 0);
 }
@@ -115,20 +115,20 @@ static void test_dry_run_writes_nothing(void **state)
 static void test_eagain_partial(void **state)
 {
 	struct fixture *f = *state;
-	struct action a = reclaim(64 * MiB);
+	struct action a = reclaim(4 * MiB);
 	struct act_result res;
 
 	f->ctx.write = fake_kernel;
 	f->ctx.write_userdata = f;
 	f->answer = -EAGAIN;
-	f->current_after = 1 * GiB - 10 * MiB;
+	f->current_after = 1 * GiB - 3 * MiB;
 	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), 0);
 	assert_int_equal(f->calls, 1);
-	assert_string_equal(f->last_data, "67108864");
+	assert_string_equal(f->last_data, "4194304");
 	assert_non_null(strstr(f->last_path, CG "/memory.reclaim"));
 	assert_true(res.partial);
 	assert_int_equal(res.error, 0);
-	assert_int_equal(res.bytes_done, 10 * MiB);
+	assert_int_equal(res.bytes_done, 3 * MiB);
 }
 
 static void test_eagain_nothing(void **state)
@@ -180,12 +180,12 @@ static void count_progress(void *userdata)
 	(*(int *)userdata)++;
 }
 
-/* Large reclaims go in 128 MiB slices, with progress reported between
+/* Large reclaims go in 4 MiB slices, with progress reported between
  * them; EAGAIN in a slice ends it, the slices before it count. */
 static void test_large_reclaim_in_slices(void **state)
 {
 	struct fixture *f = *state;
-	struct action a = reclaim(300 * MiB);
+	struct action a = reclaim(10 * MiB);
 	struct act_result res;
 	int progress = 0;
 
@@ -194,14 +194,14 @@ static void test_large_reclaim_in_slices(void **state)
 	f->ctx.write_userdata = f;
 	f->ctx.progress = count_progress;
 	f->ctx.progress_userdata = &progress;
-	/* The third slice (44M) reclaims 10M and gives up. */
-	f->current_after = 1 * GiB - 256 * MiB - 10 * MiB;
+	/* The third slice (2M) reclaims 1M and gives up. */
+	f->current_after = 1 * GiB - 8 * MiB - 1 * MiB;
 	assert_int_equal(act_execute(&f->ctx, &a, &f->vm, &res), 0);
 	assert_int_equal(f->calls, 3);
-	assert_string_equal(f->last_data, "46137344"); /* 44M */
+	assert_string_equal(f->last_data, "2097152"); /* 2M */
 	assert_int_equal(progress, 2);
 	assert_true(res.partial);
-	assert_int_equal(res.bytes_done, 266 * MiB);
+	assert_int_equal(res.bytes_done, 9 * MiB);
 }
 
 static void test_write_error_reported(void **state)
