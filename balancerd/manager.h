@@ -88,6 +88,9 @@ struct vm_entry {
 	struct vm_signals prev;
 	struct decision_ring recent;
 	char *recent_json; /* state_recent_json(&recent), or NULL: stale */
+	/* recent's head and count when the state file was last written:
+	 * unchanged, the VM was quiet (publish.c's recent_json_of). */
+	size_t published_head, published_n;
 	/* The match step's result, valid while class_gen is the policy's
 	 * generation: policy_match() runs when a VM appears and after a
 	 * reload, and acquire, decide, PSI triggers and publish all use it. */

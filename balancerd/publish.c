@@ -90,6 +90,28 @@ static int find_states(struct balancer *b, const struct vm_state **ret)
 }
 
 /*
+ * @e's decisions as JSON for the state file, or NULL: state.c then builds
+ * them in place, with the VM's object. Only the state file shows them
+ * (not the metrics), so this runs when it is written. The JSON is kept
+ * for a VM whose ring did not change since the file was last written: a
+ * quiet VM's decisions are serialised once, not every time. A VM that
+ * acts between two writes would find its copy stale at the next one, so
+ * none is kept for it: with a thousand VMs acting, that is two megabytes
+ * the daemon does not hold. settle.c drops the copy when the ring moves.
+ */
+static const char *recent_json_of(struct vm_entry *e)
+{
+	bool quiet = e->recent.head == e->published_head &&
+		     e->recent.n == e->published_n;
+
+	if (!e->recent_json && quiet)
+		e->recent_json = state_recent_json(&e->recent); /* or NULL */
+	e->published_head = e->recent.head;
+	e->published_n = e->recent.n;
+	return e->recent_json;
+}
+
+/*
  * Whether the state file is written after this tick. Every tick up to
  * STATE_EVERY_TICK_VMS VMs; beyond, the document grows with the VMs (2 MB
  * at 1000) and writing it every tick was most of the tick, so every
@@ -147,12 +169,8 @@ int publish(struct balancer *b, usec_t now)
 	for (size_t i = 0; i < b->n_vms; i++) {
 		struct vm_entry *e = b->entry_of[i];
 
-		/* Only the state file shows the decisions: its cache is
-		 * rebuilt when the file is written, not for the metrics.
-		 * NULL on -ENOMEM: then built in place. */
-		if (due && !e->recent_json)
-			e->recent_json = state_recent_json(&e->recent);
-		recent_json[i] = e->recent_json;
+		if (due)
+			recent_json[i] = recent_json_of(e);
 		rings[i] = &e->recent;
 		why[i] = entry_why(e);
 		sources[i] = cold_source_name(&e->cold);
