@@ -941,6 +941,15 @@ static int emit_merge(struct emitter *e, struct plan *pl)
 	if (!want &&
 	    (e->out->mode == MODE_TIGHT || e->out->mode == MODE_CRITICAL))
 		return 0;
+	/* The private copies are charged to the VM: where they would not
+	 * fit under its memory.max, its own OOM killer would take the VM
+	 * (the driver holds the VMM's mmap_lock meanwhile, so not even the
+	 * reaper could help). Wait until they fit. */
+	if (!want && pl->v->ksm_known &&
+	    pl->v->memory_max != MEMORY_UNLIMITED &&
+	    pl->v->memory_current + pl->v->ksm_merging_pages * PAGE_BYTES >
+		    pl->v->memory_max)
+		return 0;
 	vs->merge_requested = true;
 	vs->merge_value = want;
 	vs->merge_partition = pl->v->ovcmem.partition_id;

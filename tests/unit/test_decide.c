@@ -63,6 +63,7 @@ struct vmr {
 	uint64_t idle_30s;    /* bytes idle 31-60 ticks (histogram) */
 	uint64_t ram;	      /* ovcmem guest RAM bytes, 0: not set */
 	uint64_t part;	      /* ovcmem partition id, 0: 1 */
+	uint64_t ksm;	      /* KSM-merged bytes, 0: not known */
 };
 
 struct exp {
@@ -879,6 +880,29 @@ static const struct tcase cases[] = {
 		    .mode = MODE_PROACTIVE,
 		    .acts = {A(UNMERGE, 0, G)},
 		    .reason_has = "keeps its 1G of guest RAM private"}}},
+	{"unmerge waits until the private copies fit under memory.max",
+	 .n_vms = 1, .classes = {{.merge = POLICY_MERGE_OFF, .floor_pct = 100}},
+	 .n_steps = 2,
+	 .steps = {{.avail = 3 * G,
+		    .vms = {{.cls = 0,
+			     .cur = G,
+			     .max = G + 256 * M,
+			     .some = 1.0,
+			     .ovc = true,
+			     .ram = G,
+			     .ksm = 512 * M}},
+		    .mode = MODE_PROACTIVE},
+		   {.at = SEC,
+		    .avail = 3 * G,
+		    .vms = {{.cls = 0,
+			     .cur = G,
+			     .max = 2 * G,
+			     .some = 1.0,
+			     .ovc = true,
+			     .ram = G,
+			     .ksm = 512 * M}},
+		    .mode = MODE_PROACTIVE,
+		    .acts = {A(UNMERGE, 0, G)}}}},
 	{"merge: a failed switch waits 5 minutes before it is tried again",
 	 .n_vms = 1, .classes = {{.merge = POLICY_MERGE_ON}}, .n_steps = 3,
 	 .steps = {{.avail = 3 * G,
@@ -989,6 +1013,8 @@ static void make_vm(const struct vmr *r, int i, struct vm_signals *v)
 	v->ovcmem.present = r->ovc;
 	v->ovcmem.partition_id = r->part ? r->part : 1;
 	v->ovcmem.pages = r->ram / 4096;
+	v->ksm_known = r->ksm != 0;
+	v->ksm_merging_pages = r->ksm / 4096;
 	v->ovcmem.d_refaults = r->ovc_refault;
 	v->ovcmem.cold_valid = r->ovc;
 	v->ovcmem.cold_pages = r->cold / 4096;
