@@ -202,10 +202,17 @@ static inline const char *root_prefix(const struct balancer *b)
 	return strcmp(b->root, "/") ? b->root : "";
 }
 
-/* snprintf("%s") that takes NULL as "". */
+/* snprintf("%s") that takes NULL as "", without printf's machinery: it
+ * runs for every VM and action of a tick. */
 static inline void copy_str(char *dst, size_t len, const char *src)
 {
-	snprintf(dst, len, "%s", src ? src : "");
+	size_t n;
+
+	if (!len)
+		return;
+	n = strnlen(src ? src : "", len - 1);
+	memmove(dst, src ? src : "", n);
+	dst[n] = '\0';
 }
 
 /* ---- vm_table.c ---- */

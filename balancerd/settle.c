@@ -17,17 +17,14 @@
 
 /* The action's journal entry (MSGID_ACTION, fields in logging.md). */
 static void log_action(const struct settle_tick *t, const struct action *a,
-		       const struct settle_vm *vm, const struct act_result *res)
+		       const struct settle_vm *vm, const struct act_result *res,
+		       const char *req)
 {
-	char req[32], done[32], line[160];
+	char done[32], line[160];
 	struct log_field f[20];
 	size_t n = 0;
 	int prio = LOG_INFO;
 
-	format_size(a->bytes == MEMORY_UNLIMITED ? 0 : a->bytes, req,
-		    sizeof(req));
-	if (a->bytes == MEMORY_UNLIMITED)
-		copy_str(req, sizeof(req), "max");
 	format_size(res->bytes_done, done, sizeof(done));
 	if (res->dry_run) {
 		snprintf(line, sizeof(line), "(dry run)");
@@ -113,9 +110,14 @@ void settle_action(const struct settle_tick *t, const struct settle_vm *vm,
 {
 	const char *name = vm->signals->name;
 	struct decision_record rec = {0};
-	char sz[32];
+	char req[32];
 
-	log_action(t, a, vm, res);
+	/* "64M", or "max": the journal's message and STATUS= say it. */
+	if (a->bytes == MEMORY_UNLIMITED)
+		copy_str(req, sizeof(req), "max");
+	else
+		format_size(a->bytes, req, sizeof(req));
+	log_action(t, a, vm, res, req);
 	account(t->totals, a, res);
 	if (!res->dry_run)
 		decide_account(t->state, name, a->kind, res->bytes_done,
@@ -134,7 +136,7 @@ void settle_action(const struct settle_tick *t, const struct settle_vm *vm,
 	rec.error = res->error;
 	rec.partial = res->partial;
 	rec.dry_run = res->dry_run;
-	snprintf(rec.reason, sizeof(rec.reason), "%s", a->reason);
+	copy_str(rec.reason, sizeof(rec.reason), a->reason);
 	decision_ring_push(vm->recent, &rec);
 	if (vm->recent_json) {
 		free(*vm->recent_json);
@@ -142,11 +144,8 @@ void settle_action(const struct settle_tick *t, const struct settle_vm *vm,
 	}
 	if (!t->last_action)
 		return;
-	format_size(a->bytes == MEMORY_UNLIMITED ? 0 : a->bytes, sz,
-		    sizeof(sz));
 	snprintf(t->last_action, t->last_action_len, "%s %s %s", name,
-		 action_kind_name(a->kind),
-		 a->bytes == MEMORY_UNLIMITED ? "max" : sz);
+		 action_kind_name(a->kind), req);
 }
 
 void settle_done(size_t i, const struct act_result *res, void *userdata)
