@@ -62,8 +62,8 @@
 /* Idle this many aggregation intervals (1 s) counts cold. */
 #define COLD_AGE 5
 /* When the cold bytes are read, in ms from the start of monitoring. */
-static const int snapshots_ms[] = { 1000, 2000, 4000, 6000 };
-#define NSNAP (sizeof(snapshots_ms) / sizeof(snapshots_ms[0]))
+static const int snapshots_ms[] = {1000, 2000, 4000, 6000};
+#define NSNAP	   (sizeof(snapshots_ms) / sizeof(snapshots_ms[0]))
 #define PAGEOUT_MS 6000
 
 #define GUEST_GFN  0x100000ULL
@@ -71,11 +71,11 @@ static const int snapshots_ms[] = { 1000, 2000, 4000, 6000 };
 #define GUEST_SEED 0x64616d6fULL
 
 /* Print why a test could not run here; the test then passes vacuously. */
-#define SKIP(fmt, ...)                                                  \
-	do {                                                            \
-		printf("# SKIP %s: " fmt "\n", harness_current,         \
-		       ##__VA_ARGS__);                                  \
-		return;                                                 \
+#define SKIP(fmt, ...)                                                         \
+	do {                                                                   \
+		printf("# SKIP %s: " fmt "\n", harness_current,                \
+		       ##__VA_ARGS__);                                         \
+		return;                                                        \
 	} while (0)
 
 static void damon_write(const char *path, const char *val)
@@ -219,8 +219,8 @@ static uint64_t now_ms(void)
 struct toucher {
 	pthread_t thread;
 	atomic_int stop;
-	char *host;	/* host case: the hot set's first byte */
-	int pfd;	/* guest case: the partition (host NULL) */
+	char *host; /* host case: the hot set's first byte */
+	int pfd;    /* guest case: the partition (host NULL) */
 	__u64 hot_gpa;
 	atomic_long sweeps;
 	atomic_int failed;
@@ -328,7 +328,7 @@ static int in_cold_region(uint64_t addr)
 
 /* The 64 MiB's pages as DAMON addresses them: virtual, or physical (pfn
  * from pagemap; a page not present has none and counts as not cold). */
-static void page_addrs(const char *mem, int physical, uint64_t *addr)
+static void page_addrs(const char *mem, int physical, __u64 *addr)
 {
 	size_t n = ALL_BYTES / PAGE;
 
@@ -339,27 +339,27 @@ static void page_addrs(const char *mem, int physical, uint64_t *addr)
 	}
 	ovt_pagemap_ok(mem, n, addr);
 	for (size_t i = 0; i < n; i++)
-		addr[i] = addr[i] & OVT_PM_PRESENT ?
-				  (addr[i] & OVT_PM_PFN_MASK) * PAGE :
-				  UINT64_MAX;
+		addr[i] = addr[i] & OVT_PM_PRESENT
+				  ? (addr[i] & OVT_PM_PFN_MASK) * PAGE
+				  : ~0ULL;
 }
 
 /* Pages of the cold and of the hot set inside the regions DAMON calls
  * cold. */
-static void cover(const uint64_t *addr, size_t *cold, size_t *hot)
+static void cover(const __u64 *addr, size_t *cold, size_t *hot)
 {
 	size_t ncold = COLD_BYTES / PAGE, n = ALL_BYTES / PAGE;
 
 	*cold = *hot = 0;
 	for (size_t i = 0; i < n; i++)
-		if (addr[i] != UINT64_MAX && in_cold_region(addr[i]))
+		if (addr[i] != ~0ULL && in_cold_region(addr[i]))
 			(*(i < ncold ? cold : hot))++;
 }
 
 /* The biggest "System RAM" range of /proc/iomem, end exclusive. */
 static struct range biggest_system_ram(void)
 {
-	struct range best = { 0, 0 };
+	struct range best = {0, 0};
 	char line[256];
 	FILE *f = fopen("/proc/iomem", "r");
 
@@ -439,20 +439,20 @@ static void measure_cold(const char *ops, int guest, size_t *cold_out,
 			 size_t *hot_out, uint64_t *tried_out)
 {
 	int physical = strcmp(ops, "paddr") == 0;
-	uint64_t *addr = calloc(ALL_BYTES / PAGE, sizeof(*addr));
-	struct setup s = { .ops = ops, .action = "stat" };
+	__u64 *addr = calloc(ALL_BYTES / PAGE, sizeof(*addr));
+	struct setup s = {.ops = ops, .action = "stat"};
 	struct memory m;
 	double cpu0, cpu1;
 	uint64_t t0, monitored, tried = 0;
 	size_t cold = 0, hot = 0;
-	char name[32], memcg_path[300];
+	const char *memcg_path;
+	char name[32];
 
 	CHECK(addr != NULL);
 	snprintf(name, sizeof(name), "ovt-damon-%s-%s", ops,
 		 guest ? "guest" : "host");
 	memory_setup(&m, name, guest);
-	snprintf(memcg_path, sizeof(memcg_path), "%s",
-		 m.cg + strlen(OVT_CGROUP_ROOT));
+	memcg_path = m.cg + strlen(OVT_CGROUP_ROOT);
 	if (physical) {
 		struct range ram = biggest_system_ram();
 
@@ -472,7 +472,8 @@ static void measure_cold(const char *ops, int guest, size_t *cold_out,
 	cpu0 = kdamond_cpu_ms();
 	t0 = now_ms();
 	for (size_t i = 0; i < NSNAP; i++) {
-		int64_t wait = (int64_t)snapshots_ms[i] - (int64_t)(now_ms() - t0);
+		int64_t wait =
+			(int64_t)snapshots_ms[i] - (int64_t)(now_ms() - t0);
 
 		if (wait > 0)
 			usleep((useconds_t)wait * 1000);
@@ -610,9 +611,9 @@ TEST_TIMEOUT(damon_paddr_memcg_stat_guest_accesses, 120)
 
 static void pageout(int guest)
 {
-	struct setup s = { .ops = "paddr", .action = "pageout",
-			   .young_filter = 1 };
-	char memcg_path[300];
+	struct setup s = {
+		.ops = "paddr", .action = "pageout", .young_filter = 1};
+	const char *memcg_path;
 	struct memory m;
 	struct range ram;
 	size_t cold_swapped, hot_swapped;
@@ -621,8 +622,7 @@ static void pageout(int guest)
 
 	memory_setup(&m, guest ? "ovt-damon-po-guest" : "ovt-damon-po-host",
 		     guest);
-	snprintf(memcg_path, sizeof(memcg_path), "%s",
-		 m.cg + strlen(OVT_CGROUP_ROOT));
+	memcg_path = m.cg + strlen(OVT_CGROUP_ROOT);
 	ram = biggest_system_ram();
 	s.start = ram.start;
 	s.end = ram.end;
@@ -646,8 +646,8 @@ static void pageout(int guest)
 	if (hot_swapped * 10 > HOT_BYTES / PAGE)
 		FAIL("pageout took %zu of the %lu hot pages", hot_swapped,
 		     HOT_BYTES / PAGE);
-	if (guest && ovt_verify(m.pfd, GUEST_GPA, ALL_BYTES, GUEST_SEED,
-				&bad) != 0)
+	if (guest &&
+	    ovt_verify(m.pfd, GUEST_GPA, ALL_BYTES, GUEST_SEED, &bad) != 0)
 		FAIL("guest data wrong at gpa 0x%llx after pageout",
 		     (unsigned long long)bad);
 	memory_teardown(&m);
