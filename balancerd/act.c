@@ -633,66 +633,104 @@ static void refault_vm_free(struct refault_vm *rv)
 	free(rv);
 }
 
+/* Index of @cgroup in the table (sorted by cgroup), or where it goes. */
+static size_t refault_find(const char *cgroup, bool *found)
+{
+	size_t lo = 0, hi = refault_n;
+
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(refault_vms[mid]->cgroup, cgroup);
+
+		if (!c) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void refault_remove_at(size_t i)
+{
+	refault_vm_free(refault_vms[i]);
+	memmove(&refault_vms[i], &refault_vms[i + 1],
+		(refault_n - i - 1) * sizeof(*refault_vms));
+	refault_n--;
+}
+
+/* The maps of VMs unseen for REFAULT_FORGET go, once a minute. */
+static void refault_sweep(usec_t now)
+{
+	static usec_t next;
+
+	if (now < next)
+		return;
+	next = now + 60 * USEC_PER_SEC;
+	for (size_t i = refault_n; i-- > 0;)
+		if (now > refault_vms[i]->used_at + REFAULT_FORGET)
+			refault_remove_at(i);
+}
+
 /* @vm's map (a new one for a new VM or a new VMM process), NULL without
- * memory. Drops the maps of VMs gone for REFAULT_FORGET on the way. */
+ * memory. */
 static struct refault_vm *refault_vm_of(const struct vm_signals *vm, usec_t now)
 {
-	struct refault_vm *found = NULL;
+	struct refault_vm *rv = NULL;
+	bool found;
+	size_t i;
 
 	pthread_mutex_lock(&refault_lock);
-	for (size_t i = 0; i < refault_n;) {
-		struct refault_vm *rv = refault_vms[i];
+	refault_sweep(now);
+	i = refault_find(vm->cgroup, &found);
+	if (found) {
+		rv = refault_vms[i];
+	} else {
+		if (refault_n == refault_cap) {
+			size_t c = refault_cap ? refault_cap * 2 : 16;
+			struct refault_vm **p =
+				realloc(refault_vms, c * sizeof(*p));
 
-		if (!found && !strcmp(rv->cgroup, vm->cgroup)) {
-			found = rv;
-			i++;
-		} else if (now > rv->used_at + REFAULT_FORGET) {
-			refault_vm_free(rv);
-			refault_vms[i] = refault_vms[--refault_n];
-		} else {
-			i++;
-		}
-	}
-	if (!found && refault_n == refault_cap) {
-		size_t c = refault_cap ? refault_cap * 2 : 16;
-		struct refault_vm **p = realloc(refault_vms, c * sizeof(*p));
-
-		if (p) {
+			if (!p)
+				goto out;
 			refault_vms = p;
 			refault_cap = c;
 		}
+		rv = calloc(1, sizeof(*rv));
+		if (!rv)
+			goto out;
+		snprintf(rv->cgroup, sizeof(rv->cgroup), "%s", vm->cgroup);
+		rv->pid = vm->pid;
+		refault_map_init(&rv->map);
+		memmove(&refault_vms[i + 1], &refault_vms[i],
+			(refault_n - i) * sizeof(*refault_vms));
+		refault_vms[i] = rv;
+		refault_n++;
 	}
-	if (!found && refault_n < refault_cap) {
-		found = calloc(1, sizeof(*found));
-		if (found) {
-			snprintf(found->cgroup, sizeof(found->cgroup), "%s",
-				 vm->cgroup);
-			found->pid = vm->pid;
-			refault_map_init(&found->map);
-			refault_vms[refault_n++] = found;
-		}
-	}
-	if (found && found->pid != vm->pid) {
+	if (rv->pid != vm->pid) {
 		/* another process: other addresses */
-		refault_map_free(&found->map);
-		found->pid = vm->pid;
+		refault_map_free(&rv->map);
+		rv->pid = vm->pid;
 	}
-	if (found)
-		found->used_at = now;
+	rv->used_at = now;
+out:
 	pthread_mutex_unlock(&refault_lock);
-	return found;
+	return rv;
 }
 
 static void refault_vm_drop(const char *cgroup)
 {
+	bool found;
+	size_t i;
+
 	pthread_mutex_lock(&refault_lock);
-	for (size_t i = 0; i < refault_n; i++) {
-		if (strcmp(refault_vms[i]->cgroup, cgroup))
-			continue;
-		refault_vm_free(refault_vms[i]);
-		refault_vms[i] = refault_vms[--refault_n];
-		break;
-	}
+	i = refault_find(cgroup, &found);
+	if (found)
+		refault_remove_at(i);
 	pthread_mutex_unlock(&refault_lock);
 }
 
@@ -709,15 +747,13 @@ void act_refault_forget_all(void)
 
 bool act_refault_totals(const char *cgroup, struct refault_totals *ret)
 {
-	bool found = false;
+	bool found;
+	size_t i;
 
 	pthread_mutex_lock(&refault_lock);
-	for (size_t i = 0; i < refault_n && !found; i++) {
-		if (strcmp(refault_vms[i]->cgroup, cgroup))
-			continue;
+	i = refault_find(cgroup, &found);
+	if (found)
 		*ret = refault_vms[i]->map.totals;
-		found = true;
-	}
 	pthread_mutex_unlock(&refault_lock);
 	return found;
 }

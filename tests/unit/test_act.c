@@ -439,6 +439,40 @@ static void test_baseline_spaced(void **state)
 	fake_vmm_destroy(&m);
 }
 
+/* One map per VM, found again by its cgroup whatever the order they
+ * came in; a new VMM process (another pid) starts a new one. */
+static void test_refault_maps_per_vm(void **state)
+{
+	static const char *const cgroups[] = {
+		"machine.slice/c.scope", "machine.slice/a.scope",
+		"machine.slice/b.scope", "machine.slice/aa.scope"};
+	struct fixture *f = *state;
+	struct refault_totals t;
+	struct fake_vmm m;
+
+	fake_vmm_create(f, &m);
+	for (size_t i = 0; i < 4; i++) {
+		fake_vmm_pages(&m, 0, 0);
+		snprintf(f->vm.cgroup, sizeof(f->vm.cgroup), "%s", cgroups[i]);
+		assert_int_equal(act_refault_sample(&f->ctx, &f->vm), 0);
+		/* a refault of i + 1 pages, for this VM only */
+		fake_vmm_pages(&m, 0, (unsigned int)i + 1);
+		assert_int_equal(act_refault_sample(&f->ctx, &f->vm), 0);
+	}
+	for (size_t i = 0; i < 4; i++) {
+		assert_true(act_refault_totals(cgroups[i], &t));
+		assert_int_equal(t.refaulted, i + 1);
+	}
+	assert_false(act_refault_totals("machine.slice/d.scope", &t));
+	/* the VM's process changed: its old map says nothing about it */
+	f->vm.pid = getpid() + 1;
+	snprintf(f->vm.cgroup, sizeof(f->vm.cgroup), "%s", cgroups[2]);
+	assert_int_equal(act_refault_sample(&f->ctx, &f->vm), -ENOENT);
+	assert_false(act_refault_totals(cgroups[2], &t));
+	assert_true(act_refault_totals(cgroups[3], &t));
+	fake_vmm_destroy(&m);
+}
+
 /* The process left: its map goes with it. */
 static void test_refault_map_dropped_with_process(void **state)
 {
@@ -487,6 +521,7 @@ int main(void)
 		T(test_prefault_where_it_refaults),
 		T(test_refault_map_dropped_with_process),
 		T(test_baseline_spaced),
+		T(test_refault_maps_per_vm),
 		T(test_path_too_long),
 #undef T
 	};
