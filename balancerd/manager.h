@@ -206,12 +206,14 @@ static inline const char *root_prefix(const struct balancer *b)
  * runs for every VM and action of a tick. */
 static inline void copy_str(char *dst, size_t len, const char *src)
 {
-	size_t n;
+	size_t n = 0;
 
 	if (!len)
 		return;
-	n = strnlen(src ? src : "", len - 1);
-	memmove(dst, src ? src : "", n);
+	while (src && n + 1 < len && src[n])
+		n++;
+	if (n)
+		memmove(dst, src, n);
 	dst[n] = '\0';
 }
 
