@@ -130,27 +130,54 @@ int vm_name_from_cgroup(const char *cgroup_path, char *name, size_t len)
 
 /* ---- the list --------------------------------------------------------- */
 
-static int vm_list_add(struct vm_list *l, size_t *cap, const char *cgroup)
+/*
+ * The cgroups found, as offsets into one pool of strings while the walk
+ * grows it; pointers once it is done. With ten thousand VMs a slot of
+ * CGROUP_PATH_MAX bytes each was 5 MB a tick, for paths of ~50 bytes.
+ */
+struct found {
+	char *pool;
+	size_t len, cap;
+	size_t *off;
+	size_t n, cap_off;
+};
+
+static int found_add(struct found *f, const char *cgroup)
 {
-	if (strlen(cgroup) >= CGROUP_PATH_MAX)
+	size_t k = strlen(cgroup) + 1;
+
+	if (k > CGROUP_PATH_MAX)
 		return 0; /* cannot be a VM we could name; skip */
-	if (l->n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 16;
-		char(*p)[CGROUP_PATH_MAX] =
-			realloc(l->cgroups, ncap * sizeof(*p));
+	if (f->n == f->cap_off) {
+		size_t cap = f->cap_off ? f->cap_off * 2 : 16;
+		size_t *p = realloc(f->off, cap * sizeof(*p));
 
 		if (!p)
 			return -ENOMEM;
-		l->cgroups = p;
-		*cap = ncap;
+		f->off = p;
+		f->cap_off = cap;
 	}
-	strcpy(l->cgroups[l->n++], cgroup);
+	if (f->len + k > f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 4096;
+		char *p;
+
+		while (cap < f->len + k)
+			cap *= 2;
+		p = realloc(f->pool, cap);
+		if (!p)
+			return -ENOMEM;
+		f->pool = p;
+		f->cap = cap;
+	}
+	memcpy(f->pool + f->len, cgroup, k);
+	f->off[f->n++] = f->len;
+	f->len += k;
 	return 0;
 }
 
 static int cmp_cgroup(const void *a, const void *b)
 {
-	return strcmp(a, b);
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Drop adjacent duplicates of a sorted list. */
@@ -161,9 +188,7 @@ static void dedup(struct vm_list *l)
 	for (size_t i = 0; i < l->n; i++) {
 		if (k && !strcmp(l->cgroups[k - 1], l->cgroups[i]))
 			continue;
-		if (k != i)
-			memcpy(l->cgroups[k], l->cgroups[i], CGROUP_PATH_MAX);
-		k++;
+		l->cgroups[k++] = l->cgroups[i];
 	}
 	l->n = k;
 }
@@ -171,7 +196,9 @@ static void dedup(struct vm_list *l)
 void vm_list_free(struct vm_list *l)
 {
 	free(l->cgroups);
+	free(l->pool);
 	l->cgroups = NULL;
+	l->pool = NULL;
 	l->n = 0;
 	l->n_slices = 0;
 	l->slice[0] = '\0';
@@ -197,7 +224,7 @@ long vm_list_lookup(const struct vm_list *l, const char *cgroup)
 
 struct walk {
 	struct vm_list *list;
-	size_t cap;
+	struct found found;
 	char abs[PATH_MAX]; /* root/cgroup_root */
 };
 
@@ -293,7 +320,7 @@ static int walk_match(struct walk *w, const char *rel, const char *pattern)
 		else if (is_slice(de->d_name))
 			note_slice(w->list, sub);
 		else
-			r = vm_list_add(w->list, &w->cap, sub);
+			r = found_add(&w->found, sub);
 	}
 	closedir(d);
 	return r;
@@ -316,6 +343,17 @@ int discover_vms(const char *root, const char *cgroup_root, char *const *globs,
 		r = -ENAMETOOLONG;
 	for (size_t i = 0; r == 0 && i < n_globs; i++)
 		r = walk_match(w, "", globs[i]);
+	if (r == 0 && w->found.n) {
+		l.cgroups = malloc(w->found.n * sizeof(*l.cgroups));
+		if (!l.cgroups)
+			r = -ENOMEM;
+	}
+	l.pool = w->found.pool;
+	for (size_t i = 0; r == 0 && i < w->found.n; i++)
+		l.cgroups[i] = l.pool + w->found.off[i];
+	if (r == 0)
+		l.n = w->found.n;
+	free(w->found.off);
 	free(w);
 	if (r < 0) {
 		vm_list_free(&l);

@@ -24,8 +24,11 @@
 int vm_name_from_cgroup(const char *cgroup_path, char *name, size_t len);
 
 struct vm_list {
-	char (*cgroups)[CGROUP_PATH_MAX]; /* relative to the cgroup root */
+	/* Relative to the cgroup root, each shorter than CGROUP_PATH_MAX;
+	 * pointers into @pool, which holds them back to back. */
+	char **cgroups;
 	size_t n;
+	char *pool;
 	/* Slices the globs matched ("*" matches system.slice): not VMs,
 	 * left out, counted for a warning; @slice is the first. */
 	size_t n_slices;
