@@ -614,6 +614,9 @@ static int iov_add(struct iovec **iov, size_t *n, size_t *cap, uint64_t addr,
 /* What we prefault is watched for the class's cold age (cold_ticks at the
  * default 1 s interval), within these bounds. */
 #define PREFAULT_WATCH_MIN (5 * USEC_PER_SEC)
+/* A prefault reads from swap in the caller's context (synchronously from
+ * zram): past this it stops between batches, the hottest blocks done. */
+#define PREFAULT_BUDGET	   (1 * USEC_PER_SEC)
 #define PREFAULT_WATCH_MAX (10 * 60 * USEC_PER_SEC)
 
 struct refault_vm {
@@ -947,8 +950,8 @@ int act_prefault_refaulted(const struct act_context *ctx,
 		for (size_t k = 0; k < n; k++)
 			iov[k] = (struct iovec){(void *)(uintptr_t)plan[k].addr,
 						plan[k].len};
-		r = advise(ctx, vm->pid, iov, n, MADV_WILLNEED, 0,
-			   &res->bytes_done);
+		r = advise(ctx, vm->pid, iov, n, MADV_WILLNEED,
+			   now + PREFAULT_BUDGET, &res->bytes_done);
 		/* what was advised before an error still went out */
 		refault_map_mark(&rv->map, plan, n, res->bytes_done, now,
 				 prefault_watch(ctx));
