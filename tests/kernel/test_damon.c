@@ -11,11 +11,14 @@
  * only (as a KVM guest through EPT), so that the kernel learns of it only
  * through the mmu notifier (ovcmem's clear_young / test_young).
  *
- *   - vaddr on the test's pid, the 64 MiB as the target region: a "stat"
- *     scheme for regions idle at least COLD_AGE aggregation intervals;
- *     the cold bytes it reports must come within 10% of the truth, for
- *     host and for guest accesses (the vaddr ops clear and test young
- *     bits through the notifier);
+ *   - vaddr on the test's pid: a "stat" scheme for idle regions, those
+ *     idle at least COLD_AGE aggregation intervals counted cold. The
+ *     ops replace the target region written to sysfs by the process's
+ *     three big mapped spans at each update, holes included, so the
+ *     tried bytes are not the VM's: the test counts the pages of its
+ *     64 MiB inside the cold regions. Within 10% of the truth for host
+ *     accesses, 20% for guest ones (the vaddr ops clear and test young
+ *     bits through the notifier too), and at most a tenth of the hot set;
  *   - paddr over the biggest System RAM range with a memcg filter: on 6.12
  *     "stat" does not apply ops-layer filters, so the scheme's tried bytes
  *     are the whole machine's idle memory, not the memcg's (6.14 added
@@ -26,8 +29,9 @@
  *     must take the cold pages, leave the hot set resident, and the
  *     guest's data must survive.
  * Every figure, and kdamond's CPU time per GiB monitored per second, is
- * printed as "# ..." lines. A kernel without DAMON's sysfs (Debian 6.1)
- * skips every test.
+ * printed as "# ..." lines (docs/damon.md has them, and what they mean
+ * for balancerd). A kernel without DAMON's sysfs (Debian 6.1) skips every
+ * test.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -569,16 +573,22 @@ static void isolated(void (*fn)(void))
 		_exit(1); /* the child said why */
 }
 
-/* Within 10% of the cold truth, and no more than a tenth of the hot set
- * taken for cold. */
-static void check_vaddr(size_t cold, size_t hot, const char *what)
+/*
+ * Within @pct% of the cold truth, and no more than a tenth of the hot set
+ * taken for cold: a DAMON blind to the accesses would call all of it cold
+ * (+33%). Host accesses came within 0.3% in six runs; guest accesses
+ * between -8.9% and +0.4% (kdamond slowed by the SLAT lock, touch_loop):
+ * 10% and 20%.
+ */
+static void check_vaddr(size_t cold, size_t hot, const char *what, int pct)
 {
 	size_t truth = COLD_BYTES / PAGE;
 
-	if ((cold + hot) * 10 < truth * 9 || (cold + hot) * 10 > truth * 11)
+	if ((cold + hot) * 100 < truth * (size_t)(100 - pct) ||
+	    (cold + hot) * 100 > truth * (size_t)(100 + pct))
 		FAIL("vaddr, %s: %zu pages cold (%zu of them hot), truth "
-		     "%zu: more than 10%% off",
-		     what, cold + hot, hot, truth);
+		     "%zu: more than %d%% off",
+		     what, cold + hot, hot, truth, pct);
 	if (hot * 10 > HOT_BYTES / PAGE)
 		FAIL("vaddr, %s: %zu of %lu hot pages called cold", what, hot,
 		     HOT_BYTES / PAGE);
@@ -590,7 +600,7 @@ static void vaddr_host(void)
 	uint64_t tried;
 
 	measure_cold("vaddr", 0, &cold, &hot, &tried);
-	check_vaddr(cold, hot, "host accesses");
+	check_vaddr(cold, hot, "host accesses", 10);
 }
 
 static void vaddr_guest(void)
@@ -599,7 +609,7 @@ static void vaddr_guest(void)
 	uint64_t tried;
 
 	measure_cold("vaddr", 1, &cold, &hot, &tried);
-	check_vaddr(cold, hot, "guest accesses");
+	check_vaddr(cold, hot, "guest accesses", 20);
 }
 
 /*
