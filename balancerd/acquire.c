@@ -117,7 +117,7 @@ static int acquire_vm(struct balancer *b, struct vm_entry *e)
 	}
 	vm_collect_cold(b, e, v);
 	vm_read_ksm(b, e, v, flags);
-	e->prev = *v;
+	vm_prev_keep(&e->prev, v);
 	e->have_prev = true;
 	e->since_full = flags & VM_ACQUIRE_SKIP_SLOW ? e->since_full + 1 : 1;
 	e->limits_written = false;

@@ -85,7 +85,7 @@ struct vm_entry {
 	bool keeps_files;	      /* within the descriptor budget */
 	struct vm_files files;	      /* its cgroup files, kept open */
 	struct act_kept_file reclaim; /* memory.reclaim, kept open */
-	struct vm_signals prev;
+	struct vm_prev prev;	      /* what the next read needs of this one */
 	struct decision_ring recent;
 	char *recent_json; /* state_recent_json(&recent), or NULL: stale */
 	/* recent's head and count when the state file was last written:

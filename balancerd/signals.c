@@ -587,8 +587,7 @@ static int vm_read_slow_files(struct cg_reader *cg, struct vm_signals *v)
 }
 
 /* Keep @prev's values of the files vm_read_slow_files() reads. */
-static void vm_copy_slow_files(const struct vm_signals *prev,
-			       struct vm_signals *v)
+static void vm_copy_slow_files(const struct vm_prev *prev, struct vm_signals *v)
 {
 	v->memory_max = prev->memory_max;
 	v->memory_high = prev->memory_high;
@@ -603,7 +602,7 @@ static void vm_copy_slow_files(const struct vm_signals *prev,
 }
 
 /* Keep @prev's memory.stat values (their deltas stay 0). */
-static void vm_copy_stat(const struct vm_signals *prev, struct vm_signals *v)
+static void vm_copy_stat(const struct vm_prev *prev, struct vm_signals *v)
 {
 	v->anon = prev->anon;
 	v->file = prev->file;
@@ -637,7 +636,7 @@ static int vm_read_stat(struct cg_reader *cg, struct vm_signals *v)
 
 /* Whether anything moved since @prev that memory.stat would explain:
  * the VM stalled (PSI's total), or it grew by faulting pages in. */
-static bool vm_moved(const struct vm_signals *prev, const struct vm_signals *v)
+static bool vm_moved(const struct vm_prev *prev, const struct vm_signals *v)
 {
 	if (v->psi.some.present != prev->psi.some.present ||
 	    v->psi.some.total_us != prev->psi.some.total_us)
@@ -645,7 +644,7 @@ static bool vm_moved(const struct vm_signals *prev, const struct vm_signals *v)
 	return v->memory_current >= prev->memory_current + VM_STAT_GROWTH;
 }
 
-static void vm_deltas(const struct vm_signals *prev, struct vm_signals *v)
+static void vm_deltas(const struct vm_prev *prev, struct vm_signals *v)
 {
 	if (!prev || prev->vanished)
 		return;
@@ -662,7 +661,7 @@ static void vm_deltas(const struct vm_signals *prev, struct vm_signals *v)
 						 prev->psi.full.total_us);
 }
 
-static int vm_read_all(struct cg_reader *cg, const struct vm_signals *prev,
+static int vm_read_all(struct cg_reader *cg, const struct vm_prev *prev,
 		       unsigned int flags, struct vm_signals *v)
 {
 	bool usable = prev && !prev->vanished;
@@ -690,7 +689,7 @@ static int vm_read_all(struct cg_reader *cg, const struct vm_signals *prev,
 
 int vm_signals_acquire_files(const char *root, const char *cgroup_root,
 			     const char *cgroup, struct vm_files *files,
-			     const struct vm_signals *prev, unsigned int flags,
+			     const struct vm_prev *prev, unsigned int flags,
 			     struct vm_signals *ret)
 {
 	struct cg_reader *cg;
@@ -740,4 +739,34 @@ int vm_signals_acquire_files(const char *root, const char *cgroup_root,
 	vm_deltas(prev, &v);
 	*ret = v;
 	return r;
+}
+
+void vm_prev_keep(struct vm_prev *p, const struct vm_signals *v)
+{
+	*p = (struct vm_prev){
+		.vanished = v->vanished,
+		.pid = v->pid,
+		.memory_current = v->memory_current,
+		.memory_max = v->memory_max,
+		.memory_high = v->memory_high,
+		.memory_low = v->memory_low,
+		.swap_current = v->swap_current,
+		.anon = v->anon,
+		.file = v->file,
+		.zswap = v->zswap,
+		.zswapped = v->zswapped,
+		.workingset_refault_anon = v->workingset_refault_anon,
+		.workingset_refault_file = v->workingset_refault_file,
+		.pgscan = v->pgscan,
+		.pgsteal = v->pgsteal,
+		.pgmajfault = v->pgmajfault,
+		.events_low = v->events_low,
+		.events_high = v->events_high,
+		.events_max = v->events_max,
+		.events_oom = v->events_oom,
+		.events_oom_kill = v->events_oom_kill,
+		.psi = v->psi,
+		.ksm_known = v->ksm_known,
+		.ksm_merging_pages = v->ksm_merging_pages,
+	};
 }

@@ -130,6 +130,30 @@ int host_signals_acquire(const char *root, struct host_signals *ret);
 #define VM_STAT_GROWTH (1ULL << 20)
 
 /*
+ * What the next read of a VM needs of this one: the counters its deltas
+ * are taken from, and the values that VM_ACQUIRE_* flags keep instead of
+ * reading. A third of struct vm_signals (no names, no ovcmem view): a
+ * daemon keeps one per VM between ticks.
+ */
+struct vm_prev {
+	bool vanished;
+	pid_t pid;
+	uint64_t memory_current, memory_max, memory_high, memory_low;
+	uint64_t swap_current;
+	uint64_t anon, file, zswap, zswapped;
+	uint64_t workingset_refault_anon, workingset_refault_file;
+	uint64_t pgscan, pgsteal, pgmajfault;
+	uint64_t events_low, events_high, events_max, events_oom,
+		events_oom_kill;
+	struct psi psi;
+	bool ksm_known;
+	uint64_t ksm_merging_pages;
+};
+
+/* Keep what the next read needs of @v. */
+void vm_prev_keep(struct vm_prev *p, const struct vm_signals *v);
+
+/*
  * A VM's cgroup directory and the files read most ticks, kept open
  * between ticks: one pread(2) per file instead of openat, read, close.
  * Files that cannot be kept (no descriptor left) are read as before.
@@ -165,7 +189,7 @@ void vm_files_close(struct vm_files *f);
  */
 int vm_signals_acquire_files(const char *root, const char *cgroup_root,
 			     const char *cgroup, struct vm_files *files,
-			     const struct vm_signals *prev, unsigned int flags,
+			     const struct vm_prev *prev, unsigned int flags,
 			     struct vm_signals *ret);
 
 #endif /* BALANCERD_SIGNALS_H */

@@ -374,6 +374,15 @@ static void test_every_truncation(void **state)
 
 /* ---- acquire over a fake tree ----------------------------------------- */
 
+/* @v as the daemon keeps it for the next read. */
+static const struct vm_prev *kept(const struct vm_signals *v)
+{
+	static struct vm_prev p;
+
+	vm_prev_keep(&p, v);
+	return &p;
+}
+
 static void test_host_acquire(void **state)
 {
 	struct host_signals h;
@@ -433,7 +442,7 @@ static void test_vm_acquire(void **state)
 	    "some avg10=2.00 avg60=0.50 avg300=0.10 total=123556789\n"
 	    "full avg10=0.75 avg60=0.20 avg300=0.05 total=98765432\n");
 	assert_int_equal(vm_signals_acquire_files(tree, "/sys/fs/cgroup", CG,
-						  NULL, &prev, 0, &v),
+						  NULL, kept(&prev), 0, &v),
 			 0);
 	assert_int_equal(v.d_refault_anon, 100);
 	/* the file counter went back (a new cgroup): no negative delta */
@@ -462,7 +471,8 @@ static void test_vm_acquire_hot_only(void **state)
 	put(CG_FILE("memory.current"), "2000\n");
 	put(CG_FILE("memory.max"), "4096\n");
 	put(CG_FILE("memory.events"), "high 99\n");
-	assert_int_equal(vm_signals_acquire_files(tree, NULL, CG, NULL, &prev,
+	assert_int_equal(vm_signals_acquire_files(tree, NULL, CG, NULL,
+						  kept(&prev),
 						  VM_ACQUIRE_SKIP_SLOW, &v),
 			 0);
 	assert_int_equal(v.memory_current, 2000);
@@ -471,9 +481,9 @@ static void test_vm_acquire_hot_only(void **state)
 	assert_int_equal(v.pid, 4242);
 	assert_true(v.psi.some.present);
 	/* a full read sees the new values */
-	assert_int_equal(
-		vm_signals_acquire_files(tree, NULL, CG, NULL, &prev, 0, &v),
-		0);
+	assert_int_equal(vm_signals_acquire_files(tree, NULL, CG, NULL,
+						  kept(&prev), 0, &v),
+			 0);
 	assert_int_equal(v.memory_max, 4096);
 	assert_int_equal(v.events_high, 99);
 	rm_rel("sys");
@@ -505,7 +515,8 @@ static void test_vm_acquire_kept_files(void **state)
 	/* nothing moved: memory.stat is not read again */
 	put(CG_FILE("memory.stat"), "workingset_refault_anon 6000\n");
 	put(CG_FILE("memory.current"), "1001\n");
-	assert_int_equal(vm_signals_acquire_files(tree, NULL, CG, &files, &prev,
+	assert_int_equal(vm_signals_acquire_files(tree, NULL, CG, &files,
+						  kept(&prev),
 						  VM_ACQUIRE_SKIP_STAT, &v),
 			 0);
 	assert_int_equal(files.fd[0], fd); /* the same descriptor */
@@ -517,7 +528,8 @@ static void test_vm_acquire_kept_files(void **state)
 	/* it grew by a MiB: read, with the delta since the last read */
 	prev = v;
 	put(CG_FILE("memory.current"), "2000000\n");
-	assert_int_equal(vm_signals_acquire_files(tree, NULL, CG, &files, &prev,
+	assert_int_equal(vm_signals_acquire_files(tree, NULL, CG, &files,
+						  kept(&prev),
 						  VM_ACQUIRE_SKIP_STAT, &v),
 			 0);
 	assert_int_equal(v.workingset_refault_anon, 6000);
@@ -530,7 +542,8 @@ static void test_vm_acquire_kept_files(void **state)
 	put(CG_FILE("memory.pressure"),
 	    "some avg10=0.00 avg60=0.00 avg300=0.00 total=999999999\n"
 	    "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
-	assert_int_equal(vm_signals_acquire_files(tree, NULL, CG, &files, &prev,
+	assert_int_equal(vm_signals_acquire_files(tree, NULL, CG, &files,
+						  kept(&prev),
 						  VM_ACQUIRE_SKIP_STAT, &v),
 			 0);
 	assert_int_equal(v.workingset_refault_anon, 6500);
@@ -538,9 +551,9 @@ static void test_vm_acquire_kept_files(void **state)
 	/* without the flag it is read whatever moved */
 	prev = v;
 	put(CG_FILE("memory.stat"), "workingset_refault_anon 6600\n");
-	assert_int_equal(
-		vm_signals_acquire_files(tree, NULL, CG, &files, &prev, 0, &v),
-		0);
+	assert_int_equal(vm_signals_acquire_files(tree, NULL, CG, &files,
+						  kept(&prev), 0, &v),
+			 0);
 	assert_int_equal(v.workingset_refault_anon, 6600);
 
 	/* the cgroup goes away. A fixture's files stay readable through
@@ -551,7 +564,8 @@ static void test_vm_acquire_kept_files(void **state)
 	vm_files_close(&files);
 	assert_int_equal(files.dfd, -1);
 	assert_int_equal(files.fd[0], -1);
-	assert_int_equal(vm_signals_acquire_files(tree, NULL, CG, &files, &prev,
+	assert_int_equal(vm_signals_acquire_files(tree, NULL, CG, &files,
+						  kept(&prev),
 						  VM_ACQUIRE_SKIP_STAT, &v),
 			 -ENOENT);
 	assert_true(v.vanished);
@@ -614,9 +628,9 @@ static void test_vm_acquire_vanished(void **state)
 	/* gone before the first read */
 	rm_rel("sys/fs/cgroup/" CG);
 	memset(&v, 0xff, sizeof(v));
-	assert_int_equal(
-		vm_signals_acquire_files(tree, NULL, CG, NULL, &prev, 0, &v),
-		-ENOENT);
+	assert_int_equal(vm_signals_acquire_files(tree, NULL, CG, NULL,
+						  kept(&prev), 0, &v),
+			 -ENOENT);
 	assert_true(v.vanished);
 	assert_string_equal(v.name, "vm1");
 	assert_int_equal(v.memory_current, 0);
@@ -629,9 +643,9 @@ static void test_vm_acquire_vanished(void **state)
 	 */
 	put_vm(CG, "1000\n");
 	unlink_rel(CG_FILE("memory.stat"));
-	assert_int_equal(
-		vm_signals_acquire_files(tree, NULL, CG, NULL, &prev, 0, &v),
-		-ENOENT);
+	assert_int_equal(vm_signals_acquire_files(tree, NULL, CG, NULL,
+						  kept(&prev), 0, &v),
+			 -ENOENT);
 	assert_true(v.vanished);
 
 	/* a cgroup without the memory controller is not a VM we can run */
