@@ -371,8 +371,14 @@ static int sink_journal(int prio, enum log_msgid id,
 	return 0;
 }
 
-int log_sendv(int prio, enum log_msgid id, const struct log_field *fields,
-	      size_t n_fields, const char *fmt, va_list ap)
+static int log_sendv(int prio, enum log_msgid id,
+		     const struct log_field *fields, size_t n_fields,
+		     const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
+
+static int log_sendv(int prio, enum log_msgid id,
+		     const struct log_field *fields, size_t n_fields,
+		     const char *fmt, va_list ap)
 {
 	char raw[LOG_MESSAGE_MAX], msg[LOG_MESSAGE_MAX];
 

@@ -111,9 +111,6 @@ struct log_field {
 int log_send(int prio, enum log_msgid id, const struct log_field *fields,
 	     size_t n_fields, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
-int log_sendv(int prio, enum log_msgid id, const struct log_field *fields,
-	      size_t n_fields, const char *fmt, va_list ap)
-	__attribute__((format(printf, 5, 0)));
 
 /* Plain diagnostics. Return @err when it is negative, for
  * "return log_error_errno(r, ...)" one-liners, else 0. */

@@ -204,7 +204,7 @@ static void metrics_setup(struct balancer *b)
  * descriptors. Said in one journal line once the log target is known
  * (fd_budget_log).
  */
-void fd_budget_setup(struct balancer *b)
+static void fd_budget_setup(struct balancer *b)
 {
 	struct rlimit rl;
 

@@ -290,10 +290,6 @@ int watch_publish_requests(struct balancer *b);
 
 /* ---- manager.c ---- */
 
-/* Raise the soft RLIMIT_NOFILE to the hard one and size the VMs' share
- * of it (max_keeping); balancer_new() says the outcome in one line. */
-void fd_budget_setup(struct balancer *b);
-
 /* WATCHDOG=1 when a quarter of the watchdog period passed: called
  * between actions and slices of one (any thread). */
 void ping_watchdog(void *userdata);
