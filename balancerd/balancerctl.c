@@ -410,7 +410,8 @@ static void explain_merge(json_t *vm, json_t *ci)
 	if (json_is_boolean(merge))
 		printf("  merge:    %s%s; %s\n",
 		       json_is_true(merge) ? "on" : "off",
-		       driver ? "" : " (not applied: needs an ovcmem partition)",
+		       driver ? ""
+			      : " (not applied: needs an ovcmem partition)",
 		       shared);
 	else
 		printf("  merge:    the VMM's choice; %s\n", shared);
