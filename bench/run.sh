@@ -21,9 +21,27 @@ $CC $CFLAGS $(pkg-config --cflags $PKGS) -o build/bench/tick_bench \
 if [ -z "${TMPDIR:-}" ] && [ -w /dev/shm ]; then
 	export TMPDIR=/dev/shm
 fi
-echo "== balancerd: one tick over a fake tree (goals: <= 5 system calls per VM and steady tick; < 5 ms/tick and RSS < 8 MiB with 1000 VMs; < 0.3% CPU with 100 VMs; cost per VM flat from 100 to 10000 VMs)"
+echo "== balancerd: one tick over a fake tree (BENCH_IR=1 adds callgrind instruction counts; goals: <= 5 system calls per VM and steady tick; < 5 ms/tick and RSS < 8 MiB with 1000 VMs; < 0.3% CPU with 100 VMs; cost per VM flat from 100 to 10000 VMs)"
 build/bench/tick_bench --vms 100 --ticks 100 --daemon build/balancerd --strace
 build/bench/tick_bench --vms 1000 --ticks 20 --daemon build/balancerd --strace
 echo "-- the same without publishing the state file (its share of the tick)"
 build/bench/tick_bench --vms 1000 --ticks 20 --no-state | head -n 1
 build/bench/tick_bench --vms 10000 --ticks 10 --daemon build/balancerd
+
+# BENCH_IR=1: instructions per steady tick by callgrind, the figure that a
+# loaded machine does not move (the difference of two runs of different
+# lengths, so start-up and the tree's creation drop out). Slow: ~50x.
+if [ -n "${BENCH_IR:-}" ] && command -v valgrind >/dev/null; then
+	for n in 100 1000; do
+		ir() {
+			valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+				--toggle-collect=balancer_tick_at \
+				build/bench/tick_bench --vms "$n" --ticks "$1" 2>&1 >/dev/null |
+				sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+		}
+		a=$(ir 10)
+		z=$(ir 30)
+		echo "vms $n: $(((z - a) / 20)) instructions per steady tick," \
+			"$(((z - a) / 20 / n)) per VM (callgrind)"
+	done
+fi
