@@ -145,6 +145,7 @@ int acquire_vms(struct balancer *b)
 		return r;
 	}
 	sweep_vanished(b);
+	b->n_listed = 0; /* it may name entries the sweep freed */
 	for (size_t i = 0; b->event && i < b->n_vms; i++)
 		psi_trigger_vm(b, b->entry_of[i]);
 	return 0;
