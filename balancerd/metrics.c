@@ -579,11 +579,25 @@ bool metrics_writer_due(struct metrics_writer *w, usec_t now)
 	return true;
 }
 
-int metrics_publish(const char *path, const json_t *state)
+/* 0 when the directory of @path exists, 1 when it does not (yet), or a
+ * negative errno. */
+static int metrics_dir_exists(const char *path)
 {
-	char dir[PATH_MAX], tmp[PATH_MAX];
+	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
 	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%.*s",
+		 slash ? (int)(slash == path ? 1 : slash - path) : 1,
+		 slash ? path : ".");
+	if (stat(dir, &st) < 0)
+		return errno == ENOENT ? 1 : -errno;
+	return 0;
+}
+
+int metrics_publish(const char *path, const json_t *state)
+{
+	char tmp[PATH_MAX];
 	char *text;
 	size_t len;
 	int fd, r = 0;
@@ -591,11 +605,9 @@ int metrics_publish(const char *path, const json_t *state)
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >=
 	    (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	snprintf(dir, sizeof(dir), "%.*s",
-		 slash ? (int)(slash == path ? 1 : slash - path) : 1,
-		 slash ? path : ".");
-	if (stat(dir, &st) < 0)
-		return errno == ENOENT ? 1 : -errno;
+	r = metrics_dir_exists(path);
+	if (r)
+		return r;
 	text = metrics_format_string(state);
 	if (!text)
 		return -errno;
@@ -632,9 +644,15 @@ int metrics_publish(const char *path, const json_t *state)
 int metrics_writer_publish(struct metrics_writer *w,
 			   const struct state_snapshot *s)
 {
-	json_t *doc = state_build(s);
-	int r = doc ? metrics_publish(w->path, doc) : -ENOMEM;
+	/* No collector directory, no document: building it is the largest
+	 * allocation balancerd makes (5 MB at 1000 VMs). */
+	int r = metrics_dir_exists(w->path);
+	json_t *doc = NULL;
 
+	if (r == 0) {
+		doc = state_build(s);
+		r = doc ? metrics_publish(w->path, doc) : -ENOMEM;
+	}
 	json_decref(doc);
 	if (r == w->last_error && w->attempted)
 		return r;

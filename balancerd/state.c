@@ -412,20 +412,24 @@ static int write_vm(FILE *f, const struct state_snapshot *s, size_t i)
 		return -ENOMEM;
 	if (i && fputc(',', f) == EOF)
 		r = dump_error(f);
-	if (!r && !cached && json_dumpf(v, f, JSON_COMPACT) < 0)
-		r = dump_error(f);
-	if (r || !cached) {
+	if (r) {
 		json_decref(v);
 		return r;
 	}
+	/* One string, one fwrite: json_dumpf() writes token by token
+	 * through stdio, a third more instructions at 1000 VMs. */
 	text = json_dumps(v, JSON_COMPACT);
 	json_decref(v);
 	if (!text)
 		return -ENOMEM;
 	len = strlen(text);
-	if (fwrite(text, 1, len - 1, f) != len - 1 ||
-	    fprintf(f, ",\"recent\":%s}", cached) < 0)
+	if (!cached) {
+		if (fwrite(text, 1, len, f) != len)
+			r = dump_error(f);
+	} else if (fwrite(text, 1, len - 1, f) != len - 1 ||
+		   fprintf(f, ",\"recent\":%s}", cached) < 0) {
 		r = dump_error(f);
+	}
 	free(text);
 	return r;
 }
