@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="
 build-essential pkg-config libc6-dev
-libjansson-dev libsystemd-dev libcgroup-dev libcmocka-dev
+libjansson-dev libsystemd-dev libcmocka-dev
 valgrind clang-format
 clang libclang-rt-14-dev
 linux-image-amd64 linux-headers-amd64
