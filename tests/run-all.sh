@@ -135,15 +135,35 @@ run_check() { # $1 name, then the command
 	count "$name" "$log" 0
 }
 
+# Every unit test source must have its binaries: one that was not built
+# (make unit) is a failure, never a suite left out of the count.
+not_built() { # $1 name, $2 binary
+	echo "not ok $1: $2 not built (make unit)"
+	echo "0 passed, 1 failed"
+}
 if wanted unit; then
-	for t in build/tests/test_* build/asan/tests/test_*; do
-		[ -x "$t" ] || continue
-		run_suite "unit/${t#build/}" "$t"
+	for src in tests/unit/test_*.c; do
+		t=$(basename "$src" .c)
+		for bin in build/tests/$t build/asan/tests/$t; do
+			if [ -x "$bin" ]; then
+				run_suite "unit/${bin#build/}" "$bin"
+			else
+				run_suite "unit/${bin#build/}" not_built "unit/${bin#build/}" "$bin"
+			fi
+		done
 	done
 fi
-if wanted valgrind && command -v valgrind >/dev/null; then
-	for t in build/tests/test_*; do
-		[ -x "$t" ] || continue
+if wanted valgrind; then
+	if ! command -v valgrind >/dev/null; then
+		run_suite valgrind not_built valgrind "valgrind (tools/install-deps.sh)"
+	fi
+	for src in tests/unit/test_*.c; do
+		command -v valgrind >/dev/null || break
+		t=build/tests/$(basename "$src" .c)
+		if [ ! -x "$t" ]; then
+			run_suite "valgrind/$(basename "$t")" not_built "valgrind/$(basename "$t")" "$t"
+			continue
+		fi
 		run_suite "valgrind/$(basename "$t")" valgrind -q --error-exitcode=99 \
 			--leak-check=full --errors-for-leak-kinds=definite "$t"
 	done
