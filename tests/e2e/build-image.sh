@@ -10,7 +10,7 @@
 # -snapshot, so one cached image serves every run and every kernel.
 #
 # What is baked in is generic: systemd, udev, kmod, the runtime libraries the
-# project links (jansson, libsystemd, libcgroup), jq, node_exporter and curl,
+# project links (jansson, libsystemd), jq, node_exporter and curl,
 # and one unit,
 # ovc-e2e.service, that at boot mounts the per-run payload disk (/dev/vdb,
 # label OVCPAYLOAD), runs its /guest-init.sh and powers the guest off. The
@@ -24,7 +24,7 @@ cache="$top/build/e2e"
 
 # prometheus-node-exporter and curl: the packaging suite (tests/pkg) scrapes
 # balancerd's metrics through node_exporter's textfile collector.
-PACKAGES="systemd,systemd-sysv,udev,kmod,dbus,libjansson4,libsystemd0,libcgroup2,jq,procps,util-linux,psmisc,zstd,prometheus-node-exporter,curl"
+PACKAGES="systemd,systemd-sysv,udev,kmod,dbus,libjansson4,libsystemd0,jq,procps,util-linux,psmisc,zstd,prometheus-node-exporter,curl"
 SUITE=bookworm
 MIRROR=${E2E_MIRROR:-}
 if [ -z "$MIRROR" ]; then
