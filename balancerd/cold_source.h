@@ -16,7 +16,8 @@
  *   mglru    cold_mglru.c: the kernel's multi-gen LRU generations of
  *            the VM's memcg (debugfs lru_gen), when the kernel has it on
  *   none     cold_none.c: no idle ages (PSI-probing decide() rows);
- *            prefault by MADV_WILLNEED of the VMM's swapped pages
+ *            prefault, as for mglru, by MADV_WILLNEED of the swapped
+ *            pages around where the VM refaults (refault_map.h)
  *
  * Adding a source: one file with its struct cold_source_ops, one entry in
  * cold_source_table[] (cold_source.c). A source that keeps state (a
