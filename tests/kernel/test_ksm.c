@@ -606,7 +606,8 @@ static void toggler_serve(int in, int out)
  * turns merging on and off, ksmd merges and the toggles unmerge: no call
  * fails, no deadlock, and every checksum is what the guest wrote. Every
  * other round gives VM A the content of VM B and reads until ksmd has
- * merged some of it; the next round writes over the merged pages.
+ * merged some of it (at most 10 s); the next round writes over the merged
+ * pages.
  */
 #define ROUNDS 20
 TEST_TIMEOUT(guest_data_intact_while_the_balancer_toggles_merging, 240)
@@ -665,7 +666,11 @@ TEST_TIMEOUT(guest_data_intact_while_the_balancer_toggles_merging, 240)
 	printf("# ksm: %lld on/off rounds of the other process\n", report[0]);
 	CHECK_EQ(report[1], 0);
 	CHECK(report[0] > 0);
-	CHECK_EQ(merged_rounds, ROUNDS / 2);
+	/* ksmd merges only in the other process's "on" windows, and needs
+	 * two scans of a page in one: how many rounds it manages depends
+	 * on how fast this machine runs (4 of 10 seen on a loaded host).
+	 * The test is about the data; merging must have happened in it. */
+	CHECK(merged_rounds >= 1);
 	CHECK_EQ(vma_mergeable(a.mem), 0);
 	CHECK_EQ(vma_mergeable(b.mem), 0);
 	CHECK_EQ(pages_shared_between(&a, &b), 0);
