@@ -173,9 +173,9 @@ static void cold_bytes_and_eviction(void);
 /*
  * The rig runs the suites in one boot: the multi-gen LRU is put back as
  * it was (off on 6.1) for the suites after this one, whatever happens to
- * the test, which runs in a child of its own.
+ * the test, which runs @fn in a child of its own.
  */
-TEST_TIMEOUT(mglru_cold_bytes_and_eviction, 300)
+static void with_mglru_on(void (*fn)(void))
 {
 	char was[32] = "";
 	int fd = open("/sys/kernel/mm/lru_gen/enabled", O_RDONLY);
@@ -190,7 +190,9 @@ TEST_TIMEOUT(mglru_cold_bytes_and_eviction, 300)
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		cold_bytes_and_eviction();
+		CHECK(ovt_write_file("/sys/kernel/mm/lru_gen/enabled", "y") ==
+		      0);
+		fn();
 		_exit(0);
 	}
 	CHECK(waitpid(pid, &status, 0) == pid);
@@ -198,6 +200,11 @@ TEST_TIMEOUT(mglru_cold_bytes_and_eviction, 300)
 			     strtoul(was, NULL, 16) & 1 ? "y" : "n") == 0);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		_exit(1); /* the child said why */
+}
+
+TEST_TIMEOUT(mglru_cold_bytes_and_eviction, 300)
+{
+	with_mglru_on(cold_bytes_and_eviction);
 }
 
 static void cold_bytes_and_eviction(void)
@@ -209,7 +216,6 @@ static void cold_bytes_and_eviction(void)
 	struct want w;
 	char *hot, *coldmem;
 
-	CHECK(ovt_write_file("/sys/kernel/mm/lru_gen/enabled", "y") == 0);
 	ovt_cgroup_create_ok("ovt-mglru", cg, sizeof(cg));
 	ovt_cgroup_enter_ok(cg, 0);
 	snprintf(path, sizeof(path), "%s", cg + strlen(OVT_CGROUP_ROOT));
@@ -291,27 +297,7 @@ static int kernel_release(void)
 
 TEST_TIMEOUT(mglru_ages_of_guest_accesses, 300)
 {
-	char was[32] = "";
-	int fd = open("/sys/kernel/mm/lru_gen/enabled", O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, was, sizeof(was) - 1) : -1;
-	int status = 0;
-	pid_t pid;
-
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		FAIL("this kernel has no multi-gen LRU");
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		guest_ages();
-		_exit(0);
-	}
-	CHECK(waitpid(pid, &status, 0) == pid);
-	CHECK(ovt_write_file("/sys/kernel/mm/lru_gen/enabled",
-			     strtoul(was, NULL, 16) & 1 ? "y" : "n") == 0);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		_exit(1);
+	with_mglru_on(guest_ages);
 }
 
 static void guest_ages(void)
@@ -328,7 +314,6 @@ static void guest_ages(void)
 	int pfd, release = kernel_release();
 	char *mem;
 
-	CHECK(ovt_write_file("/sys/kernel/mm/lru_gen/enabled", "y") == 0);
 	ovt_cgroup_create_ok("ovt-mglru-guest", cg, sizeof(cg));
 	ovt_cgroup_enter_ok(cg, 0);
 	snprintf(path, sizeof(path), "%s", cg + strlen(OVT_CGROUP_ROOT));
