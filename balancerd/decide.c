@@ -154,8 +154,19 @@ struct vm_state *balancer_state_find(struct balancer_state *state,
 	return find_in(state->vms, state->n_vms, state->n_vms, vm_name);
 }
 
+/* A VM's state as on the tick it is first seen. */
+static void state_init(struct vm_state *vs, const struct vm_signals *v,
+		       usec_t now)
+{
+	memset(vs, 0, sizeof(*vs));
+	snprintf(vs->name, sizeof(vs->name), "%s", v->name);
+	snprintf(vs->cgroup, sizeof(vs->cgroup), "%s", v->cgroup);
+	vs->first_seen = now;
+	vs->budget_at = now;
+}
+
 static struct vm_state *state_add(struct balancer_state *state,
-				  const char *name, usec_t now)
+				  const struct vm_signals *v, usec_t now)
 {
 	struct vm_state *vs;
 
@@ -169,11 +180,23 @@ static struct vm_state *state_add(struct balancer_state *state,
 		state->cap_vms = cap;
 	}
 	vs = &state->vms[state->n_vms++];
-	memset(vs, 0, sizeof(*vs));
-	snprintf(vs->name, sizeof(vs->name), "%s", name);
-	vs->first_seen = now;
-	vs->budget_at = now;
+	state_init(vs, v, now);
 	return vs;
+}
+
+/*
+ * The state found by @v's name, if it is @v's cgroup's: a name on another
+ * cgroup is another VM, which starts afresh (the name, hence the order,
+ * unchanged). A state of unknown cgroup (a trace from before the field)
+ * takes @v's, as it would have.
+ */
+static void state_claim(struct vm_state *vs, const struct vm_signals *v,
+			usec_t now)
+{
+	if (!vs->cgroup[0])
+		snprintf(vs->cgroup, sizeof(vs->cgroup), "%s", v->cgroup);
+	else if (strcmp(vs->cgroup, v->cgroup))
+		state_init(vs, v, now);
 }
 
 /* Drop the VMs unseen for VM_STATE_FORGET, keeping the order. */
@@ -208,8 +231,10 @@ static int state_sync(struct balancer_state *state, const struct tick_input *in)
 		if (v->vanished)
 			continue;
 		vs = find_in(state->vms, sorted, state->n_vms, v->name);
-		if (!vs)
-			vs = state_add(state, v->name, in->now);
+		if (vs)
+			state_claim(vs, v, in->now);
+		else
+			vs = state_add(state, v, in->now);
 		if (!vs)
 			return -ENOMEM;
 		vs->seen = true;

@@ -53,10 +53,18 @@ struct action {
 	char reason[REASON_MAX]; /* one sentence, with the numbers */
 };
 
-/* What decide() remembers about one VM between ticks (by name). */
+/*
+ * What decide() remembers about one VM between ticks, found by name (the
+ * names of one tick's VMs are unique) and belonging to one cgroup: a name
+ * that turns up on another cgroup (the VM gone, a new one named alike, or
+ * two long names cut to one prefix) starts afresh, so that no cgroup
+ * inherits another's backoff, budget or totals.
+ */
 struct vm_state {
 	char name[VM_NAME_MAX];
-	bool seen; /* present in the latest tick */
+	char cgroup[CGROUP_PATH_MAX]; /* as vm_signals'; "": not known yet
+				       * (a trace from before the field) */
+	bool seen;		      /* present in the latest tick */
 	usec_t first_seen;
 	uint64_t size;		 /* reference size for % floors/ceilings:
 				  * ovcmem pages, else memory.max, else the

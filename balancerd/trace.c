@@ -24,7 +24,7 @@
  * so (x86_64 and other LP64 ABIs).
  */
 #if defined(__x86_64__)
-_Static_assert(sizeof(struct vm_state) == 552,
+_Static_assert(sizeof(struct vm_state) == 1064,
 	       "vm_state changed: update trace.c's state_fields");
 _Static_assert(sizeof(struct ovcmem_signals) == 120,
 	       "ovcmem_signals changed: update trace.c's ovcmem_fields");
@@ -113,6 +113,7 @@ static const struct field ovcmem_fields[] = {
 
 static const struct field state_fields[] = {
 	FLD(vm_state, name, F_STR),
+	FLD(vm_state, cgroup, F_STR),
 	FLD(vm_state, seen, F_BOOL),
 	FLD(vm_state, first_seen, F_U64),
 	FLD(vm_state, size, F_U64),

@@ -255,6 +255,68 @@ static void test_same_decoded_name_keeps_separate_state(void **state)
 	json_decref(doc);
 }
 
+/* Ticks @vm, the one VM, from @t0 for @ticks seconds; the state's
+ * reclaimed_total of it, and its name in @name. */
+static long long run_alone(struct fixture *f, const char *vm, usec_t t0,
+			   unsigned int ticks, char *name, size_t len)
+{
+	json_t *doc, *v;
+	long long n;
+
+	fake_vm_add(&f->t, vm, 4 * GiB, 4 * GiB);
+	for (unsigned int i = 0; i < ticks; i++)
+		assert_int_equal(balancer_tick_at(f->b, t0 + i * SEC), 0);
+	doc = state_of(f);
+	assert_int_equal(json_array_size(json_object_get(doc, "vms")), 1);
+	v = json_array_get(json_object_get(doc, "vms"), 0);
+	snprintf(name, len, "%s",
+		 json_string_value(json_object_get(v, "name")));
+	n = json_integer_value(json_object_get(v, "reclaimed_total"));
+	json_decref(doc);
+	return n;
+}
+
+/* @gone's VM leaves, @next's comes a tick later, while the state of
+ * @gone is still kept (10 minutes): @next, named alike, must start
+ * afresh, with no backoff, budget or totals of the other cgroup. */
+static void assert_successor_starts_afresh(struct fixture *f, const char *gone,
+					   const char *next)
+{
+	char first[VM_NAME_MAX], second[VM_NAME_MAX];
+	long long before, after;
+
+	start(f);
+	before = run_alone(f, gone, 1000 * SEC, 3, first, sizeof(first));
+	/* More than one tick's budget. */
+	assert_true(before > (long long)(64 * MiB));
+	fake_vm_remove(&f->t, gone);
+	assert_int_equal(balancer_tick_at(f->b, 1003 * SEC), 0);
+	after = run_alone(f, next, 1004 * SEC, 1, second, sizeof(second));
+	assert_string_equal(first, second); /* the same name, in turn */
+	assert_true(after > 0);
+	/* Its own one tick's, not the sum. */
+	assert_true(after <= (long long)(64 * MiB));
+}
+
+/* 3: libvirt's QEMU domain "web" goes; an LXC domain "web" comes. */
+static void test_name_of_a_vanished_vm_inherits_nothing(void **state)
+{
+	assert_successor_starts_afresh(*state, "machine-qemu\\x2d1\\x2dweb",
+				       "machine-lxc\\x2d9\\x2dweb");
+}
+
+/* 3: two names too long to be a VM name, alike up to the cut. */
+static void test_names_cut_to_one_prefix_keep_separate_state(void **state)
+{
+	char a[200], b[200];
+
+	memset(a, 'w', sizeof(a));
+	memcpy(a + sizeof(a) - 5, "-one", 5);
+	memcpy(b, a, sizeof(b));
+	memcpy(b + sizeof(b) - 5, "-two", 5);
+	assert_successor_starts_afresh(*state, a, b);
+}
+
 /* 4: unreadable host signals are failed ticks: counted, published,
  * retried; status says so and exits 1; --ticks N ends. */
 static void test_unreadable_host_is_a_published_failed_tick(void **state)
@@ -631,6 +693,8 @@ int main(void)
 		T(test_vm_name_newline_and_escape_are_escaped_everywhere),
 		T(test_non_utf8_name_published_escaped_and_explained),
 		T(test_same_decoded_name_keeps_separate_state),
+		T(test_name_of_a_vanished_vm_inherits_nothing),
+		T(test_names_cut_to_one_prefix_keep_separate_state),
 		T(test_unreadable_host_is_a_published_failed_tick),
 		T(test_failed_tick_after_reload_publishes_new_classes),
 		T(test_status_of_a_stale_state_exits_nonzero),
