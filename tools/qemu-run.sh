@@ -7,7 +7,9 @@
 #                     [--progress-marker TEXT] -- QEMU-ARGS...
 #
 # QEMU-ARGS describe the machine (-machine TYPE, -cpu, -smp, -m, -kernel,
-# -initrd, -append, drives); the launcher adds the accelerator, the serial
+# -initrd, -append, drives); the launcher adds the accelerator (spelt
+# "-accel accel=kvm" or "-accel accel=tcg,..." in the probe and the boot
+# alike, so a wrapper matching "accel=kvm" sees both), the serial
 # console (into FILE), no display, no monitor and -no-reboot, and runs
 # qemu-system-x86_64 (the first in PATH) with a hard timeout (default 900 s).
 # QEMU's own output goes to --log (default FILE.qemu), after a first line
@@ -29,7 +31,11 @@
 # NO_KVM=1 forces TCG (E2E_NO_KVM=1, its older name, too). TCG runs one
 # host thread per vCPU; QEMU_TCG_THREAD=single runs them all in one, which
 # tells an emulator race from a kernel bug (docs/testing.md).
-# QEMU_KVM_DEVICE (default /dev/kvm) and QEMU_RUN_CACHE exist for the tests.
+# QEMU_KVM_DEVICE (default /dev/kvm) and QEMU_RUN_CACHE exist for the tests
+# only: a plain writable file as QEMU_KVM_DEVICE makes the launcher probe KVM
+# on a machine without /dev/kvm (the probe then runs whatever
+# qemu-system-x86_64 is first in PATH, a test's broken-KVM wrapper), and a
+# scratch cache keeps the machine's own verdict out of it.
 #
 # While the guest runs, a line every QEMU_PROGRESS_EVERY seconds (default
 # 10) on stderr: the time so far and the latest console line carrying TEXT
@@ -43,7 +49,7 @@ set -u -o pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 console="" log="" timeout_s=900 label=qemu marker=""
-usage() { sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '1d; /^#/!q; p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--console) console=$2; shift 2 ;;
@@ -114,7 +120,7 @@ probe_kvm() {
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/qemu-probe.XXXXXX")
 	[ -n "$kernel" ] || { probe_reason="no kernel to probe it with"; rm -rf "$dir"; return 1; }
 	t0=$SECONDS
-	"$qemu" ${machine_type:+-machine "$machine_type"} -accel kvm ${cpu:+-cpu "$cpu"} \
+	"$qemu" ${machine_type:+-machine "$machine_type"} -accel accel=kvm ${cpu:+-cpu "$cpu"} \
 		-smp "$smp" -m 256 -display none -monitor none -no-reboot \
 		-serial "file:$dir/console" -kernel "$kernel" \
 		-append "console=ttyS0 panic=-1 loglevel=4" \
@@ -216,9 +222,9 @@ progress_text() {
 
 choose_accel
 if [ "$accel" = kvm ]; then
-	accel_args=(-accel kvm)
+	accel_args=(-accel accel=kvm)
 else
-	accel_args=(-accel "tcg,thread=${QEMU_TCG_THREAD:-multi}")
+	accel_args=(-accel "accel=tcg,thread=${QEMU_TCG_THREAD:-multi}")
 fi
 
 mkdir -p "$(dirname "$console")" "$(dirname "$log")"

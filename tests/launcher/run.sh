@@ -4,7 +4,8 @@
 # ones were seen to fail on hosts with a /dev/kvm that cannot run a guest:
 #   - a broken KVM (QEMU aborts, or the guest hangs silently) falls back to
 #     TCG with one "kvm unusable here: <reason>; using TCG" line,
-#   - a KVM that works is preferred, and the probe's verdict is cached,
+#   - a KVM that works is preferred, asked for as "accel=kvm" (what a
+#     wrapper simulating a broken one matches), and the verdict is cached,
 #   - NO_KVM=1 (and E2E_NO_KVM=1) forces TCG without probing,
 #   - a guest that dies at start is reported as such (status 125) with
 #     QEMU's last line, a silent hang as a timeout with nothing on the
@@ -66,6 +67,11 @@ check broken-kvm-that-hangs-falls-back-to-tcg "the hang named in the fallback li
 FAKE_KVM=works launch kvm-works
 ! has 'kvm unusable' && has 'using KVM' && [ "$rc" = 0 ] && [ "$(run_accel)" = kvm ] && [ "$(probes)" = 1 ]
 check working-kvm-is-preferred "one probe, then the boot with KVM" $?
+
+# A wrapper that simulates a broken KVM matches "accel=kvm" (the issue's
+# spelling): the probe and the boot must both carry it literally.
+[ "$(cut -d' ' -f2- "$calls" | grep -c -- '-accel accel=kvm')" = 2 ]
+check kvm-is-asked-for-as-accel=kvm "'-accel accel=kvm' in the probe and the boot" $?
 
 cache=$scratch/cache-kvm-aborts FAKE_KVM=abort launch kvm-aborts-again
 has 'kvm unusable here: QEMU exited with status 134 .*; using TCG' && [ "$(probes)" = 0 ] &&
