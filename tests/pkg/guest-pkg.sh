@@ -2,7 +2,8 @@
 # The packaging checks inside the Debian guest (run by tests/pkg/run.sh as
 # the scenario of tests/e2e/lib.sh's guest, without `make install`):
 # balancerd_*.deb installs with apt-get, its unit is enabled and started,
-# restarted on reinstall, reloads; prometheus-node-exporter serves
+# restarted on reinstall, reloads; prometheus-node-exporter installed after
+# it has the unit restarted (balancerd.triggers), and serves
 # balancerd's metrics to curl and they move when balancerd acts; remove
 # stops the unit, purge leaves no file behind. One line per check in
 # $OUT/results.txt: "ok NAME" or "not ok NAME: why".
@@ -16,6 +17,8 @@ U=balancerd
 PROM=/var/lib/prometheus/node-exporter/balancerd.prom
 version=$(cat /e2e/pkg-version)
 deb=$(ls /e2e/deb/balancerd_*.deb 2>/dev/null | head -1)
+nxdeb=$(ls /e2e/nx/prometheus-node-exporter_*.deb 2>/dev/null | head -1)
+NXDIR=/var/lib/prometheus/node-exporter
 export DEBIAN_FRONTEND=noninteractive
 
 # Everything a package may leave behind, before it is installed: what is
@@ -36,6 +39,14 @@ if [ -z "$deb" ]; then
 	exit 0
 fi
 snapshot >/tmp/before.txt
+
+# node_exporter comes after balancerd here (the image has it): its
+# directory is absent when the unit starts. Without its package on the
+# payload (tests/pkg/run.sh said why), the image's copy stays.
+if [ -n "$nxdeb" ]; then
+	dpkg --purge prometheus-node-exporter >"$OUT/nx-purge.log" 2>&1
+	check nx-absent "$NXDIR still there after purging prometheus-node-exporter" test ! -e $NXDIR
+fi
 
 # ---- install: no network, the dependencies are in the image --------------
 note "apt-get install $deb"
@@ -69,6 +80,27 @@ apt-get install -y --reinstall "$deb" >>"$OUT/apt-install.log" 2>&1
 restarted() { local p; p=$(unit_prop $U MainPID); [ "$p" != "$pid0" ] && [ "$p" != 0 ] && is_active; }
 check restart-on-upgrade "MainPID $pid0 -> $(unit_prop $U MainPID), ActiveState $(unit_prop $U ActiveState)" \
 	wait_until 30 restarted
+
+# ---- node_exporter installed after balancerd ------------------------------
+# The unit's ReadWritePaths=-/var/lib/prometheus/node-exporter skipped the
+# missing directory at start: the trigger restarts the daemon, whose new
+# sandbox lets it write there.
+if [ -n "$nxdeb" ]; then
+	pid0=$(unit_prop $U MainPID)
+	apt-get install -y --no-install-recommends "$nxdeb" >"$OUT/nx-install.log" 2>&1 ||
+		notok nx-install "$(tail -3 "$OUT/nx-install.log" | tr '\n' ' ')"
+	if wait_until 30 restarted; then
+		ok "trigger-restart (MainPID $pid0 -> $(unit_prop $U MainPID) after installing $(basename "$nxdeb"))"
+	else
+		notok trigger-restart "MainPID still $pid0 30 s after installing $(basename "$nxdeb")"
+	fi
+	prom_written() { [ -s $PROM ]; }
+	if wait_until 40 prom_written; then
+		ok "metrics-after-node-exporter ($PROM written)"
+	else
+		notok metrics-after-node-exporter "no $PROM 40 s after node_exporter was installed: $(journalctl -u $U -o cat --no-pager | grep 'metrics' | tail -1)"
+	fi
+fi
 
 # ---- metrics through node_exporter --------------------------------------
 # A short metrics_interval and quick clocks (the admin's edits of

@@ -203,14 +203,26 @@ if [ -n "$guest" ]; then
 	kver=${kver:-$(e2e_default_kver)}
 	w=$out/guest
 	rm -rf "$w" "$out/payload-files"
-	mkdir -p "$w" "$out/payload-files/deb"
-	cp "$bdeb" "$out/payload-files/deb/"
+	mkdir -p "$w" "$out/payload-files/nx"
 	echo "$version" >"$out/payload-files/pkg-version"
+	# prometheus-node-exporter's package, for the guest to install after
+	# balancerd (guest-pkg.sh: the file trigger). Fetched once from this
+	# machine's mirror, the one the image is built from.
+	nxdir=$out/node-exporter
+	mkdir -p "$nxdir"
+	if ! ls "$nxdir"/prometheus-node-exporter_*.deb >/dev/null 2>&1; then
+		(cd "$nxdir" && apt-get download prometheus-node-exporter) >"$out/nx-download.log" 2>&1
+	fi
+	nxdeb=$(ls "$nxdir"/prometheus-node-exporter_*.deb 2>/dev/null | head -1)
+	if [ -n "$nxdeb" ]; then
+		cp "$nxdeb" "$out/payload-files/nx/"
+	else
+		notok node-exporter-deb "apt-get download prometheus-node-exporter: $(tail -1 "$out/nx-download.log")"
+	fi
 	t0=$(date +%s)
-	if e2e_prepare "$kver" "$w" "$here/guest-pkg.sh" "$top/tests/e2e/guest-lib.sh" \
-		"$out/payload-files/deb" "$out/payload-files/pkg-version"; then
-		# The package is what installs balancerd, not `make install`.
-		rm -rf "$w/payload/root"
+	# The package is what installs balancerd, not `make install`.
+	if E2E_DEB=$bdeb e2e_prepare "$kver" "$w" "$here/guest-pkg.sh" "$top/tests/e2e/guest-lib.sh" \
+		"$out/payload-files/nx" "$out/payload-files/pkg-version"; then
 		e2e_boot "$kver" "$w" 600 2048
 		boot_rc=$?
 		while IFS= read -r line; do
@@ -236,7 +248,7 @@ if [ -n "$guest" ]; then
 		echo "# guest on $kver: $(($(date +%s) - t0)) s; logs in $w/out" >&2
 		rm -rf "$w/payload" "$w/payload.ext4"
 	else
-		notok guest-prepare "e2e_prepare failed (see $w/install.log)"
+		notok guest-prepare "e2e_prepare failed"
 	fi
 fi
 finish
