@@ -10,21 +10,25 @@ note() { echo "[$(date +%T)] $*"; }
 U=balancerd
 SPIKE_AT=${SPIKE_AT:-75}
 
-# ---- installed by make install, or from the package ------------------------
-# With balancerd_*.deb on the payload (/e2e/deb/, tools/build-deb.sh's
-# output), the checks run against the packaged unit: what `make install`
-# put in / goes, and apt-get installs the package (its dependencies are in
-# the image; no network needed).
+# ---- installed from the package, or by make install ----------------------
+# With balancerd_*.deb on the payload (/e2e/deb/: tests/e2e/run.sh puts it
+# there, without make install's tree), the checks run against the packaged
+# unit: apt-get installs it (its dependencies are in the image; no network
+# needed). Run with --make-install, they run against make install's.
 deb=$(ls /e2e/deb/balancerd_*.deb 2>/dev/null | head -1)
 how="make install"
 if [ -n "$deb" ]; then
 	how="apt-get install ./$(basename "$deb")"
-	rm -rf /usr/local/sbin/balancerd /usr/local/bin/balancerctl \
-		/etc/systemd/system/balancerd.service /etc/balancerd \
-		/usr/lib/systemd/catalog/balancerd.catalog
-	systemctl daemon-reload
-	DEBIAN_FRONTEND=noninteractive apt-get install -y "$deb" >"$OUT/apt-install.log" 2>&1 ||
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$deb" \
+		>"$OUT/apt-install.log" 2>&1 ||
 		notok apt-install "$(tail -3 "$OUT/apt-install.log" | tr '\n' ' ')"
+	check "packaged-unit ($(unit_prop $U FragmentPath), $(dpkg-query -W -f='${Version}' balancerd 2>&1))" \
+		"FragmentPath=$(unit_prop $U FragmentPath), dpkg: $(dpkg-query -W -f='${Status}' balancerd 2>&1)" \
+		test "$(unit_prop $U FragmentPath)" = /lib/systemd/system/balancerd.service \
+		-a "$(dpkg-query -W -f='${Status}' balancerd 2>/dev/null)" = "install ok installed"
+	# The package started the unit (dh_installsystemd); the checks below
+	# start it themselves, after they edited its configuration.
+	systemctl stop $U
 fi
 BALANCERD=$(command -v balancerd)
 unit_file=$(systemctl show -p FragmentPath --value $U 2>/dev/null)

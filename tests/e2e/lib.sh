@@ -2,8 +2,14 @@
 # Shared by tests/e2e/run.sh, tests/e2e/demo.sh and bench/densify.sh: build a
 # payload for one run and boot the cached Debian guest on it.
 #
+#   e2e_deb WORKDIR
+#       this tree's balancerd package, copied into WORKDIR, in $E2E_DEB:
+#       build/deb's (make deb) or build/e2e/deb's when none of its sources
+#       is newer, else built afresh into build/e2e/deb (tools/build-deb.sh).
 #   e2e_prepare KVER WORKDIR SCENARIO [FILES...]
-#       WORKDIR/payload/ gets: root/ (make install DESTDIR=), bin/guestsim,
+#       WORKDIR/payload/ gets: root/ (make install DESTDIR=; with E2E_DEB
+#       set, deb/ holding that package instead, which the scenario installs
+#       with apt-get), bin/guestsim,
 #       modules/<kver>/ (ovcmem.ko + zram & co.), guest-init.sh, the scenario
 #       and FILES (copied to /e2e/). /e2e/scenario.sh, which guest-init.sh
 #       runs, is a wrapper: it exports the variables of a scenario.env among
@@ -58,6 +64,46 @@ e2e_kmod() {
 	[ -f "$own/driver/ovcmem.ko" ] && E2E_KO=$own/driver/ovcmem.ko
 }
 
+# What the balancerd package is built from (debian/rules, balancerd.docs).
+E2E_DEB_SOURCES="balancerd include etc policies debian docs Makefile README.md tools/build-deb.sh"
+
+# True when no source of the package is newer than the .deb $1.
+e2e_deb_fresh() {
+	local d srcs=()
+	for d in $E2E_DEB_SOURCES; do srcs+=("$E2E_TOP/$d"); done
+	[ -z "$(find "${srcs[@]}" -newer "$1" -print -quit 2>/dev/null)" ]
+}
+
+e2e_deb() {
+	local w=$1 own=$E2E_TOP/build/e2e/deb
+	E2E_DEB=""
+	mkdir -p "$own"
+	(
+		# One build at a time in build/e2e/deb, and no rebuild while
+		# another run copies the package out.
+		flock 9
+		local d f try
+		for d in "$E2E_TOP/build/deb" "$own"; do
+			f=$(ls -t "$d"/balancerd_*.deb 2>/dev/null | head -1)
+			if [ -n "$f" ] && e2e_deb_fresh "$f"; then
+				e2e_log "package: $f (no source newer)"
+				cp "$f" "$w/" && exit 0
+			fi
+		done
+		# The tree may be mid-edit by someone else: retry a few times.
+		for try in 1 2 3; do
+			e2e_log "package: tools/build-deb.sh $own (try $try)"
+			"$E2E_TOP/tools/build-deb.sh" "$own" >"$w/build-deb.log" 2>&1 && break
+			e2e_log "build-deb failed: $(grep -m1 -E 'error|Error' "$w/build-deb.log")"
+			[ $try = 3 ] && exit 1
+			sleep 20
+		done
+		cp "$(ls -t "$own"/balancerd_*.deb | head -1)" "$w/"
+	) 9>"$own.lock" || return 1
+	E2E_DEB=$(ls "$w"/balancerd_*.deb 2>/dev/null | head -1)
+	[ -n "$E2E_DEB" ]
+}
+
 # guestsim: `make build/guestsim` (links libbalancer.a); if the library
 # does not build right now, compile guestsim's own sources alone.
 e2e_guestsim() {
@@ -78,22 +124,33 @@ e2e_guestsim() {
 # Kernel modules the guest needs besides ovcmem (with their dependencies).
 E2E_MODULES="zram lz4 zstd"
 
+# make install DESTDIR=$1, its output in $2. The tree may be mid-edit by
+# someone else: retry a few times.
+e2e_make_install() {
+	local try
+	for try in 1 2 3 4; do
+		rm -rf "$1"
+		make -s -C "$E2E_TOP" install DESTDIR="$1" >"$2" 2>&1 && return 0
+		e2e_log "make install failed (try $try; see $2): $(grep -m1 -E 'error|Error' "$2")"
+		[ $try = 4 ] && return 1
+		sleep 20
+	done
+}
+
 e2e_prepare() {
 	local v=$1 w=$2 scenario=$3
 	shift 3
 	local p=$w/payload
 	rm -rf "$p" "$w/out"
 	mkdir -p "$p/bin" "$p/modules/$v/extra" "$p/out"
-	# The project, installed the way a user installs it.
-	# The tree may be mid-edit by someone else: retry a few times.
-	local try
-	for try in 1 2 3 4; do
-		rm -rf "$p/root"
-		make -s -C "$E2E_TOP" install DESTDIR="$p/root" >"$w/install.log" 2>&1 && break
-		e2e_log "make install failed (try $try; see $w/install.log): $(grep -m1 -E 'error|Error' "$w/install.log")"
-		[ $try = 4 ] && return 1
-		sleep 20
-	done
+	# The project, installed the way a user installs it: from its package
+	# (in the guest), or by make install.
+	if [ -n "${E2E_DEB:-}" ]; then
+		mkdir -p "$p/deb"
+		cp "$E2E_DEB" "$p/deb/" || return 1
+	else
+		e2e_make_install "$p/root" "$w/install.log" || return 1
+	fi
 	e2e_guestsim "$p/bin/guestsim" || e2e_log "no guestsim"
 	if e2e_kmod "$v"; then
 		cp "$E2E_KO" "$p/modules/$v/extra/"

@@ -1,27 +1,34 @@
 #!/bin/bash
 # End-to-end tests: boot the Debian 12 + systemd guest (tests/e2e/build-image.sh)
-# under QEMU with this tree's module, daemon and guestsim installed, and run
-# tests/e2e/guest-tests.sh in it: the unit reaches READY, journal fields,
+# under QEMU with this tree's module and guestsim, and balancerd from this
+# tree's package (balancerd_*.deb, built by tools/build-deb.sh unless a fresh
+# one is in build/deb or build/e2e/deb), which the guest installs with
+# `apt-get install ./balancerd_*.deb`; then run tests/e2e/guest-tests.sh
+# there against the packaged unit: the unit reaches READY, journal fields,
 # cold reclaim, backoff then prefault, reload, watchdog, VM exit, data
 # integrity. One line per check, then "N passed, N failed"; exit 1 on failure.
 # While the guest runs, a progress line every 10 s on stderr (tools/qemu-run.sh:
 # KVM when it works here, else TCG; NO_KVM=1 forces TCG).
 #
-#   tests/e2e/run.sh [--kver VERSION] [--timeout SECONDS] [--keep]
+#   tests/e2e/run.sh [--kver VERSION] [--timeout SECONDS] [--keep] [--make-install]
 #
-# Needs: qemu-system-x86_64, mmdebstrap, e2fsprogs (debugfs), the kernel
-# headers for VERSION (default: the oldest installed Debian kernel).
+# --make-install: balancerd from `make install` instead of the package (a
+# quicker loop while changing the daemon; the suite runs with the package).
+# Needs: qemu-system-x86_64, mmdebstrap, e2fsprogs (debugfs), debhelper and
+# dh-dkms (the package), the kernel headers for VERSION (default: the
+# oldest installed Debian kernel).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
-kver="" tmo=720 keep=""
+kver="" tmo=720 keep="" pkg=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kver) kver=$2; shift 2 ;;
 	--timeout) tmo=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
-	-h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--make-install) pkg=""; shift ;;
+	-h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -38,15 +45,20 @@ fail_all() {
 	echo "0 passed, 1 failed"
 	exit 1
 }
-for t in qemu-system-x86_64 mmdebstrap debugfs mke2fs; do
+tools="qemu-system-x86_64 mmdebstrap debugfs mke2fs"
+[ -z "$pkg" ] || tools="$tools dpkg-buildpackage dh dh_dkms"
+for t in $tools; do
 	command -v "$t" >/dev/null || fail_all "$t not installed (tools/install-deps.sh)"
 done
 [ -f "/boot/vmlinuz-$kver" ] || fail_all "no /boot/vmlinuz-$kver"
 
 t0=$(date +%s)
 "$here/build-image.sh" >/dev/null || fail_all "guest image build failed"
+if [ -n "$pkg" ]; then
+	e2e_deb "$w" || fail_all "no balancerd package (tools/build-deb.sh's log: $w/build-deb.log)"
+fi
 e2e_prepare "$kver" "$w" "$here/guest-tests.sh" "$here/guest-lib.sh" "$E2E_TOP/policies" ||
-	fail_all "payload preparation failed (make install: $(grep -m1 -E "error|Error" "$w/install.log" 2>/dev/null))"
+	fail_all "payload preparation failed${pkg:+ (package $E2E_DEB)}$(grep -m1 -E "error|Error" "$w/install.log" 2>/dev/null | sed 's/^/ (make install: /; s/$/)/')"
 e2e_boot "$kver" "$w" "$tmo" 2048
 boot_rc=$?
 
