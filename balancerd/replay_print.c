@@ -81,6 +81,14 @@ static void print_kept(const struct replay *rp, FILE *out, const char *head,
 	}
 }
 
+/* A gap's dropped ticks are in no figure here: say how many gaps. */
+static void print_headers(const struct replay *rp, FILE *out)
+{
+	fprintf(out, "trace: %" PRIu64 " headers, %" PRIu64 " gaps%s\n",
+		rp->headers, rp->gaps,
+		rp->gaps ? " (ticks the recorder dropped: not replayed)" : "");
+}
+
 static void print_text(const struct replay *rp, FILE *out)
 {
 	char a[32], b[32];
@@ -91,6 +99,7 @@ static void print_text(const struct replay *rp, FILE *out)
 			"replay: %" PRIu64 " ticks, %" PRIu64
 			" decisions, %" PRIu64 " differences\n",
 			rp->ticks, rp->decisions, rp->differences);
+		print_headers(rp, out);
 		print_kept(rp, out,
 			   "first differences (a bug: decide() is not "
 			   "deterministic):",
@@ -101,6 +110,7 @@ static void print_text(const struct replay *rp, FILE *out)
 		"replay: %" PRIu64 " ticks, %" PRIu64 " decisions, %" PRIu64
 		" departures from the recorded decisions\n",
 		rp->ticks, rp->decisions, rp->departures);
+	print_headers(rp, out);
 	fprintf(out, "%s\n", OPEN_LOOP_NOTE);
 	fprintf(out,
 		"the recorded policy replays with %" PRIu64 " differences%s\n",
@@ -193,6 +203,9 @@ static void print_json(const struct replay *rp, FILE *out)
 			    json_integer((json_int_t)rp->differences));
 	json_object_set_new(o, "departures",
 			    json_integer((json_int_t)rp->departures));
+	json_object_set_new(o, "headers",
+			    json_integer((json_int_t)rp->headers));
+	json_object_set_new(o, "gaps", json_integer((json_int_t)rp->gaps));
 	json_object_set_new(o, "seconds_per_mode", modes);
 	json_object_set_new(o, "vms", vms);
 	json_object_set_new(o, "total", figures_json(&total));

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "fake_tree.h"
 #include "log.h"
@@ -294,8 +295,9 @@ static void test_cli(void **state)
 						  f->trace, NULL}),
 			 0);
 	snprintf(want, sizeof(want),
-		 "replay: %d ticks, %llu decisions, 0 differences\n", TICKS,
-		 (unsigned long long)f->decided);
+		 "replay: %d ticks, %llu decisions, 0 differences\n"
+		 "trace: 1 headers, 0 gaps\n",
+		 TICKS, (unsigned long long)f->decided);
 	assert_string_equal(fake_slurp(out), want);
 
 	fake_write(f->policy,
@@ -327,6 +329,78 @@ static void test_cli(void **state)
 		ctl(out, (char *const[]){"balancerctl", "replay", "--frm", "1s",
 					 f->trace, NULL}),
 		2);
+}
+
+/* Lines of @path that contain @needle. */
+static unsigned int count_lines(const char *path, const char *needle)
+{
+	static char line[1 << 20];
+	unsigned int n = 0;
+	FILE *fp = fopen(path, "r");
+
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp))
+		n += strstr(line, needle) != NULL;
+	fclose(fp);
+	return n;
+}
+
+/* A disk that stalls from tick 5 to 25 (as test_trace's test_disk_behind):
+ * the recorder drops ticks and writes "gap" headers. */
+static void stall_hook(struct trace_recorder *r, unsigned int k, void *data)
+{
+	(void)data;
+	if (k == 0)
+		trace_recorder_set_queue_max(r, 40 << 10);
+	if (k == 5) {
+		trace_recorder_flush(r);
+		trace_recorder_pause(r, true);
+	}
+	if (k == 25) {
+		trace_recorder_set_queue_max(r, 64 << 20);
+		trace_recorder_pause(r, false);
+		trace_recorder_flush(r);
+	}
+}
+
+/* The report says how many headers and gaps the trace had, as many as
+ * the file holds, in the text and in --json. */
+static void test_gaps_reported(void **state)
+{
+	struct fix *f = *state;
+	unsigned int headers, gaps;
+	char out[128], want[96];
+	json_error_t je;
+	json_t *o;
+
+	unlink(f->trace);
+	synth_record_hooked(f->trace, 40, 0, NULL, stall_hook, NULL);
+	headers = count_lines(f->trace, "\"type\":\"header\"");
+	gaps = count_lines(f->trace, "\"why\":\"gap\"");
+	assert_true(gaps >= 1);
+	assert_int_equal(headers, gaps + 1); /* the start's */
+
+	snprintf(out, sizeof(out), "%s/out", f->dir);
+	fake_write(f->policy, synth_policy);
+	assert_int_equal(ctl(out, (char *const[]){"balancerctl", "replay",
+						  f->trace, NULL}),
+			 0);
+	snprintf(want, sizeof(want),
+		 "\ntrace: %u headers, %u gaps (ticks the recorder dropped",
+		 headers, gaps);
+	assert_non_null(strstr(fake_slurp(out), want));
+
+	assert_int_equal(ctl(out, (char *const[]){"balancerctl", "replay",
+						  f->trace, "--policy",
+						  f->policy, "--json", NULL}),
+			 0);
+	o = json_loads(fake_slurp(out), 0, &je);
+	if (!o)
+		fail_msg("--json: %s", je.text);
+	assert_int_equal(json_integer_value(json_object_get(o, "headers")),
+			 headers);
+	assert_int_equal(json_integer_value(json_object_get(o, "gaps")), gaps);
+	json_decref(o);
 }
 
 /* ---- the real daemon's traces ------------------------------------------ */
@@ -537,6 +611,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_window_and_glob, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_cli, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gaps_reported, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_trace, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_binary, setup,
