@@ -2,9 +2,12 @@
 #
 #   make            build the daemon, balancerctl, tools and the kernel module
 #                   (for every installed Debian kernel, or KVER=/KDIR=)
-#   make check      install what is missing, then run every test suite:
-#                   unit (plain and ASan+UBSan), in-kernel (QEMU, each
-#                   kernel), end to end; one closing "N passed, N failed"
+#   make check      install what is missing, then run every test suite
+#                   (tests/run-all.sh): unit (plain and ASan+UBSan),
+#                   valgrind, fuzz, lint, in-kernel (QEMU, each kernel),
+#                   rig, end to end (the packaged unit), launcher, pkg (the
+#                   .debs: lintian, DKMS, install and purge, node_exporter);
+#                   one closing "N passed, N failed"
 #   make demo       the main job on a fresh machine (see README.md)
 #   make install    install daemon, tools, unit, config (DESTDIR, PREFIX)
 #   make deb        the Debian packages, into build/deb/ (docs/packaging.md)
