@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "safe_open.h"
 #include "state.h"
 
 #ifndef BALANCERD_VERSION
@@ -608,6 +609,11 @@ int metrics_publish(const char *path, const json_t *state)
 	r = metrics_dir_exists(path);
 	if (r)
 		return r;
+	/* As for the state file: the rename would replace a device node
+	 * or a FIFO (as root, /dev/null itself). */
+	r = state_path_check(path);
+	if (r < 0)
+		return r;
 	text = metrics_format_string(state);
 	if (!text)
 		return -errno;
@@ -641,6 +647,17 @@ int metrics_publish(const char *path, const json_t *state)
 	return r;
 }
 
+/* What metrics_publish() returned, in words. */
+static const char *publish_strerror(int r)
+{
+	if (r == -ENOTREGULAR)
+		return "something other than a regular file is there, left "
+		       "alone";
+	if (r == -EPERM)
+		return "its directory is not ours, or others may write to it";
+	return strerror(-r);
+}
+
 int metrics_writer_publish(struct metrics_writer *w,
 			   const struct state_snapshot *s)
 {
@@ -661,7 +678,8 @@ int metrics_writer_publish(struct metrics_writer *w,
 			 "(node_exporter's textfile collector)",
 			 w->path);
 	else if (r < 0)
-		log_warning_errno(r, "cannot write metrics to %s", w->path);
+		log_warning("cannot write metrics to %s: %s", w->path,
+			    publish_strerror(r));
 	else if (w->attempted)
 		log_info("metrics written to %s again", w->path);
 	w->last_error = r;

@@ -126,8 +126,12 @@ bool metrics_writer_due(struct metrics_writer *w, usec_t now);
 /*
  * Write metrics_format(@state) to @path atomically: a temp file in the
  * same directory (not named *.prom, so the collector never reads it),
- * fsync, rename. Returns 0, 1 when the directory does not exist (nothing
- * written), or a negative errno (the temp file is removed).
+ * fsync, rename. Only where state_path_check() lets the state file be:
+ * @path absent or a regular file, in a directory owned by us or root that
+ * others cannot write to unless sticky. Returns 0, 1 when the directory
+ * does not exist (nothing written), or a negative errno: -ENOTREGULAR,
+ * -EPERM as state_path_check() (nothing written), others (the temp file
+ * is removed).
  */
 int metrics_publish(const char *path, const json_t *state);
 

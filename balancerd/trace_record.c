@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "safe_open.h"
+#include "state.h"
 #include "trace.h"
 
 /* What may wait for the writer, in bytes of copies and lines: a few
@@ -106,13 +108,42 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/*
+ * The trace at @path, opened to append to: only a regular file (or none
+ * yet) in a directory nobody else may swap files in, as for the state
+ * file (state_path_check()), so that a device node is never written to.
+ * The open cannot block (a FIFO put there after the check would hang the
+ * daemon at start: ENXIO without a reader) nor follow a link, and what
+ * it opened is checked again. Returns the fd or a negative errno,
+ * -ENOTREGULAR for anything but a regular file.
+ */
 static int open_trace(const char *path)
 {
-	int fd =
-		open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY,
-		     0640);
+	struct stat st;
+	int fd, r = state_path_check(path);
 
-	return fd < 0 ? -errno : fd;
+	if (r < 0)
+		return r;
+	fd = open(path,
+		  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY |
+			  O_NONBLOCK | O_NOFOLLOW,
+		  0640);
+	if (fd < 0)
+		return errno == ENXIO || errno == ELOOP ? -ENOTREGULAR : -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		r = S_ISREG(st.st_mode) ? -errno : -ENOTREGULAR;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* What open_trace() returned, in words. */
+static const char *trace_strerror(int r)
+{
+	if (r == -EPERM)
+		return "its directory is not ours, or others may write to it";
+	return open_strerror(r);
 }
 
 static void tick_copy_free(struct tick_copy *c)
@@ -162,6 +193,10 @@ static int rotate(struct trace_recorder *r, const struct tick_copy *c)
 	int e;
 
 	snprintf(old, sizeof(old), "%s.1", r->path);
+	/* The rename must not replace a device node put at "<path>.1". */
+	e = state_path_check(old);
+	if (e < 0)
+		return e;
 	close(r->fd);
 	r->fd = -1;
 	if (rename(r->path, old) < 0)
@@ -366,8 +401,8 @@ int trace_recorder_open(const char *path, uint64_t max_bytes, const char *why,
 	r->fd = open_trace(path);
 	if (r->fd < 0) {
 		e = r->fd;
-		log_error_errno(e, "trace %s: cannot open; not recording",
-				path);
+		log_error("trace %s: cannot open: %s; not recording", path,
+			  trace_strerror(e));
 		free(r);
 		return e;
 	}
@@ -407,11 +442,10 @@ static void report_failure(struct trace_recorder *r)
 	if (!atomic_load(&r->failed) || r->fail_logged)
 		return;
 	r->fail_logged = true;
-	log_error_errno(atomic_load(&r->fail_err),
-			"trace %s: cannot %s; recording stops, balancing "
-			"goes on",
-			r->path,
-			atomic_load(&r->fail_rotate) ? "rotate" : "write");
+	log_error("trace %s: cannot %s: %s; recording stops, balancing "
+		  "goes on",
+		  r->path, atomic_load(&r->fail_rotate) ? "rotate" : "write",
+		  trace_strerror(atomic_load(&r->fail_err)));
 }
 
 void trace_recorder_close(struct trace_recorder *r)

@@ -26,11 +26,13 @@
 #include "fake_tree.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "ovcmem_client.h"
 #include "policy.h"
 #include "safe_open.h"
 #include "signals.h"
 #include "state.h"
+#include "trace.h"
 
 #define SEC 1000000ULL
 
@@ -595,6 +597,81 @@ static void test_state_file_only_replaces_regular_files(void **state)
 	daemon_config_free(&c);
 }
 
+/* 10: a record path (balancerd.json's "record", --record) that is a
+ * FIFO or a device node is refused at once: the daemon does not hang at
+ * start, and nothing is appended to the node. */
+static void test_record_path_only_a_regular_file(void **state)
+{
+	struct fixture *f = *state;
+	struct balancer_state s = {0};
+	struct trace_recorder *r = NULL;
+	struct policy p = {0};
+	char fifo[700], extra[800], path[700];
+	struct stat st;
+
+	snprintf(fifo, sizeof(fifo), "%s/trace.fifo", f->t.root);
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	alarm(20); /* a blocking open would end the suite here */
+	assert_int_equal(
+		trace_recorder_open(fifo, 0, "start", SEC, false, &p, &s, &r),
+		-ENOTREGULAR);
+	assert_null(r);
+	assert_int_equal(trace_recorder_open("/dev/null", 0, "start", SEC,
+					     false, &p, &s, &r),
+			 -ENOTREGULAR);
+	assert_null(r);
+	/* The daemon, configured so, starts and ticks. */
+	snprintf(extra, sizeof(extra), ", \"record\": \"%s\"", fifo);
+	write_config(f, "\"machine.slice/*.scope\"", f->t.state_file, extra);
+	fake_vm_add(&f->t, "vm1", 4 * GiB, 4 * GiB);
+	start(f);
+	assert_int_equal(balancer_tick_at(f->b, 1000 * SEC), 0);
+	alarm(0);
+	assert_int_equal(lstat(fifo, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	/* A regular file is still recorded to. */
+	snprintf(path, sizeof(path), "%s/trace.jsonl", f->t.root);
+	assert_int_equal(
+		trace_recorder_open(path, 0, "start", SEC, false, &p, &s, &r),
+		0);
+	trace_recorder_close(r);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size > 0);
+}
+
+/* 10: the metrics file replaces only a regular file, as the state file
+ * does: not a FIFO, not a symlink (as root, not /dev/null). */
+static void test_metrics_file_only_replaces_regular_files(void **state)
+{
+	struct fixture *f = *state;
+	char path[700], target[700];
+	struct stat st;
+	json_t *doc;
+
+	fake_vm_add(&f->t, "vm1", 4 * GiB, 4 * GiB);
+	start(f);
+	assert_int_equal(balancer_tick_at(f->b, 1000 * SEC), 0);
+	doc = state_of(f);
+	snprintf(path, sizeof(path), "%s/balancerd.prom", f->t.root);
+	snprintf(target, sizeof(target), "%s/elsewhere", f->t.root);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	assert_int_equal(metrics_publish(path, doc), -ENOTREGULAR);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode)); /* untouched */
+	assert_int_equal(unlink(path), 0);
+	fake_write(target, "mine\n");
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(metrics_publish(path, doc), -ENOTREGULAR);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_string_equal(slurp(target), "mine\n");
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(metrics_publish(path, doc), 0);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	json_decref(doc);
+}
+
 /* 11: a state file inside policy_dir is refused at start, clearly. */
 static void test_state_file_in_policy_dir_refused_at_start(void **state)
 {
@@ -704,6 +781,8 @@ int main(void)
 		T(test_large_policy_checks_every_class),
 		T(test_vm_globs_confined_and_slices_left_out),
 		T(test_state_file_only_replaces_regular_files),
+		T(test_record_path_only_a_regular_file),
+		T(test_metrics_file_only_replaces_regular_files),
 		T(test_state_file_in_policy_dir_refused_at_start),
 		T(test_policy_file_name_escaped_in_errors),
 		T(test_malformed_vm_file_warned_once),
