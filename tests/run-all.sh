@@ -25,7 +25,10 @@
 # prints none, or exits non-zero with no failure counted, counts one
 # failure. Every suite's start ("=== name (started HH:MM:SS)") and duration
 # ("--- name: N s") are printed as it runs, so a slow suite is told from a
-# hung one; the closing line over everything comes last.
+# hung one; the closing line over everything comes last. In between, the
+# guest launcher's lines (tools/qemu-run.sh): the accelerator and why, the
+# progress of a running guest, and for a guest that died at start or timed
+# out, QEMU's last lines.
 # Logs: build/logs/<suite>.log. Exit status non-zero on any failure.
 set -u -o pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,7 +40,7 @@ while [ $# -gt 0 ]; do
 	--only) only+=("$2"); shift 2 ;;
 	--kver) kvers+=("$2"); shift 2 ;;
 	--suite) suites+=("$2"); shift 2 ;;
-	-h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,33p' "$0"; exit 0 ;;
 	*) echo "run-all: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -87,11 +90,24 @@ suite_end() { # $1 name
 	echo "--- $1: $((SECONDS - suite_t0)) s"
 }
 
-# Line by line as they come (awk would read its input in blocks).
+# Line by line as they come (awk would read its input in blocks). A guest
+# that died at start or timed out also has QEMU's last lines shown: the
+# launcher's "QEMU's last lines (LOG):" and the lines indented under it.
 show_launcher_lines() {
-	local line said=""
+	local line said="" under=""
 	while IFS= read -r line; do
+		if [ -n "$under" ] && [[ $line == "$under"* ]]; then
+			echo "    $line"
+			continue
+		fi
+		under=""
 		case $line in
+		*"QEMU's last lines ("*"):")
+			# Its lines are indented 4 more than it (a suite may prefix both).
+			under="${line%%[!#[:space:]]*}    "
+			echo "    $line" ;;
+		*"the guest died at start: QEMU exited"* | *"QEMU printed nothing"* | *"timeout: the guest was stopped"*)
+			echo "    $line" ;;
 		*"kvm unusable here"* | *"TCG forced by"* | *"using KVM"*)
 			# The same verdict from every boot of a suite: once.
 			[[ $said == *"|${line#*: }|"* ]] && continue
