@@ -235,6 +235,90 @@ check "replay-recorded ($(grep -m1 '^replay:' "$OUT/replay.txt"))" \
 	"exit $rc: $(tail -3 "$OUT/replay.txt" | tr '\n' ' ')" \
 	test "$rc" = 0 -a "$(grep -c '"type":"tick"' /tmp/trace.jsonl)" -gt 10
 
+# ---- the same trace through a changed policy ---------------------------------
+# The last header's policy (every class in force at the end) with batch's
+# cold age at 1h instead of 10s and latency's rate halved. Replay is
+# open-loop, so which VMs must depart follows from the trace itself:
+# - a batch VM the recorded run paged out while the host was proactive or
+#   restoring: at 1h none of its memory is cold (the idle-age buckets end at
+#   120 ticks), so the changed policy pages out none of it then;
+# - a latency VM the recorded run asked, in one tick, more than the halved
+#   rate (reclaim and pageout together, or a prefault): the changed policy's
+#   token bucket never holds that much;
+# - a VM of another class never departs (its class is the same, and outside
+#   tight and critical, where the host's shortfall is shared, no VM's
+#   decisions depend on another class).
+# Per VM with --vm and --json, as an admin would ask.
+AGE_CLASS=batch RATE_CLASS=latency
+CHANGED=/tmp/policy-changed.json
+replay_changed() {
+	local jqlib why="" vm cls want d line departed="" same="" unsure="" shared rate iv
+	jqlib='def bytes: tostring | capture("^(?<n>[0-9]+)(?<u>[KMGTPE]?)$")
+		| .u as $u | (.n | tonumber) * (if $u == "" then 1 else pow(1024; ("KMGTPE" | index($u)) + 1) end);'
+	grep '"type":"header"' /tmp/trace.jsonl | tail -1 | jq '.policy' >/tmp/policy-recorded.json
+	jq --arg a "$AGE_CLASS" --arg r "$RATE_CLASS" "$jqlib"'
+		(.classes[] | select(.name == $a) | .cold_age) = "1h"
+		| (.classes[] | select(.name == $r) | .max_reclaim_rate) |= (bytes / 2 | floor | tostring)' \
+		/tmp/policy-recorded.json >"$CHANGED" 2>"$OUT/replay-changed.err"
+	cp "$CHANGED" "$OUT/policy-changed.json" 2>/dev/null
+	[ "$(jq --arg a "$AGE_CLASS" --arg r "$RATE_CLASS" \
+		'[.classes[] | select(.name == $a or .name == $r)] | length' "$CHANGED" 2>/dev/null)" = 2 ] ||
+		{ echo "no classes $AGE_CLASS and $RATE_CLASS in the recorded policy"; return 1; }
+	rate=$(jq -r --arg r "$RATE_CLASS" '.classes[] | select(.name == $r) | .max_reclaim_rate' "$CHANGED")
+	# what the changed bucket holds at most: the rate over max(1 s, interval)
+	iv=$(grep '"type":"header"' /tmp/trace.jsonl | tail -1 | jq '.interval')
+	rate=$(awk -v r="$rate" -v i="$iv" 'BEGIN { printf "%.0f", r * (i > 1e6 ? i / 1e6 : 1) }')
+	balancerctl replay /tmp/trace.jsonl --policy "$CHANGED" >"$OUT/replay-changed.txt" 2>&1
+	# VM, its class (the last recorded) and whether it must depart
+	jq -r -s --arg a "$AGE_CLASS" --arg r "$RATE_CLASS" --argjson rate "$rate" '
+		[.[] | select(.type == "tick")] as $t
+		| ($t | map(.vms[] | {key: .name, value: (.class // "-")}) | from_entries) | to_entries[]
+		| .key as $vm | .value as $c
+		| [$t[] | . as $k | {mode, a: [.actions[] | select($k.vms[.vm].name == $vm)]}] as $mine
+		| (if $c == $a then
+			any($mine[]; (.mode == "proactive" or .mode == "restore")
+				and any(.a[]; .kind == "pageout"))
+		   elif $c == $r then
+			any($mine[]; ([.a[] | select(.kind == "reclaim" or .kind == "pageout") | .bytes] | add // 0) > $rate
+				or any(.a[]; .kind == "prefault" and .bytes > $rate))
+		   else "same" end) as $w
+		| "\($vm) \($c) \(if $w == "same" then "same" elif $w then "departs" else "may" end)"' \
+		/tmp/trace.jsonl >/tmp/replay-changed.want || { echo "jq failed on the trace"; return 1; }
+	cp /tmp/replay-changed.want "$OUT/replay-changed.want"
+	shared=$(jq -s '[.[] | select(.type == "tick" and (.mode == "tight" or .mode == "critical"))] | length' /tmp/trace.jsonl)
+	while read -r vm cls want; do
+		line=$(balancerctl --json replay /tmp/trace.jsonl --policy "$CHANGED" --vm "$vm" 2>&1 |
+			jq -r '"\(.departures) \(.differences)"' 2>/dev/null)
+		d=${line% *}
+		case "$line" in
+		*" 0") ;;
+		*) why="$why $vm: replay --json gave '$line' (departures, differences);"; continue ;;
+		esac
+		case $want in
+		departs) [ "$d" -gt 0 ] || why="$why $vm ($cls) did not depart;"
+			departed="$departed $vm $d," ;;
+		same) if [ "$shared" = 0 ] && [ "$d" != 0 ]; then
+				why="$why $vm ($cls, unchanged) departed $d times;"
+			fi
+			same="$same $vm $d," ;;
+		*) unsure="$unsure $vm $d," ;;
+		esac
+	done </tmp/replay-changed.want
+	[ -n "$departed" ] || why="$why no VM the change must affect (nothing of $AGE_CLASS paged out, nothing of $RATE_CLASS over $rate bytes a tick);"
+	if [ -n "$why" ]; then
+		why=${why# }; echo "${why%;}"
+		return 1
+	fi
+	echo "departures:${departed%,}; unchanged:$(echo "${same:- none,}" | sed 's/,$//')${unsure:+; may depart:${unsure%,}}"
+	[ "$shared" = 0 ] || echo "(not checked: the host was tight or critical for $shared ticks)"
+	return 0
+}
+if msg=$(replay_changed); then
+	ok "replay-changed-policy ($AGE_CLASS cold age 1h, $RATE_CLASS rate halved: $(echo $msg))"
+else
+	notok replay-changed-policy "$(echo $msg | cut -c1-400) (first departures: $(grep -A2 -m1 '^  tick' "$OUT/replay-changed.txt" | tr -s ' \n' ' ' | cut -c1-200))"
+fi
+
 # ---- a VM exiting mid-tick is handled -------------------------------------
 for i in 1 2 3; do
 	start_vm "batch-short$i" --size 32M --duration $((i + 1))s
