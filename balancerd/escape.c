@@ -77,37 +77,46 @@ static bool is_control(uint32_t cp)
 	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f);
 }
 
-char *escape_bytes(const char *s, size_t n, char *buf, size_t len)
+size_t escape_next(const char *s, size_t n, char *out, size_t *out_len)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	uint32_t cp = 0;
+	size_t k = utf8_seq(p, n, &cp), elen = 0;
+
+	if (k && !is_control(cp)) {
+		memcpy(out, p, k);
+		elen = k;
+	} else {
+		if (!k)
+			k = 1; /* not UTF-8: that one byte */
+		for (size_t j = 0; j < k; j++) {
+			const char *named = named_escape(p[j]);
+
+			if (*named)
+				elen += (size_t)snprintf(
+					out + elen, ESCAPE_SEQ_MAX + 1 - elen,
+					"%s", named);
+			else
+				elen += (size_t)snprintf(
+					out + elen, ESCAPE_SEQ_MAX + 1 - elen,
+					"\\x%02x", p[j]);
+		}
+	}
+	out[elen] = '\0';
+	*out_len = elen;
+	return k;
+}
+
+char *escape_bytes(const char *s, size_t n, char *buf, size_t len)
+{
 	size_t o = 0, i = 0;
 
 	if (!len)
 		return buf;
 	while (i < n) {
-		char esc[ESCAPE_GROWTH * 4 + 1];
-		uint32_t cp = 0;
-		size_t k = utf8_seq(p + i, n - i, &cp), elen = 0;
+		char esc[ESCAPE_SEQ_MAX + 1];
+		size_t elen, k = escape_next(s + i, n - i, esc, &elen);
 
-		if (k && !is_control(cp)) {
-			memcpy(esc, p + i, k);
-			elen = k;
-		} else {
-			if (!k)
-				k = 1; /* not UTF-8: that one byte */
-			for (size_t j = 0; j < k; j++) {
-				const char *named = named_escape(p[i + j]);
-
-				if (*named)
-					elen += (size_t)snprintf(
-						esc + elen, sizeof(esc) - elen,
-						"%s", named);
-				else
-					elen += (size_t)snprintf(
-						esc + elen, sizeof(esc) - elen,
-						"\\x%02x", p[i + j]);
-			}
-		}
 		if (o + elen >= len)
 			break;
 		memcpy(buf + o, esc, elen);

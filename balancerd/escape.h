@@ -35,6 +35,17 @@ char *escape_text(const char *s, char *buf, size_t len);
 /* The same for @n bytes of @s (which may hold NULs: shown as \x00). */
 char *escape_bytes(const char *s, size_t n, char *buf, size_t len);
 
+/* The most bytes one character (a UTF-8 sequence) becomes. */
+#define ESCAPE_SEQ_MAX (ESCAPE_GROWTH * 4)
+
+/*
+ * The step of escape_bytes(), for encoders that add their own rule on
+ * top (metrics labels): escape the character at @s (@n > 0 bytes left)
+ * into @out, of ESCAPE_SEQ_MAX + 1 bytes, NUL-terminated, its length in
+ * *@out_len. Returns how many bytes of @s it took (1 to 4).
+ */
+size_t escape_next(const char *s, size_t n, char *out, size_t *out_len);
+
 /* Whether escape_text(@s) would return @s unchanged. */
 bool escape_is_clean(const char *s);
 

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "log.h"
 #include "metrics.h"
 #include "safe_open.h"
@@ -132,23 +133,38 @@ json_t *metrics_counters_json(const struct metrics_counters *c)
 	return o;
 }
 
+/* Append @c to the label being built, if it fits; count it anyway. */
+static void label_put(char *buf, size_t len, size_t *n, char c)
+{
+	if (len && *n < len - 1)
+		buf[*n] = c;
+	(*n)++;
+}
+
 size_t metrics_escape_label(char *buf, size_t len, const char *value)
 {
-	size_t n = 0;
+	size_t n = 0, left = strlen(value);
 
-	for (const char *p = value; *p; p++) {
-		const char *rep = NULL;
-		char one[2] = {*p, 0};
+	for (const char *p = value; left;) {
+		char esc[ESCAPE_SEQ_MAX + 1];
+		size_t elen, k;
 
-		if (*p == '\\')
-			rep = "\\\\";
-		else if (*p == '"')
-			rep = "\\\"";
-		else if (*p == '\n')
-			rep = "\\n";
-		for (const char *r = rep ? rep : one; *r; r++, n++)
-			if (len && n < len - 1)
-				buf[n] = *r;
+		if (*p == '\n') {
+			/* The format's own escape: two printable bytes. */
+			label_put(buf, len, &n, '\\');
+			label_put(buf, len, &n, 'n');
+			p++;
+			left--;
+			continue;
+		}
+		k = escape_next(p, left, esc, &elen);
+		for (size_t e = 0; e < elen; e++) {
+			if (esc[e] == '\\' || esc[e] == '"')
+				label_put(buf, len, &n, '\\');
+			label_put(buf, len, &n, esc[e]);
+		}
+		p += k;
+		left -= k;
 	}
 	if (len)
 		buf[n < len ? n : len - 1] = '\0';

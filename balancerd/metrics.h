@@ -82,10 +82,15 @@ void metrics_count_tick(struct metrics_counters *c, usec_t duration);
 json_t *metrics_counters_json(const struct metrics_counters *c);
 
 /*
- * Escape @value as a label value of the text exposition format (a
- * backslash, a double quote and a line feed become \\, \" and \n) into
- * @buf. Returns the length of the escaped text, as snprintf() does: the
- * output is truncated (and NUL-terminated) when that is >= @len.
+ * Escape @value as a label value of the text exposition format into
+ * @buf: a backslash, a double quote and a line feed become \\, \" and \n
+ * (the format's escapes); any other control character or byte that is not
+ * UTF-8 becomes escape_text()'s text for it with its backslash escaped
+ * (ESC is \\x1b: the value holds the four characters "\x1b"), so that
+ * `balancerctl metrics` puts nothing on a terminal that acts on it, and
+ * the result stays valid exposition format. Returns the length of the
+ * escaped text, as snprintf() does: the output is truncated (and
+ * NUL-terminated) when that is >= @len.
  */
 size_t metrics_escape_label(char *buf, size_t len, const char *value);
 

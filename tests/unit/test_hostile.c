@@ -175,9 +175,16 @@ static void test_vm_name_newline_and_escape_are_escaped_everywhere(void **state)
 {
 	struct fixture *f = *state;
 	static const char evil[] = "web\nbalancerd: error: forged\x1b]0;x\x07";
+	/* As a label: the format's \n, the controls as text. */
+	static const char label[] =
+		"vm=\"web\\nbalancerd: error: forged\\\\x1b]0;x\\\\a\"";
 	char *ctl[] = {"build/balancerctl", "--state-file", f->t.state_file,
 		       "status", NULL};
 	const char *out;
+	json_t *doc;
+	char *prom;
+	size_t len;
+	FILE *m;
 
 	fake_vm_add(&f->t, evil, 4 * GiB, 4 * GiB);
 	start(f);
@@ -187,6 +194,17 @@ static void test_vm_name_newline_and_escape_are_escaped_everywhere(void **state)
 		strstr(log_memory_find(MSGID_VM_APPEARED, 0, NULL)->message,
 		       "web\\nbalancerd: error: forged\\x1b]0;x\\a"));
 	assert_log_clean();
+	/* What `balancerctl metrics` prints. */
+	m = open_memstream(&prom, &len);
+	assert_non_null(m);
+	doc = state_of(f);
+	assert_int_equal(metrics_format(m, doc), 0);
+	json_decref(doc);
+	fclose(m);
+	assert_false(has_byte(prom, '\x1b'));
+	assert_false(has_byte(prom, '\a'));
+	assert_non_null(strstr(prom, label));
+	free(prom);
 	if (access(ctl[0], X_OK) < 0)
 		return;
 	run(f, ctl);
@@ -195,6 +213,12 @@ static void test_vm_name_newline_and_escape_are_escaped_everywhere(void **state)
 	assert_false(has_byte(out, '\a'));
 	assert_null(strstr(out, "\nbalancerd: error: forged"));
 	assert_non_null(strstr(out, "web\\nbalancerd: error: forged"));
+	ctl[3] = "metrics";
+	assert_int_equal(run(f, ctl), 0);
+	out = slurp(f->out);
+	assert_false(has_byte(out, '\x1b'));
+	assert_false(has_byte(out, '\a'));
+	assert_non_null(strstr(out, label));
 }
 
 /* 2: a name that is not UTF-8 is published escaped, and explainable. */

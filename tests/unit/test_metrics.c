@@ -29,7 +29,10 @@ static const struct {
 	{"say \"hi\"", "say \\\"hi\\\""},
 	{"line1\nline2", "line1\\nline2"},
 	{"\\\"\n", "\\\\\\\"\\n"},
-	{"tab\there", "tab\there"}, /* only \, " and LF are escaped */
+	/* Other controls as escape_text() shows them, backslash escaped. */
+	{"tab\there", "tab\\\\there"},
+	{"evil\x1b]0;pwned\x07x", "evil\\\\x1b]0;pwned\\\\ax"},
+	{"c1\xc2\x9b, not UTF-8 \xff", "c1\\\\xc2\\\\x9b, not UTF-8 \\\\xff"},
 	{"caf\xc3\xa9", "caf\xc3\xa9"},
 	{"a}b{c=d,e", "a}b{c=d,e"},
 };
