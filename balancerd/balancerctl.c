@@ -8,6 +8,7 @@
  *                 decisions with their reasons
  *   check FILE... validate policy files, as balancerd --check
  *   replay FILE...  a recorded trace through a policy (replay_cli.c)
+ *   simulate FILE   a policy against a model of guests (simulate_cli.c)
  *
  * Exit codes: 0 ok, 1 failure (no state, VM unknown, invalid policy),
  * 2 usage.
@@ -33,6 +34,7 @@
 #include "safe_open.h"
 #include "metrics.h"
 #include "replay_cli.h"
+#include "simulate_cli.h"
 #include "state.h"
 #include "units.h"
 
@@ -62,6 +64,10 @@ static void usage(FILE *f)
 		"                 a trace of balancerd --record through the "
 		"recorded\n"
 		"                 or another policy (replay --help)\n"
+		"  simulate SCENARIO.json --policy FILE|DIR [--seconds N]\n"
+		"                 the policy against a model of guests, "
+		"closed loop\n"
+		"                 (simulate --help)\n"
 		"\n"
 		"Options:\n"
 		"  -j, --json             machine-readable output\n"
@@ -582,6 +588,9 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "replay"))
 		return replay_main(argc - optind + 1, argv + optind - 1,
 				   json_output);
+	if (!strcmp(cmd, "simulate"))
+		return simulate_main(argc - optind + 1, argv + optind - 1,
+				     json_output);
 	/* Options may follow the command too: "balancerctl status --json". */
 	while ((c = getopt_long(argc, argv, "+js:h", longopts, NULL)) != -1) {
 		if (c == 'j')
