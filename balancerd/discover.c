@@ -366,6 +366,65 @@ int discover_vms(const char *root, const char *cgroup_root, char *const *globs,
 	return 0;
 }
 
+/* ---- odd matches ------------------------------------------------------ */
+
+const char *vm_globs_match(char *const *globs, size_t n_globs,
+			   const char *cgroup)
+{
+	for (size_t i = 0; i < n_globs; i++)
+		if (!fnmatch(globs[i], cgroup, FNM_PATHNAME | FNM_PERIOD))
+			return globs[i];
+	return NULL;
+}
+
+/* A systemd unit's cgroup: what a VM's own sub-cgroups are not. */
+static bool is_unit(const char *name)
+{
+	static const char *const kinds[] = {".slice", ".scope", ".service"};
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		size_t k = strlen(kinds[i]);
+
+		if (n > k && !strcmp(name + n - k, kinds[i]))
+			return true;
+	}
+	return false;
+}
+
+int cgroup_oddity(const char *root, const char *cgroup_root, const char *cgroup,
+		  char *child, size_t len)
+{
+	const char *last = strrchr(cgroup, '/');
+	char path[PATH_MAX];
+	struct dirent *de;
+	int n, r = CGROUP_ODD_NONE;
+	DIR *d;
+
+	if (len)
+		child[0] = '\0';
+	if (!strcmp(last ? last + 1 : cgroup, "init.scope"))
+		return CGROUP_ODD_INIT;
+	n = snprintf(path, sizeof(path), "%s/%s/%s", root && *root ? root : "",
+		     cgroup_root ? cgroup_root : "sys/fs/cgroup", cgroup);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while (r == CGROUP_ODD_NONE && (de = readdir(d))) {
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+			continue;
+		if (de->d_name[0] == '.' || !is_unit(de->d_name))
+			continue;
+		if (len)
+			snprintf(child, len, "%s", de->d_name);
+		r = CGROUP_ODD_PARENT;
+	}
+	closedir(d);
+	return r;
+}
+
 /* ---- processes -------------------------------------------------------- */
 
 int cgroup_of_pid(const char *root, pid_t pid, char *ret, size_t len)

@@ -46,6 +46,33 @@ int discover_vms(const char *root, const char *cgroup_root, char *const *globs,
 		 size_t n_globs, struct vm_list *ret);
 
 /*
+ * The first of @globs that matches @cgroup (relative to the cgroup root)
+ * as discover_vms() matches them, component by component; NULL if none
+ * does (a VM found through its ovcmem partition). Pure.
+ */
+const char *vm_globs_match(char *const *globs, size_t n_globs,
+			   const char *cgroup);
+
+enum cgroup_oddity {
+	CGROUP_ODD_NONE = 0,
+	CGROUP_ODD_INIT,   /* init.scope: systemd's own, PID 1 */
+	CGROUP_ODD_PARENT, /* it holds units: a child *.slice, *.scope or
+			    * *.service cgroup */
+};
+
+/*
+ * Whether @cgroup (below @root@cgroup_root), matched as a VM, is one that
+ * vm_globs should not have matched (a careless "*"): init.scope, or a
+ * cgroup that groups units as a slice does. A VMM's own sub-cgroups
+ * (libvirt's "libvirt/emulator", "vcpu0") are not units: a libvirt VM is
+ * not odd. Returns an enum cgroup_oddity, the first unit child's name in
+ * @child (@len bytes) for CGROUP_ODD_PARENT, or a negative errno. Reads
+ * one directory: for a VM first seen, not every tick.
+ */
+int cgroup_oddity(const char *root, const char *cgroup_root, const char *cgroup,
+		  char *child, size_t len);
+
+/*
  * The cgroup (relative to the cgroup root) of process @pid, from
  * @root/proc/PID/cgroup ("0::/machine.slice/x.scope"). Returns 0 or a
  * negative errno (-ESRCH if the process is gone).

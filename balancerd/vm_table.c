@@ -112,6 +112,64 @@ static struct vm_entry *entry_add(struct balancer *b, const char *cgroup,
 	return e;
 }
 
+/*
+ * Odd matches are warned about at most ODD_WARN_BURST times in
+ * ODD_WARN_WINDOW, then once that more were not: a careless glob over a
+ * host with hundreds of units must not flood the journal. Per balancer
+ * (tests make many), by the tick's clock.
+ */
+#define ODD_WARN_BURST	5
+#define ODD_WARN_WINDOW (60 * USEC_PER_SEC)
+
+static bool odd_warn_allowed(const struct balancer *b)
+{
+	static const struct balancer *owner;
+	static usec_t window_start;
+	static unsigned int n;
+
+	if (owner != b || b->tick_now - window_start >= ODD_WARN_WINDOW) {
+		owner = b;
+		window_start = b->tick_now;
+		n = 0;
+	}
+	if (++n <= ODD_WARN_BURST)
+		return true;
+	if (n == ODD_WARN_BURST + 1)
+		log_warning("more vm_globs matches that are not VMs: not said "
+			    "again for a minute");
+	return false;
+}
+
+/*
+ * Say once, when it becomes a VM, that a glob of vm_globs matched a
+ * cgroup that is not a VM (init.scope, or one that holds units): it is
+ * balanced as one, which the admin hardly meant.
+ */
+static void warn_if_odd(const struct balancer *b, const char *cgroup)
+{
+	const char *glob =
+		vm_globs_match(b->cfg.vm_globs, b->cfg.n_vm_globs, cgroup);
+	char child[NAME_MAX + 1];
+	int r;
+
+	if (!glob)
+		return; /* an ovcmem partition's owner, not a glob's match */
+	r = cgroup_oddity(b->root, b->cfg.cgroup_root, cgroup, child,
+			  sizeof(child));
+	if (r <= CGROUP_ODD_NONE || !odd_warn_allowed(b))
+		return;
+	if (r == CGROUP_ODD_INIT)
+		log_warning("vm_globs' \"%s\" matches %s, systemd's own cgroup "
+			    "(PID 1), not a VM: it is balanced as one; narrow "
+			    "vm_globs in %s",
+			    glob, cgroup, b->config_path);
+	else
+		log_warning("vm_globs' \"%s\" matches %s, which holds units "
+			    "(%s, ...), not a VM: it is balanced as one; "
+			    "narrow vm_globs in %s",
+			    glob, cgroup, child, b->config_path);
+}
+
 /* The entry of @cgroup, added (and matched) when the VM is new. */
 struct vm_entry *entry_get(struct balancer *b, const char *cgroup)
 {
@@ -124,7 +182,10 @@ struct vm_entry *entry_get(struct balancer *b, const char *cgroup)
 	 * failed. */
 	if (vm_name_from_cgroup(cgroup, decoded, sizeof(decoded)) < 0)
 		copy_str(decoded, sizeof(decoded), cgroup);
-	return entry_add(b, cgroup, decoded);
+	e = entry_add(b, cgroup, decoded);
+	if (e)
+		warn_if_odd(b, cgroup);
+	return e;
 }
 
 int grow_tick_arrays(struct balancer *b, size_t n)
