@@ -25,7 +25,7 @@
 static const double psi_window_sec[3] = {10, 60, 300};
 
 /* The report's times, in seconds; the run's end is added. */
-static const unsigned int mark_secs[] = {10,  30,   60,	  120,	180,
+static const unsigned int mark_secs[] = {10,  30,  60,	 120,  180,
 					 300, 600, 1800, 3600, 7200};
 
 struct sim_vm {
@@ -194,8 +194,7 @@ static struct cand *candidates(const struct sim *sm, const struct sim_vm *vm,
  * oldest first, as far as zram has room. Returns the bytes moved, or
  * -ENOMEM.
  */
-static int64_t evict(struct sim *sm, size_t i, uint64_t bytes,
-		     uint64_t min_age)
+static int64_t evict(struct sim *sm, size_t i, uint64_t bytes, uint64_t min_age)
 {
 	struct sim_vm *vm = &sm->vms[i];
 	uint64_t room = sub_sat(sm->s->swap_total, swap_used(sm));
@@ -398,8 +397,8 @@ static void fill_psi(struct psi *p, const struct sim_vm *vm)
 	p->full = l;
 }
 
-static void fill_ovcmem(const struct sim *sm, const struct sim_vm *vm,
-			size_t i, struct ovcmem_signals *o)
+static void fill_ovcmem(const struct sim *sm, const struct sim_vm *vm, size_t i,
+			struct ovcmem_signals *o)
 {
 	unsigned int cold_age = 0;
 
@@ -742,8 +741,8 @@ int sim_run(const struct sim_scenario *s, const struct policy *p,
 	sm.vms = calloc(s->n_vms ? s->n_vms : 1, sizeof(*sm.vms));
 	sig = calloc(s->n_vms ? s->n_vms : 1, sizeof(*sig));
 	classes = calloc(s->n_vms ? s->n_vms : 1, sizeof(*classes));
-	backoff_before = calloc(s->n_vms ? s->n_vms : 1,
-				sizeof(*backoff_before));
+	backoff_before =
+		calloc(s->n_vms ? s->n_vms : 1, sizeof(*backoff_before));
 	if (!ret->vms || !sm.vms || !sig || !classes || !backoff_before)
 		r = -ENOMEM;
 	ret->n_vms = s->n_vms;

@@ -31,9 +31,9 @@
  * VM (a 256 MiB VM is one page a unit, a 64 GiB one 256 pages): a tick
  * costs O(units), so an hour of a large host stays under a second.
  */
-#define SIM_UNITS_MAX 65536
+#define SIM_UNITS_MAX  65536
 #define SIM_PHASES_MAX 64
-#define SIM_VMS_MAX 256
+#define SIM_VMS_MAX    256
 /* The times the report gives resident memory and cold reclaimed at. */
 #define SIM_MARKS_MAX 12
 
@@ -111,10 +111,10 @@ struct sim_vm_result {
 	uint64_t hot_out_max; /* most hot bytes out at a tick's end */
 	/* Major faults: pages of the hot set touched while out. */
 	uint64_t refaults, refaults_after60;
-	double stall_sec;     /* refaults x refault_cost */
-	double psi_some_max;  /* highest avg10 fed to decide(), percent */
-	uint64_t asked_reclaim, asked_prefault;	   /* decide() asked */
-	uint64_t pageout_done, reclaim_done;	   /* and was done */
+	double stall_sec;    /* refaults x refault_cost */
+	double psi_some_max; /* highest avg10 fed to decide(), percent */
+	uint64_t asked_reclaim, asked_prefault; /* decide() asked */
+	uint64_t pageout_done, reclaim_done;	/* and was done */
 	uint64_t prefault_done;
 	uint64_t high_reclaimed, host_reclaimed; /* memory.high, the host */
 	uint64_t restores; /* PREFAULTs that brought something back */

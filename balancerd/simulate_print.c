@@ -46,9 +46,8 @@ static double per_min(uint64_t n, usec_t span)
 
 static usec_t after60(const struct sim_result *r)
 {
-	return r->duration > 60 * USEC_PER_SEC
-		       ? r->duration - 60 * USEC_PER_SEC
-		       : 0;
+	return r->duration > 60 * USEC_PER_SEC ? r->duration - 60 * USEC_PER_SEC
+					       : 0;
 }
 
 /* The VMs' figures summed, in @t. */
@@ -99,7 +98,8 @@ static void print_by_time(const struct sim_result *r,
 
 	fprintf(out, "%-12s", "VM");
 	for (size_t m = 0; m < r->n_marks; m++)
-		fprintf(out, " %7s", format_duration(r->marks[m], a, sizeof(a)));
+		fprintf(out, " %7s",
+			format_duration(r->marks[m], a, sizeof(a)));
 	fputc('\n', out);
 	for (size_t i = 0; i <= r->n_vms; i++) {
 		const struct sim_vm_result *v = i < r->n_vms ? &r->vms[i] : t;
@@ -134,7 +134,9 @@ static void print_text(const struct sim_result *r, const char *scenario,
 		escape_text(policy, esc2, sizeof(esc2)), secs(r->duration),
 		format_duration(r->interval, a, sizeof(a)), r->n_vms,
 		r->decisions);
-	fprintf(out, "host: lowest MemAvailable %s; zram at most %s stored in %s; modes:",
+	fprintf(out,
+		"host: lowest MemAvailable %s; zram at most %s stored in %s; "
+		"modes:",
 		format_size(r->mem_available_min, b, sizeof(b)),
 		format_size(r->zram_stored_max, c, sizeof(c)),
 		format_size(r->zram_compressed_max, d, sizeof(d)));
@@ -142,7 +144,8 @@ static void print_text(const struct sim_result *r, const char *scenario,
 		if (!r->mode_time[m])
 			continue;
 		fprintf(out, "%s %s %.0fs", first ? "" : ",",
-			host_mode_name((enum host_mode)m), secs(r->mode_time[m]));
+			host_mode_name((enum host_mode)m),
+			secs(r->mode_time[m]));
 		first = false;
 	}
 	fputc('\n', out);
@@ -173,7 +176,7 @@ static void print_text(const struct sim_result *r, const char *scenario,
 			"%-12s %-10s %7s %8s %8s %9s %9.0f %10s %8.1fs %9s "
 			"%10s %8" PRIu64 " %8" PRIu64 "\n",
 			escape_text(v->name, name, sizeof(name)),
-			i == r->n_vms ? ""
+			i == r->n_vms	   ? ""
 			: v->class_name[0] ? v->class_name
 					   : "(none)",
 			format_size(v->size, e, sizeof(e)), cell_pct(v, mk, f),
@@ -220,10 +223,10 @@ static json_t *vm_json(const struct sim_result *r,
 	int m60 = mark_at(r, 60);
 
 	for (size_t m = 0; m < r->n_marks; m++) {
-		json_array_append_new(res, json_integer((json_int_t)
-								v->resident[m]));
-		json_array_append_new(cold,
-				      json_real(pct(v->cold_out[m], v->cold[m])));
+		json_array_append_new(res,
+				      json_integer((json_int_t)v->resident[m]));
+		json_array_append_new(
+			cold, json_real(pct(v->cold_out[m], v->cold[m])));
 	}
 	json_object_set_new(o, "name", json_string(v->name));
 	if (!total) {
@@ -236,18 +239,18 @@ static json_t *vm_json(const struct sim_result *r,
 	json_object_set_new(o, "size", json_integer((json_int_t)v->size));
 	json_object_set_new(o, "resident", res);
 	json_object_set_new(o, "cold_reclaimed_pct", cold);
-	json_object_set_new(o, "cold60_pct",
-			    m60 < 0 ? json_null()
-				    : json_real(pct(v->cold_out[m60],
-						    v->cold[m60])));
+	json_object_set_new(
+		o, "cold60_pct",
+		m60 < 0 ? json_null()
+			: json_real(pct(v->cold_out[m60], v->cold[m60])));
 	json_object_set_new(o, "refaults",
 			    json_integer((json_int_t)v->refaults));
 	json_object_set_new(o, "majf_per_min",
 			    json_real(per_min(v->refaults, r->duration)));
-	json_object_set_new(o, "majf_per_min_after60",
-			    after60(r) ? json_real(per_min(v->refaults_after60,
-							   after60(r)))
-				       : json_null());
+	json_object_set_new(
+		o, "majf_per_min_after60",
+		after60(r) ? json_real(per_min(v->refaults_after60, after60(r)))
+			   : json_null());
 	json_object_set_new(o, "stall_s", json_real(v->stall_sec));
 	if (!total)
 		json_object_set_new(o, "psi_some_avg10_max",
@@ -279,16 +282,17 @@ static json_t *vm_json(const struct sim_result *r,
 			o, "spike",
 			!v->spike_at
 				? json_null()
-				: json_pack("{s:f,s:o,s:I}", "at_s",
-					    secs(v->spike_at),
-					    "first_restore_after_s",
-					    v->spike_restored
-						    ? json_real(secs(
-							      v->spike_restore_at -
-							      v->spike_at))
-						    : json_null(),
-					    "refaults_30s",
-					    (json_int_t)v->spike_refaults30));
+				: json_pack(
+					  "{s:f,s:o,s:I}", "at_s",
+					  secs(v->spike_at),
+					  "first_restore_after_s",
+					  v->spike_restored
+						  ? json_real(secs(
+							    v->spike_restore_at -
+							    v->spike_at))
+						  : json_null(),
+					  "refaults_30s",
+					  (json_int_t)v->spike_refaults30));
 	}
 	return o;
 }

@@ -25,12 +25,11 @@ static const char *const top_keys[] = {
 	"duration",    "seed",	    "vms",  NULL,
 };
 static const char *const vm_keys[] = {
-	"description", "name",	       "size",	     "ovcmem", "filled",
-	"hot",	       "access",       "refault_cost", "zram_ratio", NULL,
+	"description", "name",	 "size",	 "ovcmem",     "filled",
+	"hot",	       "access", "refault_cost", "zram_ratio", NULL,
 };
 static const char *const phase_keys[] = {"at", "bytes", NULL};
-static const char *const access_keys[] = {"every", "touches_per_second",
-					  NULL};
+static const char *const access_keys[] = {"every", "touches_per_second", NULL};
 
 void sim_scenario_free(struct sim_scenario *s)
 {
@@ -75,7 +74,8 @@ static void parse_phase(struct jcheck *c, const json_t *j,
 		jcheck_error_missing(c, "at");
 	if (jcheck_size_spec(c, j, "bytes", true, &ph->hot) == 0)
 		jcheck_error_missing(c, "bytes");
-	if (i > 0 && ph->at <= v->phases[i - 1].at && json_object_get(j, "at")) {
+	if (i > 0 && ph->at <= v->phases[i - 1].at &&
+	    json_object_get(j, "at")) {
 		jcheck_push_key(c, "at");
 		jcheck_error(c, false,
 			     "expected a time after the previous phase's %s, "
@@ -108,15 +108,15 @@ static void parse_hot(struct jcheck *c, const json_t *vm, struct sim_vm_spec *v)
 	jcheck_push_key(c, "hot");
 	if (!json_is_array(list) || !json_array_size(list) ||
 	    json_array_size(list) > SIM_PHASES_MAX) {
-		jcheck_error(c, false,
-			     "expected a list of 1 to %d phases {\"at\": "
-			     "\"0s\", \"bytes\": \"25%%\"}, found %s",
-			     SIM_PHASES_MAX,
-			     json_is_array(list)
-				     ? (json_array_size(list) ? "too many"
-							      : "an empty list")
-				     : jcheck_describe(list, found,
-						       sizeof(found)));
+		jcheck_error(
+			c, false,
+			"expected a list of 1 to %d phases {\"at\": "
+			"\"0s\", \"bytes\": \"25%%\"}, found %s",
+			SIM_PHASES_MAX,
+			json_is_array(list)
+				? (json_array_size(list) ? "too many"
+							 : "an empty list")
+				: jcheck_describe(list, found, sizeof(found)));
 		jcheck_pop(c);
 		return;
 	}
@@ -216,13 +216,13 @@ static void parse_vms(struct jcheck *c, const json_t *root,
 	jcheck_push_key(c, "vms");
 	if (!json_is_array(list) || !json_array_size(list) ||
 	    json_array_size(list) > SIM_VMS_MAX) {
-		jcheck_error(c, false, "expected a list of 1 to %d VMs, found %s",
-			     SIM_VMS_MAX,
-			     json_is_array(list)
-				     ? (json_array_size(list) ? "too many"
-							      : "an empty list")
-				     : jcheck_describe(list, found,
-						       sizeof(found)));
+		jcheck_error(
+			c, false, "expected a list of 1 to %d VMs, found %s",
+			SIM_VMS_MAX,
+			json_is_array(list)
+				? (json_array_size(list) ? "too many"
+							 : "an empty list")
+				: jcheck_describe(list, found, sizeof(found)));
 		jcheck_pop(c);
 		return;
 	}
@@ -269,10 +269,9 @@ static void parse_top(struct jcheck *c, const json_t *root,
 		need_size(c, root, "host_used", 0, &s->host_used);
 	s->interval = SIM_DEFAULT_INTERVAL;
 	s->duration = SIM_DEFAULT_DURATION;
-	jcheck_duration(c, root, "interval", SIM_INTERVAL_MIN,
-			SIM_INTERVAL_MAX, &s->interval);
-	jcheck_duration(c, root, "duration", 1, SIM_DURATION_MAX,
-			&s->duration);
+	jcheck_duration(c, root, "interval", SIM_INTERVAL_MIN, SIM_INTERVAL_MAX,
+			&s->interval);
+	jcheck_duration(c, root, "duration", 1, SIM_DURATION_MAX, &s->duration);
 	if (s->duration < s->interval ||
 	    s->duration / s->interval > SIM_TICKS_MAX) {
 		jcheck_push_key(c, "duration");
