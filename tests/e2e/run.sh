@@ -80,6 +80,17 @@ elif ! grep -q 'guest-tests: done' "$w/out/guest-init.log" 2>/dev/null; then
 	echo "not ok guest-run: the test script did not finish (see $w/out/guest-init.log)"
 	failed=$((failed + 1))
 fi
+# The host's progress lines come from these (issue 10): a guest that ran
+# must have written them.
+if [ $boot_rc -eq 0 ]; then
+	if grep -q 'ovc-progress: guest up' "$w/console.log" 2>/dev/null; then
+		echo "ok progress-lines ($(grep -c 'ovc-progress: guest up' "$w/console.log") 'ovc-progress: guest up' lines on the console)"
+		passed=$((passed + 1))
+	else
+		echo "not ok progress-lines: no 'ovc-progress: guest up' line on the console ($w/console.log)"
+		failed=$((failed + 1))
+	fi
+fi
 if [ -f "$w/out/dmesg.txt" ] && grep -qE 'BUG:|WARNING:|Oops|general protection|KASAN|refcount_t' "$w/out/dmesg.txt"; then
 	echo "not ok kernel-clean: $(grep -m1 -E 'BUG:|WARNING:|Oops|general protection|KASAN|refcount_t' "$w/out/dmesg.txt")"
 	failed=$((failed + 1))
