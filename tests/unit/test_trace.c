@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "config.h"
 #include "fake_tree.h"
@@ -551,6 +552,176 @@ static void test_huge_file(void **state)
 	assert_non_null(strstr(err, want));
 }
 
+/* ---- docs/trace-format.md names every key ------------------------------ */
+
+#ifndef SRCDIR
+#define SRCDIR "."
+#endif
+
+/* The whole file, NUL-terminated (malloc'd). */
+static char *read_whole(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static bool doc_names(const char *doc, const char *word)
+{
+	char quoted[128];
+
+	snprintf(quoted, sizeof(quoted), "`%s`", word);
+	return strstr(doc, quoted) != NULL;
+}
+
+/* The first key in @j, at any depth, that @doc does not name; NULL. */
+static const char *unnamed_key(json_t *j, const char *doc)
+{
+	const char *key, *r;
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(j, i, v)
+	{
+		if ((r = unnamed_key(v, doc)))
+			return r;
+	}
+	json_object_foreach(j, key, v)
+	{
+		if (!doc_names(doc, key))
+			return key;
+		if ((r = unnamed_key(v, doc)))
+			return r;
+	}
+	return NULL;
+}
+
+static void assert_line_named(const char *line, const char *doc)
+{
+	json_error_t je;
+	json_t *o = json_loads(line, 0, &je);
+	const char *key;
+
+	if (!o)
+		fail_msg("not JSON: %s", je.text);
+	key = unnamed_key(o, doc);
+	if (key)
+		fail_msg("docs/trace-format.md does not name the key `%s` that "
+			 "trace.c writes",
+			 key);
+	json_decref(o);
+}
+
+/* A policy with every key a class and the host may have. */
+static const char full_policy[] =
+	"{\"interval\": \"1s\", \"backoff\": \"5s\", \"hysteresis\": 0.1,\n"
+	" \"host\": {\"low_watermark\": \"15%\", \"min_watermark\": \"5%\",\n"
+	"  \"high_watermark\": \"30%\", \"psi_full_limit\": 5.0},\n"
+	" \"classes\": [{\"name\": \"web\", \"match\": [\"web-*\"],\n"
+	"  \"priority\": 1, \"shares\": 100, \"floor\": \"10%\",\n"
+	"  \"ceiling\": \"90%\", \"pressure_target\": 1.0, \"cold_age\": "
+	"\"10s\",\n"
+	"  \"max_reclaim_rate\": \"64M\", \"prefault\": true,\n"
+	"  \"memory_high\": \"95%\", \"memory_low\": \"5%\", \"merge\": "
+	"true}]}\n";
+
+/*
+ * The format is an interface, and its page must keep up with trace.c: a
+ * header and a tick with every field of every table set (all bytes 1, so
+ * no field is left out as zero; a string field runs into the zeroes after
+ * the struct) and each key written must be named on the page in
+ * backquotes. So must every mode, action kind and header reason.
+ */
+static void test_doc_names_every_key(void **state)
+{
+	static const char *const whys[] = {"start", "reload", "rotate", "gap"};
+	struct {
+		struct vm_state vs;
+		char end[8];
+	} st = {0};
+	struct {
+		struct vm_signals v;
+		char end[8];
+	} vm = {0};
+	struct host_signals host;
+	struct balancer_state s = {0};
+	struct policy_errors errs = {0};
+	struct policy p = {0};
+	const char names[1][POLICY_NAME_MAX] = {"web"};
+	struct action acts[_ACTION_MAX];
+	struct trace_result res[_ACTION_MAX];
+	struct tick_input in = {.now = 1,
+				.interval = 1,
+				.host = &host,
+				.vms = &vm.v,
+				.n_vms = 1};
+	struct tick_output out = {.mode = MODE_RESTORE,
+				  .actions = acts,
+				  .n_actions = _ACTION_MAX};
+	char *doc = read_whole(SRCDIR "/docs/trace-format.md"), *line;
+
+	(void)state;
+	memset(&st.vs, 1, sizeof(st.vs));
+	snprintf(st.vs.name, sizeof(st.vs.name), "web-1");
+	s = (struct balancer_state){.mode = MODE_TIGHT,
+				    .mode_since = 1,
+				    .last_tick = 1,
+				    .vms = &st.vs,
+				    .n_vms = 1};
+	assert_int_equal(policy_load_string(full_policy, "p", &p, &errs), 0);
+	line = trace_header_line("gap", 1, true, &p, &s);
+	assert_non_null(line);
+	assert_line_named(line, doc);
+	free(line);
+
+	memset(&host, 1, sizeof(host));
+	memset(&vm.v, 1, sizeof(vm.v));
+	snprintf(vm.v.name, sizeof(vm.v.name), "web-1");
+	for (int k = 0; k < _ACTION_MAX; k++) {
+		acts[k] = (struct action){.kind = (enum action_kind)k,
+					  .bytes = 1,
+					  .mode = MODE_TIGHT,
+					  .min_idle = 1};
+		/* not UTF-8: written as {"hex": ...} */
+		snprintf(acts[k].reason, sizeof(acts[k].reason), "\xff");
+		res[k] = (struct trace_result){.bytes_done = 1,
+					       .error = -EIO,
+					       .partial = true,
+					       .dry_run = true};
+	}
+	snprintf(out.mode_reason, sizeof(out.mode_reason), "why");
+	line = trace_tick_line_named(&in, names, &out, res);
+	assert_non_null(line);
+	assert_non_null(strstr(line, "\"hex\""));
+	assert_line_named(line, doc);
+	free(line);
+
+	for (int m = 0; m < _MODE_MAX; m++)
+		if (!doc_names(doc, host_mode_name((enum host_mode)m)))
+			fail_msg("mode `%s` not named", host_mode_name(m));
+	for (int k = 0; k < _ACTION_MAX; k++)
+		if (!doc_names(doc, action_kind_name((enum action_kind)k)))
+			fail_msg("action kind `%s` not named",
+				 action_kind_name((enum action_kind)k));
+	for (size_t i = 0; i < sizeof(whys) / sizeof(whys[0]); i++)
+		assert_true(doc_names(doc, whys[i]));
+	policy_free(&p);
+	policy_errors_free(&errs);
+	free(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -559,6 +730,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recording_round_trip,
 						setup, teardown),
 		cmocka_unit_test(test_odd_values),
+		cmocka_unit_test(test_doc_names_every_key),
 		cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_behind, setup,
 						teardown),
