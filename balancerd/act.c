@@ -761,6 +761,20 @@ bool act_refault_totals(const char *cgroup, struct refault_totals *ret)
 	return found;
 }
 
+bool act_maps_line_guest_ram(const char *line, uint64_t *start, uint64_t *len)
+{
+	unsigned long long lo, hi;
+	char perms[8];
+
+	if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) != 3 ||
+	    strlen(perms) < 2 || perms[1] != 'w' || hi <= lo ||
+	    hi - lo < GUEST_MAPPING_MIN)
+		return false;
+	*start = lo;
+	*len = hi - lo;
+	return true;
+}
+
 /* Guest RAM: the process's large writable mappings, in address order
  * (/proc/PID/maps). 0, -ENOENT when the process is gone, or -errno. */
 static int guest_mappings(const char *root, pid_t pid, struct iovec **ret,
@@ -769,6 +783,7 @@ static int guest_mappings(const char *root, pid_t pid, struct iovec **ret,
 	char path[PATH_MAX], line[512];
 	struct iovec *iov = NULL;
 	size_t n = 0, cap = 0;
+	bool line_start = true;
 	FILE *maps;
 	int r = 0;
 
@@ -778,13 +793,14 @@ static int guest_mappings(const char *root, pid_t pid, struct iovec **ret,
 	if (!maps)
 		return -errno;
 	while (r == 0 && fgets(line, sizeof(line), maps)) {
-		unsigned long long lo, hi;
-		char perms[8];
+		uint64_t lo, len;
+		/* The rest of a line longer than the buffer (a long path)
+		 * is not a line of its own. */
+		bool whole = line_start;
 
-		if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) != 3 ||
-		    perms[1] != 'w' || hi - lo < GUEST_MAPPING_MIN)
-			continue;
-		r = iov_add(&iov, &n, &cap, lo, hi - lo);
+		line_start = strchr(line, '\n') != NULL;
+		if (whole && act_maps_line_guest_ram(line, &lo, &len))
+			r = iov_add(&iov, &n, &cap, lo, len);
 	}
 	fclose(maps);
 	if (r < 0) {

@@ -135,6 +135,13 @@ bool act_refault_totals(const char *cgroup, struct refault_totals *ret);
 /* Drop every VM's refault map (tests, exit). */
 void act_refault_forget_all(void);
 
+/*
+ * One line of /proc/PID/maps ("lo-hi perms offset dev inode path"):
+ * whether it is guest RAM as PAGEOUT takes it (writable, at least
+ * GUEST_MAPPING_MIN, lo < hi), with its start and length. Pure.
+ */
+bool act_maps_line_guest_ram(const char *line, uint64_t *start, uint64_t *len);
+
 /* Path of @file in @vm's cgroup below ctx->root. Returns 0 or
  * -ENAMETOOLONG. */
 int act_cgroup_path(const struct act_context *ctx, const char *cgroup,

@@ -427,9 +427,28 @@ int cgroup_oddity(const char *root, const char *cgroup_root, const char *cgroup,
 
 /* ---- processes -------------------------------------------------------- */
 
+int parse_proc_cgroup(const char *text, char *ret, size_t len)
+{
+	/* cgroup v2's line is "0::/path"; v1 lines name their controllers. */
+	for (const char *line = text; *line;) {
+		const char *end = strchr(line, '\n');
+		size_t n = end ? (size_t)(end - line) : strlen(line);
+
+		if (n >= 4 && !strncmp(line, "0::/", 4)) {
+			if (n - 4 >= len)
+				return -ENAMETOOLONG;
+			memcpy(ret, line + 4, n - 4);
+			ret[n - 4] = '\0';
+			return 0;
+		}
+		line += n + (end != NULL);
+	}
+	return -ENOMEDIUM;
+}
+
 int cgroup_of_pid(const char *root, pid_t pid, char *ret, size_t len)
 {
-	char path[PATH_MAX], buf[4096], *line, *save = NULL;
+	char path[PATH_MAX], buf[4096];
 	size_t n = 0;
 	FILE *f;
 	int k;
@@ -444,18 +463,5 @@ int cgroup_of_pid(const char *root, pid_t pid, char *ret, size_t len)
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	/* cgroup v2's line is "0::/path"; v1 lines name their controllers. */
-	for (line = strtok_r(buf, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		const char *p;
-
-		if (strncmp(line, "0::/", 4))
-			continue;
-		p = line + 4;
-		if (strlen(p) >= len)
-			return -ENAMETOOLONG;
-		strcpy(ret, p);
-		return 0;
-	}
-	return -ENOMEDIUM;
+	return parse_proc_cgroup(buf, ret, len);
 }

@@ -73,6 +73,13 @@ int cgroup_oddity(const char *root, const char *cgroup_root, const char *cgroup,
 		  char *child, size_t len);
 
 /*
+ * The text of /proc/PID/cgroup: the cgroup v2 line's path ("0::/a/b" ->
+ * "a/b") into @ret of @len bytes. Returns 0, -ENOMEDIUM without such a
+ * line (cgroup v1 only), or -ENAMETOOLONG. Pure.
+ */
+int parse_proc_cgroup(const char *text, char *ret, size_t len);
+
+/*
  * The cgroup (relative to the cgroup root) of process @pid, from
  * @root/proc/PID/cgroup ("0::/machine.slice/x.scope"). Returns 0 or a
  * negative errno (-ESRCH if the process is gone).

@@ -151,7 +151,7 @@ static int load_regions(struct part *p)
 	struct region *regs;
 	int r;
 
-	for (;;) {
+	for (unsigned int tries = 0;; tries++) {
 		if (ioctl(p->fd, OVCMEM_LIST_REGIONS, &lr) < 0) {
 			r = -errno;
 			free(info);
@@ -160,6 +160,11 @@ static int load_regions(struct part *p)
 		if (lr.count <= lr.capacity)
 			break;
 		free(info);
+		/* The count sizes an allocation: bounded before it does. */
+		if (lr.count > OVCMEM_REGIONS_MAX)
+			return -EPROTO;
+		if (tries + 1 >= OVCMEM_LIST_TRIES)
+			return -EAGAIN;
 		info = calloc(lr.count, sizeof(*info));
 		if (!info)
 			return -ENOMEM;
@@ -219,7 +224,7 @@ static int list_partitions(struct ovcmem_client *c,
 	struct ovcmem_list_partitions lp = {0};
 	struct ovcmem_partition_info *info = NULL;
 
-	for (;;) {
+	for (unsigned int tries = 0;; tries++) {
 		if (ioctl(c->ctl_fd, OVCMEM_LIST_PARTITIONS, &lp) < 0) {
 			int r = -errno;
 
@@ -229,6 +234,10 @@ static int list_partitions(struct ovcmem_client *c,
 		if (lp.count <= lp.capacity)
 			break;
 		free(info);
+		if (lp.count > OVCMEM_PARTITIONS_MAX)
+			return -EPROTO;
+		if (tries + 1 >= OVCMEM_LIST_TRIES)
+			return -EAGAIN;
 		/* Room for a few more: partitions appear while we ask. */
 		lp.capacity = lp.count + 8;
 		info = calloc(lp.capacity, sizeof(*info));
@@ -369,7 +378,9 @@ static int scan_region(struct ovcmem_client *c, struct part *p,
 
 		if (ioctl(p->fd, OVCMEM_SCAN, &s) < 0)
 			return -errno;
-		r = coldmap_feed(&rg->map, s.guest_pfn, n, c->bitmap, step);
+		/* The range asked for, whatever the driver left in @s. */
+		r = coldmap_feed(&rg->map, rg->info.guest_pfn + off, n,
+				 c->bitmap, step);
 		if (r < 0)
 			return r;
 	}
@@ -504,8 +515,9 @@ static int prefault_range(struct part *p, uint64_t gfn, uint64_t npages,
 	int r = ioctl(p->fd, OVCMEM_PREFAULT, &pf) < 0 ? -errno : 0;
 
 	/* Interrupted, or racing invalidations kept it from finishing: what
-	 * it mapped counts, and the rest waits for the next tick. */
-	*mapped += pf.pages_mapped;
+	 * it mapped counts, and the rest waits for the next tick. Never more
+	 * than was asked, whatever the driver says. */
+	*mapped += pf.pages_mapped < npages ? pf.pages_mapped : npages;
 	if (r == -EINTR || r == -EBUSY)
 		return -EAGAIN;
 	return r;

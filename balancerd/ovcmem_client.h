@@ -50,6 +50,11 @@ void ovcmem_client_free(struct ovcmem_client *c);
  * (1 TiB of guest RAM per region). */
 #define OVCMEM_REGIONS_MAX	4096
 #define OVCMEM_REGION_PAGES_MAX (1ULL << 28)
+/* The same for OVCMEM_LIST_PARTITIONS (64 per user, by the uapi). */
+#define OVCMEM_PARTITIONS_MAX 65536
+/* A listing asked again because it grew meanwhile, at most this often:
+ * then -EAGAIN, to be tried next tick, rather than a loop for ever. */
+#define OVCMEM_LIST_TRIES 8
 
 /*
  * Whether @n regions as OVCMEM_LIST_REGIONS returned them make sense:
@@ -60,7 +65,9 @@ int ovcmem_regions_check(const struct ovcmem_region_info *info, size_t n);
 
 /*
  * List partitions, open monitor fds for new ones, forget those gone.
- * Returns the number of partitions, or a negative errno.
+ * Returns the number of partitions, or a negative errno: -EPROTO when
+ * the driver reports more partitions or regions than the bounds above,
+ * -EAGAIN when a listing kept growing for OVCMEM_LIST_TRIES asks.
  */
 int ovcmem_client_refresh(struct ovcmem_client *c);
 

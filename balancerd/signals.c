@@ -531,6 +531,16 @@ static int cg_read_value(struct cg_reader *cg, const char *file, uint64_t dflt,
 	return r < 0 ? r : parse_memory_value(cg->buf, ret);
 }
 
+pid_t parse_cgroup_procs(const char *text)
+{
+	const char *end;
+	uint64_t pid;
+
+	if (lex_u64(text, &end, &pid) < 0 || (*end && *end != '\n'))
+		return 0;
+	return pid > 0 && pid <= INT32_MAX ? (pid_t)pid : 0;
+}
+
 /* The first pid in the scope, or in libvirt's emulator sub-cgroup. */
 static pid_t cg_first_pid(struct cg_reader *cg)
 {
@@ -538,14 +548,13 @@ static pid_t cg_first_pid(struct cg_reader *cg)
 					    "libvirt/emulator/cgroup.procs"};
 
 	for (size_t i = 0; i < 2; i++) {
-		const char *end;
-		uint64_t pid;
+		pid_t pid;
 
 		if (cg_read(cg, files[i]) < 0)
 			continue;
-		if (lex_u64(cg->buf, &end, &pid) == 0 && pid > 0 &&
-		    pid <= INT32_MAX)
-			return (pid_t)pid;
+		pid = parse_cgroup_procs(cg->buf);
+		if (pid > 0)
+			return pid;
 	}
 	return 0;
 }

@@ -105,6 +105,13 @@ int parse_memory_events(const char *text, struct vm_signals *ret);
 int parse_memory_value(const char *text, uint64_t *ret);
 
 /*
+ * The text of cgroup.procs: its first pid (a VM's scope holds the VMM,
+ * first or alone), or 0 when the cgroup has no process or the first line
+ * is not one pid (cut short, garbage). Pure.
+ */
+pid_t parse_cgroup_procs(const char *text);
+
+/*
  * Read /proc/meminfo and /proc/pressure/memory below @root.
  * Returns 0 or a negative errno.
  */

@@ -502,6 +502,32 @@ static void test_path_too_long(void **state)
 			 -ENAMETOOLONG);
 }
 
+/* /proc/PID/maps lines: only large writable ranges are guest RAM, and
+ * a range that ends before it starts is none. */
+static void test_maps_line_guest_ram(void **state)
+{
+	uint64_t start = 0, len = 0;
+
+	(void)state;
+	assert_true(act_maps_line_guest_ram(
+		"7f2a40000000-7f2b40000000 rw-s 00000000 00:01 2051 "
+		"/memfd:pc.ram (deleted)",
+		&start, &len));
+	assert_int_equal(start, 0x7f2a40000000ULL);
+	assert_int_equal(len, 0x100000000ULL);
+	assert_false(act_maps_line_guest_ram(
+		"55d5c8a00000-55d5c8f2a000 r-xp 00000000 fe:01 1 /usr/bin/qemu",
+		&start, &len));
+	assert_false(act_maps_line_guest_ram(
+		"7f2b40000000-7f2b40100000 rw-p 00000000 00:00 0", &start,
+		&len)); /* 1 MiB: QEMU's own */
+	assert_false(act_maps_line_guest_ram(
+		"7f2b40200000-7f2a40000000 rw-p 00000000 00:00 0", &start,
+		&len)); /* backwards */
+	assert_false(act_maps_line_guest_ram("7f2b40200000-", &start, &len));
+	assert_false(act_maps_line_guest_ram("1-2 r", &start, &len));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -523,6 +549,7 @@ int main(void)
 		T(test_baseline_spaced),
 		T(test_refault_maps_per_vm),
 		T(test_path_too_long),
+		T(test_maps_line_guest_ram),
 #undef T
 	};
 

@@ -205,6 +205,28 @@ static void test_cgroup_of_pid(void **state)
 
 /* One test of "is this cgroup the VM's or below it", for discovery and
  * the ovcmem client alike. */
+/* /proc/PID/cgroup's text: the v2 line, wherever it is, with or
+ * without its newline. */
+static void test_parse_proc_cgroup(void **state)
+{
+	char cg[64];
+
+	(void)state;
+	assert_int_equal(parse_proc_cgroup("12:memory:/x\n0::/a/b.scope\n1:"
+					   "name=systemd:/y\n",
+					   cg, sizeof(cg)),
+			 0);
+	assert_string_equal(cg, "a/b.scope");
+	assert_int_equal(parse_proc_cgroup("0::/c", cg, sizeof(cg)), 0);
+	assert_string_equal(cg, "c");
+	assert_int_equal(parse_proc_cgroup("0::/\n", cg, sizeof(cg)), 0);
+	assert_string_equal(cg, "");
+	assert_int_equal(parse_proc_cgroup("0::", cg, sizeof(cg)), -ENOMEDIUM);
+	assert_int_equal(parse_proc_cgroup("", cg, sizeof(cg)), -ENOMEDIUM);
+	assert_int_equal(parse_proc_cgroup("0::/abc\n", cg, 3), -ENAMETOOLONG);
+	assert_int_equal(parse_proc_cgroup("0::/ab\n", cg, 3), 0);
+}
+
 static void test_cgroup_within(void **state)
 {
 	(void)state;
@@ -227,6 +249,7 @@ int main(void)
 		cmocka_unit_test(test_discover_missing),
 		cmocka_unit_test(test_cgroup_of_pid),
 		cmocka_unit_test(test_cgroup_within),
+		cmocka_unit_test(test_parse_proc_cgroup),
 	};
 
 	return cmocka_run_group_tests(tests, tree_setup, tree_teardown);

@@ -657,6 +657,19 @@ static void test_vm_acquire_vanished(void **state)
 	rm_rel("sys");
 }
 
+/* cgroup.procs: the first pid, or 0 for none or garbage. */
+static void test_cgroup_procs(void **state)
+{
+	(void)state;
+	assert_int_equal(parse_cgroup_procs("4242\n4250\n"), 4242);
+	assert_int_equal(parse_cgroup_procs("7"), 7);
+	assert_int_equal(parse_cgroup_procs(""), 0);
+	assert_int_equal(parse_cgroup_procs("0\n"), 0);
+	assert_int_equal(parse_cgroup_procs("2147483648\n"), 0);
+	assert_int_equal(parse_cgroup_procs("12ab\n"), 0);
+	assert_int_equal(parse_cgroup_procs("-1\n"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -671,6 +684,7 @@ int main(void)
 		cmocka_unit_test(test_memory_stat_bad),
 		cmocka_unit_test(test_memory_events),
 		cmocka_unit_test(test_memory_value),
+		cmocka_unit_test(test_cgroup_procs),
 		cmocka_unit_test(test_every_truncation),
 		cmocka_unit_test(test_host_acquire),
 		cmocka_unit_test(test_vm_acquire),
