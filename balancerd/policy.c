@@ -539,6 +539,8 @@ static int glob_index_init(struct glob_index *x, const struct policy *p)
 	return 0;
 }
 
+unsigned long long policy_glob_comparisons;
+
 static struct glob_key *glob_slot(const struct glob_index *x, const char *s,
 				  size_t len, bool prefix, uint64_t h)
 {
@@ -547,6 +549,7 @@ static struct glob_key *glob_slot(const struct glob_index *x, const char *s,
 	for (;; i = (i + 1) & x->mask) {
 		struct glob_key *k = &x->slots[i];
 
+		policy_glob_comparisons++;
 		if (!k->s || (k->hash == h && k->prefix == prefix &&
 			      k->len == len && !memcmp(k->s, s, len)))
 			return k;

@@ -102,6 +102,15 @@ int policy_load_files(const char *const *paths, size_t n_paths,
 int policy_load_dir(const char *dir, struct policy *out,
 		    struct policy_errors *errs);
 
+/*
+ * Glob comparisons the loaders' class checks ("can never match",
+ * duplicate names) made since the program started, each index slot
+ * probed counting one: the check is linear in the globs, and tests bound
+ * its work with this rather than with a clock. Any other way of
+ * comparing globs there must count here too. Loaders run on one thread.
+ */
+extern unsigned long long policy_glob_comparisons;
+
 /* Same, from a string (tests); @name stands in for the file name. */
 int policy_load_string(const char *json, const char *name, struct policy *out,
 		       struct policy_errors *errs);
