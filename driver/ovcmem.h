@@ -42,13 +42,17 @@
  *         hmm_range_fault() (one lock hold, so the pages come from VMAs
  *         just checked), and in MAP for the VMA checks; never taken by our
  *         callbacks.
- *         (write) SET_MERGEABLE, under the layout lock (read), around
- *         ksm_madvise(), as madvise() takes it (after a look for read
- *         that skips it when nothing is to change). Unmerging faults private
- *         copies in, so the interval notifiers run under it and take
- *         region->mutex: no region->mutex may be held across it. The
- *         release callback, the one that takes the layout lock, cannot
- *         run then: the caller holds a reference on the mm's users.
+ *         Also (read) in MAP around each chunk's pin_user_pages(), with
+ *         the check of the VMA it pins from.
+ *         SET_MERGEABLE holds no layout lock across it (region references
+ *         instead, as PREFAULT): (write) only to change VMA flags, with no
+ *         fault and no charge under it; (read) around each 2 MiB block's
+ *         snapshot and unsharing faults, which charge the owner's memcg
+ *         and run the interval notifiers (they take region->mutex: no
+ *         region->mutex may be held across it). No monitor call holds
+ *         the layout lock, or the mmap_lock for write, across work that
+ *         may wait on the owner's memcg, so an OOM-killed owner's release
+ *         and the OOM reaper never wait on one.
  *   region->mutex                   the lock of the HMM contract: the fault
  *         path checks mmu_interval_read_retry() under it and installs SLAT
  *         entries before dropping it; the invalidate callback takes it
