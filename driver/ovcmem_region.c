@@ -27,7 +27,7 @@
 #include "ovcmem.h"
 #include "ovcmem_slat.h"
 
-/* Pages pinned per pin_user_pages_fast() call while mapping a region. */
+/* Pages pinned per pin_user_pages() call while mapping a region. */
 #define OVCMEM_PIN_CHUNK	BIT(16)
 
 /* Caller holds p->layout or the RCU read lock. */
@@ -323,20 +323,40 @@ static unsigned int ovcmem_pin_flags(const struct ovcmem_mem_region *r,
 	return gup;
 }
 
-/* Pin [@addr, @addr + @n pages) into @pages; 0 or a negative errno. */
+/*
+ * pin_user_pages() with the caller holding current's mmap_lock. 6.5
+ * dropped its vmas argument; Kbuild tells which prototype this kernel has
+ * (OVCMEM_HAVE_PIN_USER_PAGES_VMAS).
+ */
+static long ovcmem_pin_user_pages(unsigned long addr, unsigned long n,
+				  unsigned int gup, struct page **pages)
+{
+#ifdef OVCMEM_HAVE_PIN_USER_PAGES_VMAS
+	return pin_user_pages(addr, n, gup, pages, NULL);
+#else
+	return pin_user_pages(addr, n, gup, pages);
+#endif
+}
+
+/*
+ * Pin [@addr, @addr + @n pages) into @pages; 0 or a negative errno. Each
+ * chunk is pinned under the same mmap_lock hold as the check of the VMA it
+ * lies in: between the two, the VMM could otherwise replace the checked
+ * backing with one guest RAM may not use (an ext4 file, hugetlb) and have
+ * us pin that. The caller is the owner (MAP_REGION), so @mm is current's.
+ */
 static int ovcmem_pin_range(struct ovcmem_mem_region *r, unsigned long addr,
 			    u64 n, struct page **pages, u64 *done)
 {
 	struct mm_struct *mm = r->partition->mm;
 	struct vm_area_struct *vma;
 	unsigned int gup;
+	long got;
 	u64 chunk;
-	int got;
 
 	while (*done < n) {
-		if (fatal_signal_pending(current))
+		if (mmap_read_lock_killable(mm))
 			return -EINTR;
-		mmap_read_lock(mm);
 		vma = vma_lookup(mm, addr);
 		if (!vma || !ovcmem_vma_backing_ok(vma)) {
 			mmap_read_unlock(mm);
@@ -345,10 +365,11 @@ static int ovcmem_pin_range(struct ovcmem_mem_region *r, unsigned long addr,
 		gup = ovcmem_pin_flags(r, vma);
 		chunk = min3(n - *done, (u64)OVCMEM_PIN_CHUNK,
 			     (u64)((vma->vm_end - addr) >> PAGE_SHIFT));
+		got = ovcmem_pin_user_pages(addr, chunk, gup, pages + *done);
 		mmap_read_unlock(mm);
-		got = pin_user_pages_fast(addr, chunk, gup, pages + *done);
 		if (got <= 0)
-			return got == -ENOMEM ? -ENOMEM : -EFAULT;
+			return got == -ENOMEM ? -ENOMEM :
+			       got == -EINTR ? -EINTR : -EFAULT;
 		*done += got;
 		addr += (unsigned long)got << PAGE_SHIFT;
 	}
