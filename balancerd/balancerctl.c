@@ -228,14 +228,21 @@ static bool print_health(json_t *doc, FILE *f)
 	fprintf(f, "  state %llds old, written by pid %lld%s\n", age,
 		(long long)json_integer_value(json_object_get(doc, "pid")),
 		stale ? ": STALE, is balancerd running?" : "");
-	if (failing)
+	if (failing && ok_time)
 		fprintf(f,
 			"  FAILING: %s (%lld failed ticks; last good tick "
 			"%llds ago)\n",
 			str(doc, "last_error"),
 			(long long)json_integer_value(
 				json_object_get(tot, "failed_ticks")),
-			ok_time ? (long long)(time(NULL) - ok_time) : -1LL);
+			(long long)(time(NULL) - ok_time));
+	else if (failing)
+		fprintf(f,
+			"  FAILING: %s (%lld failed ticks; no good tick "
+			"yet)\n",
+			str(doc, "last_error"),
+			(long long)json_integer_value(
+				json_object_get(tot, "failed_ticks")));
 	return !stale && !failing;
 }
 

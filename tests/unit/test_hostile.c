@@ -396,6 +396,8 @@ static void test_unreadable_host_is_a_published_failed_tick(void **state)
 		assert_int_equal(run(f, ctl), 1);
 		assert_non_null(strstr(slurp(f->out), "FAILING: cannot read "
 						      "host signals"));
+		/* There never was a good tick: not "-1s ago". */
+		assert_non_null(strstr(slurp(f->out), "no good tick yet"));
 	}
 	if (access(daemon[0], X_OK) == 0) {
 		/* Ends after 2 ticks, both failed: exit status 3. */
