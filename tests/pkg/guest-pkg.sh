@@ -23,14 +23,16 @@ export DEBIAN_FRONTEND=noninteractive
 
 # Everything a package may leave behind, before it is installed: what is
 # new after the purge is what it left. dpkg's and apt's own records, logs,
-# caches and the kernel's trees are not ours.
+# caches and the kernel's trees are not ours, nor adduser's lock (made when
+# node_exporter's postinst runs adduser, below).
 snapshot() {
 	find /etc /usr /lib /var /run /srv /opt -xdev \
 		\( -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/cache \
 		-o -path /var/log -o -path /run/systemd -o -path /run/udev \
 		-o -path /run/user -o -path /run/log -o -path /var/tmp \
 		-o -path /run/lock -o -path /var/lib/systemd/timers \
-		-o -path /var/lib/systemd/coredump \) -prune -o -print 2>/dev/null | sort
+		-o -path /var/lib/systemd/coredump -o -path /run/adduser \) \
+		-prune -o -print 2>/dev/null | sort
 }
 
 if [ -z "$deb" ]; then
