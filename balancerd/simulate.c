@@ -54,6 +54,7 @@ struct sim {
 	struct sim_vm *vms;
 	size_t n;
 	struct sim_result *r;
+	uint64_t act_budget; /* bytes the action at hand may still move */
 };
 
 /* splitmix64: small, and the same numbers on every machine. */
@@ -191,10 +192,12 @@ static struct cand *candidates(const struct sim *sm, const struct sim_vm *vm,
 
 /*
  * Move up to @bytes of @vm's units idle at least @min_age ticks to zram,
- * oldest first, as far as zram has room. Returns the bytes moved, or
- * -ENOMEM.
+ * oldest first, as far as zram has room (and, when @charged, as the act
+ * step's budget allows: the kernel's own reclaim is not charged).
+ * Returns the bytes moved, or -ENOMEM.
  */
-static int64_t evict(struct sim *sm, size_t i, uint64_t bytes, uint64_t min_age)
+static int64_t evict(struct sim *sm, size_t i, uint64_t bytes, uint64_t min_age,
+		     bool charged)
 {
 	struct sim_vm *vm = &sm->vms[i];
 	uint64_t room = sub_sat(sm->s->swap_total, swap_used(sm));
@@ -204,6 +207,8 @@ static int64_t evict(struct sim *sm, size_t i, uint64_t bytes, uint64_t min_age)
 
 	if (want > room / vm->unit_bytes)
 		want = room / vm->unit_bytes;
+	if (charged && want > sm->act_budget / vm->unit_bytes)
+		want = sm->act_budget / vm->unit_bytes;
 	if (!want)
 		return 0;
 	c = candidates(sm, vm, (uint32_t)i, min_age, &n);
@@ -212,6 +217,8 @@ static int64_t evict(struct sim *sm, size_t i, uint64_t bytes, uint64_t min_age)
 	for (size_t k = 0; k < n && done < want; k++, done++)
 		unit_out(vm, c[k].unit);
 	free(c);
+	if (charged)
+		sm->act_budget -= done * vm->unit_bytes;
 	return (int64_t)(done * vm->unit_bytes);
 }
 
@@ -221,6 +228,8 @@ static uint64_t prefault(struct sim *sm, struct sim_vm *vm, uint64_t bytes)
 {
 	uint64_t want = bytes / vm->unit_bytes, done = 0;
 
+	if (want > sm->act_budget / vm->unit_bytes)
+		want = sm->act_budget / vm->unit_bytes;
 	for (size_t u = 0; u < vm->hot && done < want; u++) {
 		if (!(vm->flags[u] & UNIT_OUT))
 			continue;
@@ -231,6 +240,7 @@ static uint64_t prefault(struct sim *sm, struct sim_vm *vm, uint64_t bytes)
 		vm->last[u] = (uint32_t)sm->tick;
 		done++;
 	}
+	sm->act_budget -= done * vm->unit_bytes;
 	return done * vm->unit_bytes;
 }
 
@@ -242,7 +252,7 @@ static int enforce_high(struct sim *sm, size_t i)
 
 	if (vm->high == MEMORY_UNLIMITED || resident_bytes(vm) <= vm->high)
 		return 0;
-	done = evict(sm, i, resident_bytes(vm) - vm->high, 0);
+	done = evict(sm, i, resident_bytes(vm) - vm->high, 0, false);
 	if (done < 0)
 		return (int)done;
 	vm->res->high_reclaimed += (uint64_t)done;
@@ -478,6 +488,10 @@ static int act_one(struct sim *sm, struct balancer_state *st,
 	uint64_t done = a->bytes ? a->bytes : 1;
 	int64_t moved;
 
+	sm->act_budget = sm->s->act_rate
+				 ? (uint64_t)((double)sm->s->act_rate *
+					      (double)sm->dt / USEC_PER_SEC)
+				 : UINT64_MAX;
 	switch (a->kind) {
 	case ACTION_PAGEOUT:
 	case ACTION_RECLAIM:
@@ -486,7 +500,8 @@ static int act_one(struct sim *sm, struct balancer_state *st,
 		moved = evict(sm, a->vm, a->bytes,
 			      a->kind == ACTION_PAGEOUT
 				      ? usec_to_ticks(a->min_idle, sm->dt)
-				      : 0);
+				      : 0,
+			      true);
 		if (moved < 0)
 			return (int)moved;
 		done = (uint64_t)moved;

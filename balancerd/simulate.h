@@ -73,6 +73,9 @@ struct sim_scenario {
 	uint64_t mem_total;
 	uint64_t swap_total; /* zram's capacity, in stored bytes */
 	uint64_t host_used;  /* host memory not in any VM */
+	/* Bytes a second one action moves (0: no limit): at most this
+	 * times the interval each; the rest is reported not done. */
+	uint64_t act_rate;
 	usec_t interval, duration;
 	uint64_t seed;
 	struct sim_vm_spec *vms;

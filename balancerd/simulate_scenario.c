@@ -21,8 +21,8 @@
 #define SIM_RATIO_MAX	 100.0
 
 static const char *const top_keys[] = {
-	"description", "mem_total", "swap", "host_used", "interval",
-	"duration",    "seed",	    "vms",  NULL,
+	"description", "mem_total", "swap", "host_used", "act_rate",
+	"interval",    "duration",  "seed", "vms",	 NULL,
 };
 static const char *const vm_keys[] = {
 	"description", "name",	 "size",	 "ovcmem",     "filled",
@@ -267,6 +267,7 @@ static void parse_top(struct jcheck *c, const json_t *root,
 		s->swap_total = s->mem_total / 2;
 	if (json_object_get(root, "host_used"))
 		need_size(c, root, "host_used", 0, &s->host_used);
+	jcheck_rate(c, root, "act_rate", &s->act_rate);
 	s->interval = SIM_DEFAULT_INTERVAL;
 	s->duration = SIM_DEFAULT_DURATION;
 	jcheck_duration(c, root, "interval", SIM_INTERVAL_MIN, SIM_INTERVAL_MAX,

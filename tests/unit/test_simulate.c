@@ -244,6 +244,29 @@ static void test_rate(void **state)
 	sim_result_free(&fast);
 }
 
+/* A slow act step (act_rate) delays the reclaim, and only delays it. */
+static void test_act_rate(void **state)
+{
+#define STEADY(extra)                                                          \
+	"{\"mem_total\": \"4G\", " extra "\"vms\": [{\"name\": \"vm1\", "      \
+	"\"size\": \"256M\", \"hot\": [{\"at\": \"0s\", \"bytes\": "           \
+	"\"25%\"}], \"access\": {\"every\": \"4s\"}}]}"
+	struct sim_result fast, slow;
+
+	(void)state;
+	run(STEADY(""), "64M", "20s", &fast);
+	run(STEADY("\"act_rate\": \"2M\", "), "64M", "20s", &slow);
+	assert_true(cold_pct(&fast, 0, 30) >= 90);
+	/* 2M/s from 21 s on: about 20M of 192M by 30 s, 80M by 60 s */
+	assert_true(cold_pct(&slow, 0, 30) < 15);
+	assert_true(cold_pct(&slow, 0, 60) < 50);
+	assert_true(cold_pct(&slow, 0, 180) >= 90);
+	assert_int_equal(slow.vms[0].refaults, 0);
+	sim_result_free(&fast);
+	sim_result_free(&slow);
+#undef STEADY
+}
+
 /* ---- determinism ------------------------------------------------------- */
 
 static char *report(const char *scenario, bool json)
@@ -360,6 +383,7 @@ static void test_examples(void **state)
 {
 	static const char *const files[] = {
 		"docs/examples/simulate/s1.json",
+		"docs/examples/simulate/s1-loaded.json",
 		"docs/examples/simulate/tight-host.json",
 	};
 
@@ -461,6 +485,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_behaviour),
 		cmocka_unit_test(test_rate),
+		cmocka_unit_test(test_act_rate),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_bad_scenarios),
 		cmocka_unit_test(test_examples),
