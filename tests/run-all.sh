@@ -29,7 +29,8 @@
 # guest launcher's lines (tools/qemu-run.sh): the accelerator and why, the
 # progress of a running guest, and for a guest that died at start or timed
 # out, QEMU's last lines.
-# Logs: build/logs/<suite>.log. Exit status non-zero on any failure.
+# Logs: build/logs/<suite>.log (<suite>.log.part-PID while it runs). Exit
+# status non-zero on any failure.
 set -u -o pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -54,17 +55,22 @@ wanted() {
 
 logs=build/logs
 mkdir -p "$logs"
+# A suite logs into a file of this run's own and the log takes its place
+# when the suite ends: two runs of one suite at once (two people on one
+# tree) must not truncate each other's log midway (seen: a log full of
+# NULs whose closing line grep would not print).
+trap 'rm -f "$logs"/*.part-$$' EXIT
 total_passed=0 total_failed=0 summary=()
 
 # Count a suite's result from its log: our "N passed, N failed" line, or
 # cmocka's "[  PASSED  ] N test(s)." / "[  FAILED  ] N test(s)" lines.
 count() { # $1 name, $2 log, $3 exit status
 	local name=$1 log=$2 rc=$3 p f line
-	line=$(grep -E '^[a-z-]*:? ?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	line=$(grep -aE '^[a-z-]*:? ?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
 	if [ -n "$line" ]; then
 		p=$(sed -E 's/^[a-z-]*:? ?([0-9]+) passed.*/\1/' <<<"$line")
 		f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
-	elif grep -q '^\[  PASSED  \]\|^\[  FAILED  \]' "$log"; then
+	elif grep -aq '^\[  PASSED  \]\|^\[  FAILED  \]' "$log"; then
 		p=$(sed -nE 's/^\[  PASSED  \] ([0-9]+) test.*/\1/p' "$log" | tail -n 1)
 		f=$(sed -nE 's/^\[  FAILED  \] ([0-9]+) test.*/\1/p' "$log" | tail -n 1)
 		p=${p:-0} f=${f:-0}
@@ -125,11 +131,12 @@ run_suite() { # $1 name, then the command
 	suite_start "$name"
 	# While it runs, show the guest launcher's lines (tools/qemu-run.sh):
 	# the accelerator chosen and why (once per suite) and its progress.
-	"$@" 2>&1 | tee "$log" | show_launcher_lines
+	"$@" 2>&1 | tee "$log.part-$$" | show_launcher_lines
 	rc=${PIPESTATUS[0]}
+	mv -f "$log.part-$$" "$log"
 	suite_end "$name"
 	# Show what failed, and the suite's own closing line.
-	grep -E '^not ok|^\[  FAILED  \]|ERROR|[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 40
+	grep -aE '^not ok|^\[  FAILED  \]|ERROR|[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 40
 	count "$name" "$log" "$rc"
 }
 
@@ -139,8 +146,9 @@ run_check() { # $1 name, then the command
 	shift
 	log=$logs/$(tr '/' '_' <<<"$name").log
 	suite_start "$name"
-	"$@" >"$log" 2>&1
+	"$@" >"$log.part-$$" 2>&1
 	rc=$?
+	mv -f "$log.part-$$" "$log"
 	suite_end "$name"
 	if [ $rc -eq 0 ]; then
 		echo "1 passed, 0 failed" >>"$log"
