@@ -300,11 +300,15 @@ static int ovcmem_ksm_unshare_region(struct ovcmem_partition *p,
 
 	for (; addr < end; addr = next) {
 		next = min(ALIGN(addr + 1, PMD_SIZE), end);
-		/* Unmapped meanwhile: its pages are no longer guest RAM. */
-		if (READ_ONCE(r->dead))
-			return 0;
 		if (ovcmem_ksm_owner_dying(p))
 			return -ESRCH;
+		/*
+		 * Destroyed meanwhile: by UNMAP_REGION (its pages are no
+		 * longer guest RAM: done), or by the owner's release, which
+		 * marks the partition closed first.
+		 */
+		if (READ_ONCE(r->dead))
+			return ovcmem_ksm_owner_dying(p) ? -ESRCH : 0;
 		if (signal_pending(current))
 			return -ERESTARTSYS;
 		if (!mmget_not_zero(p->mm))
