@@ -30,6 +30,11 @@
 /* Pages pinned per pin_user_pages() call while mapping a region. */
 #define OVCMEM_PIN_CHUNK	BIT(16)
 
+/* MAP_DROPPABLE came with 6.11; before, no VMA can be droppable. */
+#ifndef VM_DROPPABLE
+#define VM_DROPPABLE		VM_NONE
+#endif
+
 /* Caller holds p->layout or the RCU read lock. */
 struct ovcmem_mem_region *
 ovcmem_region_by_gfn(struct ovcmem_partition *p, u64 gfn)
@@ -125,13 +130,16 @@ void ovcmem_region_unmap_gfns(struct ovcmem_mem_region *r, u64 gfn, u64 n)
  * their ->dirty_folio is a flag update, so a guest write can be carried
  * to the folio from a non-blockable invalidation. Everything else is
  * refused: secretmem (not in the direct map), hugetlb, DAX, VM_IO/PFNMAP/
- * MIXEDMAP device memory (no struct page, or not ours), and file mappings
- * of other filesystems (their dirtying takes locks and accounts
- * writeback, which an invalidate callback must not do).
+ * MIXEDMAP device memory (no struct page, or not ours), MAP_DROPPABLE
+ * anonymous memory (6.11+: reclaim drops its pages even when dirty, so
+ * guest writes would read back as zeroes), and file mappings of other
+ * filesystems (their dirtying takes locks and accounts writeback, which
+ * an invalidate callback must not do), guest_memfd's included.
  */
 static bool ovcmem_vma_backing_ok(struct vm_area_struct *vma)
 {
-	if (vma->vm_flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP | VM_HUGETLB))
+	if (vma->vm_flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP | VM_HUGETLB |
+			     VM_DROPPABLE))
 		return false;
 	if (vma_is_anonymous(vma))
 		return true;
@@ -651,10 +659,14 @@ static void ovcmem_region_destroy(struct ovcmem_mem_region *r)
  * @p: the partition (owner fd)
  * @uarg: struct ovcmem_mem_region; guest_pfn and size must match a region
  *
- * Works after the owner has exited too, so a holder of the owner fd can
- * always release memory.
+ * Only the owner's process gets here (the dispatcher refuses an owner fd
+ * used from another mm with -EPERM), so after the owner has exited the
+ * regions go with the last close of the owner fd instead. A PREFAULT
+ * running on the region holds a reference, not the layout lock: it
+ * installs nothing once the region is dead and fails with -EINVAL.
  *
- * Return: 0, -EFAULT, -EINVAL (reserved set) or -ENOENT.
+ * Return: 0, -EFAULT, -EINVAL (reserved set) or -ENOENT; the dispatcher
+ * returns -EPERM for a monitor fd or a caller outside the owner's mm.
  */
 long ovcmem_unmap_region(struct ovcmem_partition *p, void __user *uarg)
 {
