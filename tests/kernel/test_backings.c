@@ -4,7 +4,8 @@
  * memory and shmem only, and refuses with -EOPNOTSUPP whatever the driver
  * may not touch or cannot keep dirty (docs/guest-ram-backings.md):
  * secretmem (not in the kernel's direct map: touching it oopsed the host),
- * hugetlb, special and PFNMAP mappings, files of other filesystems. A
+ * hugetlb, special and PFNMAP mappings, MAP_DROPPABLE memory (6.12),
+ * files of other filesystems. A
  * backing the VMM swaps in after MAP_REGION (munmap, then mmap at the same
  * address) is refused when the region faults, as a guest exit.
  *
@@ -256,6 +257,32 @@ TEST(pfnmap_mapping_is_refused)
 	CHECK_ERRNO(ovt_map_region(pfd, GFN, vvar, size, 0), EOPNOTSUPP);
 	CHECK_ERRNO(ovt_map_region(pfd, GFN, vvar, size,
 				   OVCMEM_REGION_PINNED), EOPNOTSUPP);
+	close(pfd);
+}
+
+/*
+ * MAP_DROPPABLE (6.11+): private anonymous memory whose pages reclaim may
+ * drop even when dirty (they read back as zeroes). Guest writes must never
+ * be lost, so it is refused as guest RAM. 6.1 has no such mapping: mmap()
+ * rejects the map type, and the test says so.
+ */
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE 0x08
+#endif
+TEST(droppable_anonymous_memory_is_refused)
+{
+	int pfd = ovt_partition_ok(0, NULL);
+	void *p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
+		       MAP_DROPPABLE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED && errno == EINVAL)
+		SKIP("this kernel has no MAP_DROPPABLE (6.11+)");
+	CHECK(p != MAP_FAILED);
+	memset(p, 1, SIZE);
+	CHECK_ERRNO(ovt_map_region(pfd, GFN, p, SIZE, OVCMEM_REGION_WRITABLE),
+		    EOPNOTSUPP);
+	CHECK_ERRNO(ovt_map_region(pfd, GFN, p, SIZE, OVCMEM_REGION_PINNED),
+		    EOPNOTSUPP);
 	close(pfd);
 }
 

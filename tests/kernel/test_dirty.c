@@ -9,10 +9,17 @@
  * and shmem pages the VMM had only read. The guest's data must survive.
  *
  * The dirty log must have no gaps: SCAN reports every page written since
- * the last clearing SCAN, even when the host took the page back meanwhile,
- * and a SCAN that cannot copy its result out keeps the bits it cleared.
+ * the last clearing SCAN, even when the host took the page back meanwhile
+ * (reclaim, zap, a 2 MiB entry torn down whole, NUMA migration), and a
+ * SCAN that cannot copy its result out keeps the bits it cleared.
  */
+#include <sys/syscall.h>
+
 #include "ovcmem_test.h"
+
+#ifndef MPOL_MF_MOVE
+#define MPOL_MF_MOVE (1 << 1)
+#endif
 
 #ifndef MADV_FREE
 #define MADV_FREE 8
@@ -182,6 +189,143 @@ TEST_TIMEOUT(dirty_log_reports_writes_reclaimed_since, 300)
 TEST(dirty_log_reports_writes_zapped_since)
 {
 	dirty_log_survives(1);
+}
+
+/* SCAN without clearing into @dirty; returns the dirty count. */
+static __u64 scan_into(int pfd, __u64 *dirty)
+{
+	static __u64 acc[NPAGES / 64];
+	__u64 nd;
+
+	CHECK_EQ(ovt_scan(pfd, GFN, NPAGES, acc, dirty, 0, NULL, &nd), 0);
+	return nd;
+}
+
+/* Pages of each 2 MiB block the guest writes after the clearing SCAN. */
+static const __u64 thp_written[] = { 0, 5, 511 };
+
+/*
+ * THP-backed guest RAM, mapped with 2 MiB entries: after a clearing SCAN
+ * the guest writes three pages of each block; the host then zaps the whole
+ * range, which tears every 2 MiB entry down at once. SCAN must report each
+ * written page (a 2 MiB entry has one dirty bit, so more of the block may
+ * be reported too), before and after the zap, until a clearing SCAN.
+ */
+TEST(dirty_log_reports_writes_through_2m_entries_zapped_since)
+{
+	static __u64 dirty[NPAGES / 64];
+	char *mem = ovt_mmap_thp(BYTES);
+	int pfd = ovt_partition_ok(0, NULL), round;
+	__u64 block, i, nd;
+
+	CHECK_EQ(ovt_map_region(pfd, GFN, mem, BYTES, OVCMEM_REGION_WRITABLE),
+		 0);
+	CHECK_EQ(ovt_fill(pfd, GPA, BYTES, SEED), OVCMEM_EXIT_OK);
+	/* The rig's THP=always: every block is one 2 MiB entry. */
+	CHECK_EQ(ovt_stats_ok(pfd, GFN).large_entries, BYTES / OVT_2M);
+	CHECK_EQ(scan(pfd, OVCMEM_SCAN_FLAGS_ALL, NULL), NPAGES);
+	CHECK_EQ(scan(pfd, 0, NULL), 0);
+
+	for (block = 0; block < NPAGES; block += 512)
+		for (i = 0; i < sizeof(thp_written) / sizeof(*thp_written);
+		     i++)
+			CHECK_EQ(ovt_write64(pfd, GPA + (block +
+					     thp_written[i]) * OVT_PAGE, i + 1),
+				 OVCMEM_EXIT_OK);
+	for (round = 0; round < 2; round++) {
+		if (round == 1) {
+			CHECK(madvise(mem, BYTES, MADV_DONTNEED) == 0);
+			CHECK_EQ(ovt_stats_ok(pfd, GFN).pages_mapped, 0);
+		}
+		nd = scan_into(pfd, dirty);
+		printf("# %s the zap: %llu pages reported dirty\n",
+		       round ? "after" : "before", (unsigned long long)nd);
+		for (block = 0; block < NPAGES; block += 512)
+			for (i = 0; i < sizeof(thp_written) /
+				    sizeof(*thp_written); i++)
+				if (!ovt_bit(dirty, block + thp_written[i]))
+					FAIL("page %llu written, not reported",
+					     (unsigned long long)(block +
+						     thp_written[i]));
+	}
+	CHECK(scan(pfd, OVCMEM_SCAN_CLEAR_DIRTY, NULL) > 0);
+	CHECK_EQ(scan(pfd, 0, NULL), 0);
+	close(pfd);
+}
+
+/* Every page of [@mem, +@n pages) to @node; returns pages not moved. */
+static long move_all(char *mem, size_t n, int node, int *status)
+{
+	void **pages = calloc(n, sizeof(*pages));
+	int *nodes = calloc(n, sizeof(*nodes));
+	size_t i;
+	long r;
+
+	CHECK(pages && nodes);
+	for (i = 0; i < n; i++) {
+		pages[i] = mem + i * OVT_PAGE;
+		nodes[i] = node;
+	}
+	r = syscall(SYS_move_pages, 0, n, pages, node < 0 ? NULL : nodes,
+		    status, node < 0 ? 0 : MPOL_MF_MOVE);
+	free(pages);
+	free(nodes);
+	return r;
+}
+
+/*
+ * Written after the last clearing SCAN, then moved to the other NUMA node
+ * of the rig (numa=fake=2) by move_pages: migration clears the entries of
+ * the old pages, and SCAN must still report every page written, and the
+ * data must have moved with them. @thp: THP backing (moved whole, 2 MiB
+ * entries torn down whole).
+ */
+static void dirty_log_survives_migration(int thp)
+{
+	static int status[NPAGES];
+	char *mem = thp ? ovt_mmap_thp(BYTES) : mem_4k(BYTES);
+	int pfd = ovt_partition_ok(0, NULL), from, to;
+	__u64 i, off = 0, there = 0;
+
+	CHECK_EQ(ovt_map_region(pfd, GFN, mem, BYTES, OVCMEM_REGION_WRITABLE),
+		 0);
+	CHECK_EQ(ovt_fill(pfd, GPA, BYTES, SEED), OVCMEM_EXIT_OK);
+	CHECK_EQ(scan(pfd, OVCMEM_SCAN_FLAGS_ALL, NULL), NPAGES);
+	CHECK_EQ(ovt_fill(pfd, GPA, BYTES, SEED + 1), OVCMEM_EXIT_OK);
+
+	CHECK_EQ(move_all(mem, NPAGES, -1, status), 0);
+	from = status[0];
+	CHECK(from >= 0);
+	to = ovt_other_node_ok(from);
+	for (i = 0; i < NPAGES; i++)
+		there += status[i] == to;
+	CHECK_EQ(move_all(mem, NPAGES, to, status), 0);
+	CHECK_EQ(move_all(mem, NPAGES, -1, status), 0);
+	for (i = 0; i < NPAGES; i++)
+		off += status[i] != to;
+	printf("# moved node %d -> %d: %llu pages were there already, %llu of %llu elsewhere after, %llu still mapped\n",
+	       from, to, (unsigned long long)there, (unsigned long long)off,
+	       (unsigned long long)NPAGES,
+	       (unsigned long long)ovt_stats_ok(pfd, GFN).pages_mapped);
+	CHECK_EQ(off, 0);
+	CHECK(there < NPAGES);
+	/* The moved pages' entries went with them. */
+	CHECK(ovt_stats_ok(pfd, GFN).pages_mapped <= there);
+	CHECK_EQ(scan(pfd, 0, NULL), NPAGES);
+	CHECK_EQ(ovt_verify(pfd, GPA, BYTES, SEED + 1, NULL), 0);
+	CHECK_EQ(scan(pfd, OVCMEM_SCAN_CLEAR_DIRTY, NULL), NPAGES);
+	CHECK_EQ(scan(pfd, 0, NULL), 0);
+	close(pfd);
+}
+
+TEST(dirty_log_reports_writes_migrated_since)
+{
+	dirty_log_survives_migration(0);
+}
+
+TEST(dirty_log_reports_thp_writes_migrated_since)
+{
+	dirty_log_survives_migration(1);
 }
 
 /* A bitmap pointer the kernel cannot write. */

@@ -284,22 +284,28 @@ TEST_TIMEOUT(oom_reaper_invalidates_without_blocking, 60)
 
 /*
  * A monitor prefaults a VM whose cgroup is too small for it: the charges
- * of the prefault OOM-kill the owner. The owner must die and its fd's
- * release finish (it takes the layout lock that PREFAULT must not hold
- * across the fault and its charges), and the PREFAULT must return. Run
- * several times: the race this guards against was rare (issue 17, 6).
- * The harness's alarm turns a hang into a failure.
+ * of the prefault OOM-kill the owner (nobody else sends it a signal). The
+ * owner must die of that kill and be reaped, its fd's release must finish
+ * (it takes the layout lock that PREFAULT must not hold across the fault
+ * and its charges: the monitor fd then lists no region), and PREFAULT must
+ * then fail with -ESRCH, the owner-gone answer, not go on faulting a dead
+ * VM's memory. A charge that failed (-EFAULT, -ENOMEM) or a block the host
+ * kept invalidating (-EBUSY) ends one call early, and the next goes on.
+ * Several rounds, 4 KiB pages and THP: the hang this guards against was
+ * rare (issue 17, 6); wait_dead() and the harness's alarm turn one into a
+ * failure, and the rig fails the run on the reaper's "unable to reap".
  */
 TEST_TIMEOUT(oom_victim_exits_while_a_monitor_prefaults, 240)
 {
 	const size_t region = 96 << 20;
 	const int rounds = 6;
 	long base = ovt_objects_total();
-	int i, stopped = 0;
+	int i;
 	char cg[256];
 
 	for (i = 0; i < rounds; i++) {
-		int idp[2], mon, status, ret, tries;
+		struct ovcmem_list_regions lr = { 0 };
+		int idp[2], mon, status, ret = 0, err = 0, tries;
 		__u64 mapped = 0;
 		char *mem;
 		pid_t pid;
@@ -318,28 +324,25 @@ TEST_TIMEOUT(oom_victim_exits_while_a_monitor_prefaults, 240)
 				pause();
 		}
 		mon = monitor_of(idp[0]);
-		/*
-		 * Until the owner is gone: a charge that failed (-EFAULT,
-		 * -ENOMEM) or a block the host kept invalidating (-EBUSY)
-		 * ends one call early, and the next one goes on.
-		 */
-		for (tries = 0; tries < 20; tries++) {
+		for (tries = 0; tries < 50; tries++) {
 			ret = ovt_prefault(mon, GFN, region / OVT_PAGE,
 					   &mapped);
-			if (!ret || errno == ESRCH)
+			err = errno;
+			if (!ret || err == ESRCH)
 				break;
-			CHECK(errno == EFAULT || errno == ENOMEM ||
-			      errno == EBUSY);
+			CHECK(err == EFAULT || err == ENOMEM || err == EBUSY);
 		}
-		if (ret)
-			stopped++;
-		/* The prefault cannot have fitted; if it did, end it here. */
-		kill(pid, SIGKILL);
+		printf("# round %d: prefault %s after %llu pages, %d calls\n",
+		       i, ret ? strerror(err) : "completed",
+		       (unsigned long long)mapped, tries + 1);
+		/* 96 MiB cannot fit in 32 MiB: the owner died before. */
+		CHECK(ret == -1 && err == ESRCH);
 		status = wait_dead(pid, 60);
 		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-		printf("# round %d: prefault %s after %llu pages\n", i,
-		       ret ? strerror(errno) : "completed",
-		       (unsigned long long)mapped);
+		CHECK(ovt_cgroup_keyed(cg, "memory.events", "oom_kill") >= 1);
+		/* The owner fd's release destroyed the regions. */
+		CHECK(ioctl(mon, OVCMEM_LIST_REGIONS, &lr) == 0);
+		CHECK_EQ(lr.count, 0);
 		CHECK_EQ(ovt_stats_ok(mon, OVCMEM_STATS_PARTITION).pages_mapped,
 			 0);
 		CHECK(close(mon) == 0);
@@ -347,13 +350,147 @@ TEST_TIMEOUT(oom_victim_exits_while_a_monitor_prefaults, 240)
 		close(idp[1]);
 		CHECK(ovt_cgroup_remove(cg) == 0);
 	}
-	/*
-	 * The owner died under the prefault every time: a prefault that
-	 * completed went on faulting a dead VM's memory (charged to the root
-	 * cgroup once the owner was gone).
-	 */
-	CHECK_EQ(stopped, rounds);
 	CHECK_EQ(ovt_objects_settle(base, 3000), base);
+}
+
+/* ---- a monitor unmerging (KSM) a VM its copies OOM-kill ----------------- */
+
+#define KSM "/sys/kernel/mm/ksm/"
+
+static long long proc_value(pid_t pid, const char *file)
+{
+	long long v = -1;
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/* Does the kernel log hold @needle (read from its start, /dev/kmsg)? */
+static int kmsg_has(const char *needle)
+{
+	char rec[2048];
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK), found = 0;
+	ssize_t n;
+
+	CHECK(fd >= 0);
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* overwritten records: go on */
+		if (n <= 0)
+			break;
+		rec[n] = 0;
+		if (strstr(rec, needle))
+			found = 1;
+	}
+	close(fd);
+	return found;
+}
+
+/*
+ * A monitor unmerges (SET_MERGEABLE 0) a VM whose every guest page KSM
+ * merged into one, in a memory cgroup with room for a few MiB of private
+ * copies: the copies, charged to the owner's cgroup, OOM-kill the owner
+ * in the middle of the call. The owner must die and be reaped while the
+ * monitor goes on charging: its exit (exit_mm() takes the mmap_lock for
+ * read), its fd's release (the layout lock for write) and the OOM reaper
+ * (a trylock of the mmap_lock for read, given up after about a second
+ * with "unable to reap") must not wait for the unmerge, so the unmerge
+ * may hold neither the layout lock nor the mmap_lock for write across
+ * its faults. The call stops with -ESRCH (owner dying) or -ENOMEM (the
+ * charge the OOM killer could not satisfy).
+ */
+#define KSM_BYTES (16ULL << 20)
+TEST_TIMEOUT(oom_victim_exits_while_a_monitor_unmerges, 300)
+{
+	struct ovcmem_set_mergeable sm = { .mergeable = 1 };
+	long base = ovt_objects_total();
+	int idp[2], mon, status, tenths, err;
+	long long merged = 0, cur = 0;
+	char cg[256], path[300], val[32], needle[64];
+	pid_t pid;
+	FILE *f;
+
+	if (access(KSM "run", W_OK) != 0) {
+		printf("# skip: no %s: %s\n", KSM "run", strerror(errno));
+		return;
+	}
+	CHECK(ovt_write_file(KSM "run", "2") == 0);
+	CHECK(ovt_write_file(KSM "pages_to_scan", "10000") == 0);
+	CHECK(ovt_write_file(KSM "sleep_millisecs", "10") == 0);
+	ovt_cgroup_create_ok("ovt-oom-unmerge", cg, sizeof(cg));
+	CHECK(ovt_cgroup_write(cg, "memory.swap.max", "0") == 0);
+	CHECK(pipe(idp) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		char *mem;
+		__u64 id;
+		int pfd;
+
+		ovt_cgroup_enter_ok(cg, 0);
+		pfd = ovt_partition_ok(0, &id);
+		mem = mem_4k(KSM_BYTES);
+		/* One content for every page: KSM merges them all into one. */
+		memset(mem, 0x5a, KSM_BYTES);
+		CHECK(ovt_map_region(pfd, GFN, mem, KSM_BYTES,
+				     OVCMEM_REGION_WRITABLE) == 0);
+		CHECK(write(idp[1], &id, sizeof(id)) == sizeof(id));
+		for (;;)
+			pause();
+	}
+	mon = monitor_of(idp[0]);
+	CHECK_EQ(ioctl(mon, OVCMEM_SET_MERGEABLE, &sm), 0);
+	CHECK_EQ(sm.vmas, 1);
+	CHECK(ovt_write_file(KSM "run", "1") == 0);
+	for (tenths = 0; tenths < 1800; tenths++) {
+		merged = proc_value(pid, "ksm_merging_pages");
+		if (merged >= (long long)(KSM_BYTES / OVT_PAGE))
+			break;
+		usleep(100000);
+	}
+	printf("# ksm merged %lld of %llu pages within %.1f s\n", merged,
+	       KSM_BYTES / OVT_PAGE, tenths / 10.0);
+	CHECK_EQ(merged, KSM_BYTES / OVT_PAGE);
+	/* Nothing merges or unmerges behind the call from here. */
+	CHECK(ovt_write_file(KSM "run", "0") == 0);
+
+	/* Room for 2 MiB of the 16 MiB of copies the unmerge makes. */
+	snprintf(path, sizeof(path), "%s/memory.current", cg);
+	f = fopen(path, "r");
+	CHECK(f != NULL);
+	CHECK(fscanf(f, "%lld", &cur) == 1);
+	fclose(f);
+	snprintf(val, sizeof(val), "%lld", cur + (2LL << 20));
+	CHECK(ovt_cgroup_write(cg, "memory.max", val) == 0);
+
+	sm.mergeable = 0;
+	errno = 0;
+	CHECK_EQ(ioctl(mon, OVCMEM_SET_MERGEABLE, &sm), -1);
+	err = errno;
+	status = wait_dead(pid, 60);
+	printf("# unmerge: %s; owner %s %d\n", strerror(err),
+	       WIFSIGNALED(status) ? "killed by signal" : "exited",
+	       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	CHECK(err == ESRCH || err == ENOMEM);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	CHECK(ovt_cgroup_keyed(cg, "memory.events", "oom_kill") >= 1);
+	/* The reaper could take the mmap_lock: the unmerge held it for read. */
+	snprintf(needle, sizeof(needle), "unable to reap pid:%d ", (int)pid);
+	CHECK(!kmsg_has(needle));
+	CHECK_EQ(ovt_stats_ok(mon, OVCMEM_STATS_PARTITION).pages_mapped, 0);
+	CHECK(close(mon) == 0);
+	CHECK_EQ(ovt_objects_settle(base, 3000), base);
+	CHECK(ovt_cgroup_remove(cg) == 0);
+	CHECK(ovt_write_file(KSM "run", "2") == 0);
 }
 
 int main(void)

@@ -689,6 +689,97 @@ TEST_TIMEOUT(cycles_200_leak_nothing, 120)
 	CHECK(pid1 < 0 || pid1 <= pid0 + 64);
 }
 
+/* ---- UNMAP_REGION racing a PREFAULT --------------------------------------- */
+
+struct prefaulter {
+	int pfd;
+	__u64 npages;
+	int ret;
+	int err;
+	__u64 mapped;
+	atomic_int done;
+};
+
+static void *prefault_thread(void *arg)
+{
+	struct prefaulter *pf = arg;
+
+	pf->ret = ovt_prefault(pf->pfd, GFN, pf->npages, &pf->mapped);
+	pf->err = errno;
+	atomic_store(&pf->done, 1);
+	return NULL;
+}
+
+/*
+ * PREFAULT runs without the layout lock, on a region reference, so the
+ * owner may UNMAP_REGION the region under it. The unmap must not wait for
+ * the prefault (which may only notice at its next 2 MiB block), the
+ * prefault must stop (-EINVAL: the range is no region any more) instead
+ * of faulting on, and it must leave no SLAT entry of
+ * the dead region behind: a region mapped at the same gfns over other
+ * memory reads that memory, not the pages the prefault had faulted (the
+ * old backing stays mapped, so a stale entry would read its zeroes).
+ * Rounds where the prefault ended before the unmap prove nothing and are
+ * repeated; at least one must have caught it running.
+ */
+#define RACE_BYTES (128ULL << 20)
+TEST_TIMEOUT(unmap_region_while_a_prefault_runs_leaves_no_stale_entry, 240)
+{
+	long base = ovt_objects_total();
+	int round, caught = 0, stopped = 0;
+	__u64 off;
+
+	for (round = 0; round < 8 && stopped < 2; round++) {
+		struct prefaulter pf = { .npages = RACE_BYTES / OVT_PAGE };
+		char *old = mem_4k(RACE_BYTES), *new;
+		int pfd = ovt_partition_ok(0, NULL), running;
+		pthread_t th;
+
+		CHECK(ovt_map_region(pfd, GFN, old, RACE_BYTES,
+				     OVCMEM_REGION_WRITABLE) == 0);
+		pf.pfd = pfd;
+		CHECK(pthread_create(&th, NULL, prefault_thread, &pf) == 0);
+		/* Until the prefault has mapped its first blocks. */
+		while (!atomic_load(&pf.done) &&
+		       ovt_stats_ok(pfd, GFN).pages_prefaulted < 4 * 512)
+			usleep(1000);
+		running = !atomic_load(&pf.done);
+		CHECK_EQ(ovt_unmap_region(pfd, GFN, RACE_BYTES), 0);
+		CHECK(pthread_join(th, NULL) == 0);
+		printf("# round %d: unmap %s the prefault, which %s\n", round,
+		       running ? "during" : "after",
+		       pf.ret ? strerror(pf.err) : "completed");
+		caught += running;
+		if (pf.ret) {
+			/* It ran into the dead region: -ENOENT inside. */
+			CHECK_EQ(pf.err, EINVAL);
+			CHECK(running);
+			stopped++;
+		}
+
+		new = mem_4k(RACE_BYTES);
+		memset(new, 0x5a, RACE_BYTES);
+		CHECK(ovt_map_region(pfd, GFN, new, RACE_BYTES,
+				     OVCMEM_REGION_WRITABLE) == 0);
+		for (off = 0; off < RACE_BYTES; off += OVCMEM_ACCESS_MAX_LEN) {
+			__u64 sum;
+
+			CHECK_EQ(ovt_checksum(pfd, GPA + off,
+					      OVCMEM_ACCESS_MAX_LEN, &sum),
+				 OVCMEM_EXIT_OK);
+			CHECK_EQ(sum, ovt_user_checksum(new + off,
+						      OVCMEM_ACCESS_MAX_LEN));
+		}
+		CHECK(close(pfd) == 0);
+		CHECK(munmap(old, RACE_BYTES) == 0);
+		CHECK(munmap(new, RACE_BYTES) == 0);
+	}
+	printf("# the unmap caught the prefault running in %d of %d rounds, %d stopped it\n",
+	       caught, round, stopped);
+	CHECK(stopped >= 1);
+	CHECK_EQ(ovt_objects_settle(base, 3000), base);
+}
+
 int main(void)
 {
 	return run_tests();
