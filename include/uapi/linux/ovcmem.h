@@ -13,9 +13,11 @@
  *   partition fd           one VM, returned by OVCMEM_CREATE_PARTITION
  *                          (owner fd) or OVCMEM_OPEN_PARTITION (monitor fd)
  *
- * Owner fds accept every partition ioctl. Monitor fds (CAP_SYS_ADMIN only)
- * accept GET_STATS, SCAN, PREFAULT and LIST_REGIONS: they observe and warm a
- * VM but cannot change its layout or play its vCPU.
+ * Owner fds accept every partition ioctl but SET_MERGEABLE (-EPERM: the VMM
+ * has madvise() for its own memory). Monitor fds (CAP_SYS_ADMIN only)
+ * accept GET_STATS, SCAN, PREFAULT, LIST_REGIONS and SET_MERGEABLE: they
+ * observe and warm a VM and switch its page sharing, but cannot change its
+ * layout or play its vCPU (-EPERM).
  *
  * An owner fd works only in the process that created the partition (the
  * same mm): every ioctl on it from another process fails with -EPERM. Both
@@ -199,7 +201,11 @@ enum ovcmem_region_type {
  * first write replaces. This allocates the pages at MAP time.
  *
  * UNMAP takes the region whose guest_pfn and size match exactly
- * (-ENOENT otherwise); userspace_addr and flags are ignored.
+ * (-ENOENT otherwise); userspace_addr and flags are ignored. Like every
+ * owner fd ioctl it works only in the owner's process (-EPERM elsewhere),
+ * so once the owner has exited its regions go with the last close of the
+ * owner fd, not with UNMAP. A PREFAULT running on the region stops with
+ * -EINVAL and leaves no entry of it behind.
  */
 struct ovcmem_region {
 	__u64 guest_pfn;
@@ -439,7 +445,9 @@ struct ovcmem_scan {
  * right now: try again later); -ESRCH when the owner exits (before or
  * during the call: a prefault never keeps an exiting VM alive, e.g. one
  * that its own charges got OOM-killed); -EOPNOTSUPP when the range now
- * maps memory guest RAM may not use. On -EINTR, -EBUSY and -ESRCH
+ * maps memory guest RAM may not use; -EINVAL too when the owner unmaps
+ * the region while the call runs (it stops at the next 2 MiB block and
+ * leaves no entry of the dead region). On -EINTR, -EBUSY and -ESRCH
  * @pages_mapped is partial.
  */
 struct ovcmem_prefault {
@@ -477,17 +485,25 @@ struct ovcmem_prefault {
  * (its pages KSM merged, all the process's VMs together; it falls at
  * ksmd's next scan after an unmerge) and host-wide in /sys/kernel/mm/ksm/.
  * Merging happens later, in ksmd, if /sys/kernel/mm/ksm/run is 1;
- * unmerging happens in the call: it copies every merged page, holding
- * the owner's mmap_lock for write (the VM's faults wait) and charging the
- * copies to the owner's memory cgroup. With no room there for
- * ksm_merging_pages pages, that cgroup's OOM killer runs (as for the
- * VMM's own madvise) and the call may end in -ENOMEM.
+ * unmerging happens in the call: it stops KSM merging in those VMAs, then
+ * copies every merged page of the regions (pages of the VMAs outside every
+ * region stay shared until written), 2 MiB at a time, holding the owner's
+ * mmap_lock for read only (the VM's faults go on), and charging the copies
+ * to the owner's memory cgroup. With no room there for ksm_merging_pages
+ * pages, that cgroup's OOM killer runs (as for the VMM's own madvise);
+ * the call holds no lock the dying owner or the OOM reaper needs, stops
+ * at the next 2 MiB once the owner is dying (-ESRCH), or ends in -ENOMEM.
+ * An unmerge that stopped early leaves the VMAs unmergeable and some
+ * pages shared until written; calling again with @mergeable 0 copies the
+ * rest (and reports @vmas 0).
  *
  * Monitor fd only: the owner fd gets -EPERM. -EINVAL on @mergeable > 1 or
- * nonzero @reserved; -ESRCH when the owner has exited or closed its fd;
- * -EOPNOTSUPP on a kernel without KSM; -EINTR on a signal (nothing or part
- * done; repeat the call, which the kernel may do itself under SA_RESTART);
- * -ENOMEM when unmerging runs out of memory for the private copies.
+ * nonzero @reserved; -ESRCH when the owner has exited, is dying (killed,
+ * OOM victim) or closed its fd; -EOPNOTSUPP on a kernel without KSM;
+ * -EINTR on a signal (nothing or part done; repeat the call, which the
+ * kernel may do itself under SA_RESTART); -ENOMEM when unmerging runs out
+ * of memory for the private copies; -EBUSY when the host kept taking a
+ * block back (reclaim) while it was being unmerged (part done; repeat).
  */
 struct ovcmem_set_mergeable {
 	__u32 mergeable;
