@@ -11,10 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acquire.h"
 #include "ksm.h"
 #include "log.h"
+#include "loop.h"
 #include "manager.h"
+#include "match.h"
 #include "metrics.h"
+#include "vm_table.h"
 
 /*
  * A VM whose files cannot be read (garbage in memory.stat, a file that

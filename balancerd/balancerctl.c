@@ -28,9 +28,9 @@
 
 #include <jansson.h>
 
+#include "check.h"
 #include "escape.h"
 #include "log.h"
-#include "loop.h"
 #include "safe_open.h"
 #include "metrics.h"
 #include "replay_cli.h"

@@ -6,7 +6,8 @@
 
 #include "config.h"
 #include "escape.h"
-#include "loop.h"
+#include "check.h"
+#include "manager.h"
 #include "policy.h"
 #include "safe_open.h"
 

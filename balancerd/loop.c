@@ -23,7 +23,11 @@
 
 #include "act.h"
 #include "log.h"
+#include "loop.h"
 #include "manager.h"
+#include "publish.h"
+#include "tick.h"
+#include "vm_table.h"
 
 #ifndef PROC_SUPER_MAGIC
 #define PROC_SUPER_MAGIC 0x9fa0

@@ -15,7 +15,10 @@
 #include <string.h>
 
 #include "log.h"
+#include "check.h"
+#include "config.h"
 #include "loop.h"
+#include "manager.h"
 #include "units.h"
 
 #ifndef BALANCERD_VERSION

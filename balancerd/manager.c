@@ -17,9 +17,15 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "loop.h"
 #include "manager.h"
+#include "match.h"
 #include "metrics.h"
 #include "ovcmem_client.h"
+#include "publish.h"
+#include "tick.h"
+#include "trace_record.h"
+#include "vm_table.h"
 
 static void log_policy_errors(const struct policy_errors *errs, int prio)
 {

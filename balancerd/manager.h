@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The manager's own structures, shared by the files of one tick (inside
- * balancerd only; the API is loop.h):
+ * The manager (manager.c): start-up, reload and the read-only views, and
+ * the data that the files of one tick share:
  *
  *     tick.c     runs the steps in order, says when a tick failed
  *     match.c    which VMs, each one's entry and class
@@ -30,13 +30,77 @@
 #include "cold_source.h"
 #include "config.h"
 #include "decide.h"
-#include "loop.h"
+#include "act.h"
 #include "metrics.h"
 #include "policy.h"
 #include "settle.h"
 #include "signals.h"
 #include "state.h"
 #include "trace.h"
+#include "units.h"
+
+/* Fallback steady tick when neither the command line, the config nor the
+ * policy names one. */
+#define BALANCER_DEFAULT_INTERVAL USEC_PER_SEC
+/* PSI triggers may fire in bursts; never run more than 10 ticks/s. */
+#define BALANCER_MIN_TICK_GAP (100 * USEC_PER_MSEC)
+/* A summary entry in the log this often. */
+#define BALANCER_SUMMARY_INTERVAL (60 * USEC_PER_SEC)
+
+struct balancer_options {
+	const char *root;	 /* NULL or "/": the live system */
+	const char *config_path; /* NULL: BALANCERD_CONFIG_PATH */
+	/* Overrides of the config file's settings; NULL/0: keep. */
+	const char *policy_dir;
+	const char *state_file;	 /* "" disables publishing */
+	const char *driver_path; /* "" disables ovcmem */
+	const char *record;	 /* trace file (trace.h); "" disables */
+	usec_t interval;
+	bool dry_run;	    /* true forces it; false keeps the config's */
+	uint64_t max_ticks; /* run() returns after this many; 0: forever */
+	/* false: the config's log_target is applied once it is loaded. */
+	bool log_target_given;
+	/* Tests: replace the cgroup writer (see act.h). */
+	act_write_fn write;
+	void *write_userdata;
+};
+
+struct balancer;
+
+/*
+ * Load the config and the policy and open the driver. Every problem in
+ * the config or the policy is logged (file:line:column: path: message).
+ * Returns 0 and *@ret, -EINVAL on invalid configuration or policy, or
+ * another negative errno.
+ */
+int balancer_new(const struct balancer_options *opts, struct balancer **ret);
+void balancer_free(struct balancer *b);
+
+/*
+ * Reload: re-read balancerd.json, then the policy directory it names
+ * (the command line's overrides still win). Every setting applies at
+ * once: vm_globs and cgroup_root from the next discovery, interval from
+ * the next tick, a new policy_dir is watched, a new driver_path opened,
+ * a new state_file written, dry_run and log_target switched. On failure
+ * every error is logged and the running configuration and policy stay;
+ * returns -EINVAL (or the I/O errno). Returns 0 on success, logging
+ * which settings changed.
+ */
+int balancer_reload(struct balancer *b);
+
+/*
+ * Checks across settings that no one key's schema can make: a state file
+ * published into the policy directory would be read as a policy, and
+ * every reload would fail. Returns 0, or -EINVAL with the reason in @why.
+ */
+int balancer_settings_check(const char *policy_dir, const char *state_file,
+			    char *why, size_t why_len);
+
+/* Read-only views, for tests and the benchmark. */
+enum host_mode balancer_mode(const struct balancer *b);
+const struct state_totals *balancer_totals(const struct balancer *b);
+const struct policy *balancer_policy(const struct balancer *b);
+size_t balancer_vm_count(const struct balancer *b);
 
 /*
  * memory.max/high/low, swap and events change rarely (or by our own
@@ -217,78 +281,7 @@ static inline void copy_str(char *dst, size_t len, const char *src)
 	dst[n] = '\0';
 }
 
-/* ---- vm_table.c ---- */
-
-/* The entry of @cgroup, or NULL. Binary search. */
-struct vm_entry *entry_find(struct balancer *b, const char *cgroup);
-/* The entry of @cgroup, added when the VM is new (its name decoded and
- * made unique). Entries do not move. NULL on -ENOMEM. */
-struct vm_entry *entry_get(struct balancer *b, const char *cgroup);
-/* Room for @n VMs in this tick's arrays. 0 or -ENOMEM. */
-int grow_tick_arrays(struct balancer *b, size_t n);
-/* Entries not present this tick: "vanished" logged (if announced), then
- * freed, keeping the order of the others. */
-void sweep_vanished(struct balancer *b);
-/* Keep @why as @e's match reason. */
-void entry_set_why(struct vm_entry *e, const char *why);
-/* Free an entry and what it owns (its PSI trigger, files, cached JSON). */
-void entry_free(struct balancer *b, struct vm_entry *e);
-
-/* ---- match.c ---- */
-
-/* @e's class under the current policy, matched only when the policy
- * changed since (class_gen). */
-void entry_match(struct balancer *b, struct vm_entry *e);
-/* classes[i] of this tick's VMs from their entries; "matches no class"
- * said once per VM (and again after a reload). */
-void match_classes(struct balancer *b);
-/* @c's cold age in ticks of the effective interval; UINT_MAX without
- * a class (nothing is cold). */
-unsigned int cold_ticks(const struct balancer *b, const struct policy_class *c);
-
-/*
- * The match step: discover this tick's VMs (the globs below the cgroup
- * root, then ovcmem partitions owned elsewhere) into listed[], each with
- * its entry and class. 0, or a negative errno (nothing listed).
- */
-int match_vms(struct balancer *b);
-
-/* The state slots of cold_source_table[] (the ovcmem client for
- * "ovcmem"), for cold_source_choose(). */
-void cold_states_of(const struct balancer *b, void *states[COLD_SOURCES_MAX]);
-
-/* ---- acquire.c ---- */
-
-/* The host's signals into b->host. 0 or a negative errno. */
-int acquire_host(struct balancer *b);
-/*
- * Read the listed VMs into vms[]; those gone mid-read are left out and
- * swept from the table with the others not seen. entry_of[] is stable
- * after it. 0, or a negative errno: nothing of this tick may be used
- * (n_vms is 0).
- */
-int acquire_vms(struct balancer *b);
-
-/* ---- publish.c ---- */
-
-/* Publish after the tick at monotonic @now (paces the metrics file).
- * 0 or a negative errno, logged once per cause. */
-int publish(struct balancer *b, usec_t now);
-/* The one-minute summary in the journal, when due. */
-void log_summary(struct balancer *b, usec_t now);
-
-/* ---- loop.c ---- */
-
-/* Arm @e's memory.pressure trigger, once per entry (at most
- * MAX_VM_TRIGGERS in all). */
-void psi_trigger_vm(struct balancer *b, struct vm_entry *e);
-/* Watch b->policy_dir for changes (again after a reload changed it). */
-int watch_policy_dir(struct balancer *b);
-/* Watch the state file's directory for balancerctl's requests (again
- * after a reload changed state_file). */
-int watch_publish_requests(struct balancer *b);
-
-/* ---- manager.c ---- */
+/* ---- manager.c, for the tick's files ---- */
 
 /* WATCHDOG=1 when a quarter of the watchdog period passed: called
  * between actions and slices of one (any thread). */

@@ -15,8 +15,10 @@
 
 #include "log.h"
 #include "manager.h"
+#include "match.h"
 #include "metrics.h"
 #include "ovcmem_client.h"
+#include "vm_table.h"
 
 /* Add @cgroup's entry to this tick's list. */
 static int list_add(struct balancer *b, const char *cgroup, size_t *n)

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "manager.h"
 #include "metrics.h"
+#include "publish.h"
 #include "safe_open.h"
 
 char *balancer_status(const struct balancer *b, char *buf, size_t len)

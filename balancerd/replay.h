@@ -96,7 +96,4 @@ int replay_tick(struct replay *rp, const struct trace_tick *t, char *err,
 int replay_files(struct replay *rp, char *const *paths, size_t n, char *err,
 		 size_t err_len);
 
-/* The report, for people or as one JSON object (@json). */
-void replay_print(const struct replay *rp, FILE *out, bool json);
-
 #endif /* BALANCERD_REPLAY_H */

@@ -16,6 +16,7 @@
 #include "escape.h"
 #include "replay.h"
 #include "replay_cli.h"
+#include "replay_print.h"
 
 static void usage(FILE *f)
 {

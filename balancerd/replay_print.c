@@ -8,6 +8,7 @@
 
 #include "escape.h"
 #include "replay.h"
+#include "replay_print.h"
 
 #define OPEN_LOOP_NOTE                                                         \
 	"open-loop: the recorded signals are what the host did under the "     \

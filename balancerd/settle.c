@@ -13,7 +13,9 @@
 #include "log.h"
 #include "manager.h"
 #include "metrics.h"
+#include "publish.h"
 #include "settle.h"
+#include "trace_record.h"
 
 /* The action's journal entry (MSGID_ACTION, fields in logging.md). */
 static void log_action(const struct settle_tick *t, const struct action *a,

@@ -16,10 +16,16 @@
 #include <string.h>
 #include <time.h>
 
+#include "acquire.h"
 #include "act_pool.h"
 #include "log.h"
 #include "manager.h"
+#include "match.h"
 #include "metrics.h"
+#include "publish.h"
+#include "tick.h"
+#include "trace_record.h"
+#include "vm_table.h"
 
 static void log_mode(struct balancer *b, const struct tick_output *out)
 {

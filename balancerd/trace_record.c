@@ -31,6 +31,7 @@
 #include "safe_open.h"
 #include "state.h"
 #include "trace.h"
+#include "trace_record.h"
 
 /* What may wait for the writer, in bytes of copies and lines: a few
  * seconds of a 1000-VM host on a disk that stalls. */

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "manager.h"
+#include "vm_table.h"
 
 /*
  * entries[] is kept sorted by cgroup, so that finding a VM's entry is a

@@ -37,7 +37,8 @@
 
 #include "../tests/unit/fake_tree.h"
 #include "log.h"
-#include "loop.h"
+#include "manager.h"
+#include "tick.h"
 
 #define SEC 1000000ULL
 /* balancerd.service's LimitNOFILE: a VM keeps its files open only within

@@ -2,7 +2,7 @@
 /* balancerd.json: a file -> struct daemon_config, or errors. */
 
 #include "fuzz.h"
-#include "loop.h"
+#include "manager.h"
 #include "policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -21,7 +21,8 @@
 #include "cold_source.h"
 #include "fake_tree.h"
 #include "log.h"
-#include "loop.h"
+#include "manager.h"
+#include "tick.h"
 
 #define VM	"machine.slice/vm1.scope"
 #define ENABLED "/sys/kernel/mm/lru_gen/enabled"

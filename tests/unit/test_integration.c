@@ -24,7 +24,8 @@
 
 #include "fake_tree.h"
 #include "log.h"
-#include "loop.h"
+#include "manager.h"
+#include "tick.h"
 #include "state.h"
 
 #define SEC 1000000ULL

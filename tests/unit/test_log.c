@@ -20,7 +20,8 @@
 
 #include "fake_tree.h"
 #include "log.h"
-#include "loop.h"
+#include "manager.h"
+#include "tick.h"
 
 #define SEC 1000000ULL
 

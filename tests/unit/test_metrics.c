@@ -15,7 +15,8 @@
 
 #include "fake_tree.h"
 #include "log.h"
-#include "loop.h"
+#include "manager.h"
+#include "tick.h"
 #include "metrics.h"
 #include "policy.h"
 #include "state.h"

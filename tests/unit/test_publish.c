@@ -17,7 +17,9 @@
 
 #include "fake_tree.h"
 #include "log.h"
-#include "loop.h"
+#include "publish.h"
+#include "manager.h"
+#include "tick.h"
 #include "state.h"
 
 #define SEC USEC_PER_SEC

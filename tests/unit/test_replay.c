@@ -24,7 +24,8 @@
 
 #include "fake_tree.h"
 #include "log.h"
-#include "loop.h"
+#include "manager.h"
+#include "tick.h"
 #include "replay.h"
 #include "trace_synth.h"
 

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "trace.h"
+#include "trace_record.h"
 
 /* The policy the script is recorded under (one policy file). */
 extern const char synth_policy[];
