@@ -332,18 +332,39 @@ static void touch(struct sim *sm, struct sim_vm *vm, size_t u)
 	vm->last[u] = (uint32_t)sm->tick;
 }
 
+/* The fill's writes in (@from, now], in address order; true while it
+ * lasts. */
+static bool guest_fill(struct sim *sm, struct sim_vm *vm, usec_t from)
+{
+	usec_t fill = vm->spec->fill;
+	size_t a, b;
+
+	if (!fill || from >= fill)
+		return false;
+	a = (size_t)((double)vm->n_units * (double)from / (double)fill);
+	b = sm->now >= fill ? vm->n_units
+			    : (size_t)((double)vm->n_units * (double)sm->now /
+				       (double)fill);
+	for (size_t u = a; u < b; u++)
+		if (!(vm->flags[u] & UNIT_EVER))
+			touch(sm, vm, u);
+	return sm->now < fill;
+}
+
 /* The guest's accesses in (now - dt, now]: refaults and their stall. */
 static void guest_run(struct sim *sm, struct sim_vm *vm)
 {
 	const struct sim_vm_spec *v = vm->spec;
 	double p = 0, secs = (double)sm->dt / USEC_PER_SEC;
 	usec_t from = sm->now - sm->dt;
+	bool filling;
 
 	vm->hot = hot_units_at(vm, sm->now);
 	vm->tick_refaults = 0;
-	if (v->access == SIM_ACCESS_RANDOM && vm->hot)
+	filling = guest_fill(sm, vm, from);
+	if (v->access == SIM_ACCESS_RANDOM && vm->hot && !filling)
 		p = 1.0 - exp(-v->touches_per_sec * secs / (double)vm->hot);
-	for (size_t u = 0; u < vm->hot; u++) {
+	for (size_t u = 0; u < vm->hot && !filling; u++) {
 		bool hit;
 
 		if (v->access == SIM_ACCESS_SWEEP) {
@@ -710,7 +731,7 @@ static int vm_init(struct sim *sm, size_t i, const struct policy *p)
 	vm->flags = calloc(vm->n_units ? vm->n_units : 1, 1);
 	if (!vm->last || !vm->flags)
 		return -ENOMEM;
-	if (v->filled) {
+	if (v->filled && !v->fill) {
 		memset(vm->flags, UNIT_EVER, vm->n_units);
 		vm->resident = vm->n_units;
 	}

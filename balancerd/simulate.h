@@ -66,6 +66,9 @@ struct sim_vm_spec {
 	double zram_ratio;	/* stored bytes / compressed bytes, >= 1 */
 	bool ovcmem; /* idle-age histograms (coldmap); else cgroup only */
 	bool filled; /* every page written at start (the guest's fill) */
+	/* The fill takes this long (0: done before the first tick): pages
+	 * written in order, and no touches of the hot set before its end. */
+	usec_t fill;
 };
 
 struct sim_scenario {

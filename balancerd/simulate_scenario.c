@@ -25,7 +25,7 @@ static const char *const top_keys[] = {
 	"interval",    "duration",  "seed", "vms",	 NULL,
 };
 static const char *const vm_keys[] = {
-	"description", "name",	 "size",	 "ovcmem",     "filled",
+	"description", "name",	 "size",	 "ovcmem",     "filled", "fill",
 	"hot",	       "access", "refault_cost", "zram_ratio", NULL,
 };
 static const char *const phase_keys[] = {"at", "bytes", NULL};
@@ -175,6 +175,14 @@ static void parse_vm(struct jcheck *c, const json_t *j, struct sim_vm_spec *v)
 	need_size(c, j, "size", SIM_SIZE_MIN, &v->size);
 	jcheck_bool(c, j, "ovcmem", &v->ovcmem);
 	jcheck_bool(c, j, "filled", &v->filled);
+	if (jcheck_duration(c, j, "fill", 0, SIM_DURATION_MAX, &v->fill) > 0 &&
+	    !v->filled) {
+		jcheck_push_key(c, "fill");
+		jcheck_error(c, false,
+			     "expected no fill for a VM with \"filled\": "
+			     "false");
+		jcheck_pop(c);
+	}
 	jcheck_duration(c, j, "refault_cost", 0, SIM_COST_MAX,
 			&v->refault_cost);
 	jcheck_number(c, j, "zram_ratio", 1, false, SIM_RATIO_MAX,

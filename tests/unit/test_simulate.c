@@ -158,6 +158,26 @@ static void check_plain(const struct sim_result *r)
 	assert_true(v->psi_some_max >= 1.0);
 }
 
+/* A fill of 60 s, as guestsim's under emulation: the hot set, written
+ * first, sits idle past the cold age before the guest starts touching it,
+ * is paged out with the rest, and comes back when the accesses begin,
+ * by refaults and the restore they set off; then the VM settles at its
+ * hot set. */
+static void check_slow_fill(const struct sim_result *r)
+{
+	const struct sim_vm_result *v = &r->vms[0];
+	const uint64_t hot_pages = (64ULL << 20) / 4096;
+
+	assert_true(v->resident[mark(r, 30)] < 128ULL << 20);
+	/* the whole hot set came back, by refaults or the restore */
+	assert_true(v->refaults > 0);
+	assert_true(v->refaults <= hot_pages);
+	assert_true(v->refaults * 4096 + v->prefault_done >= 60ULL << 20);
+	assert_true(v->restores >= 1);
+	assert_true(v->resident[r->n_marks - 1] >= 60ULL << 20);
+	assert_true(v->resident[r->n_marks - 1] <= 70ULL << 20);
+}
+
 /* 256M filled on a 264M host: MemAvailable starts under 5%, and the
  * lowest priority gives what it can, cold memory first. */
 static void check_pressure(const struct sim_result *r)
@@ -198,6 +218,11 @@ static const struct row rows[] = {
 		"[{\"at\": \"0s\", \"bytes\": \"25%\"}]",
 		"{\"every\": \"4s\"}"),
 	 "64M", "20s", check_plain},
+	{"slow fill, then accesses",
+	 ONE_VM("4G", "\"fill\": \"60s\", ",
+		"[{\"at\": \"0s\", \"bytes\": \"25%\"}]",
+		"{\"every\": \"4s\"}"),
+	 "64M", "20s", check_slow_fill},
 	{"host pressure escalates the mode",
 	 ONE_VM("264M", "", "[{\"at\": \"0s\", \"bytes\": \"25%\"}]",
 		"{\"every\": \"4s\"}"),
@@ -355,6 +380,10 @@ static const struct {
 	 "duration: expected from one interval (10s)"},
 	{"{\"mem_total\": \"4G\", \"vms\": [" GOOD_VM "}", "test.json:1:"},
 	{"[]", "test.json:1:1: expected an object at the top level"},
+	{"{\"mem_total\": \"4G\", \"vms\": [{\"name\": \"vm1\", \"size\": "
+	 "\"256M\", \"filled\": false, \"fill\": \"10s\", \"hot\": [{\"at\": "
+	 "\"0s\", \"bytes\": \"1M\"}], \"access\": {\"every\": \"4s\"}}]}",
+	 "vms[0].fill: expected no fill for a VM with \"filled\": false"},
 };
 
 static void test_bad_scenarios(void **state)
