@@ -770,7 +770,9 @@ int sim_run(const struct sim_scenario *s, const struct policy *p,
 
 	memset(ret, 0, sizeof(*ret));
 	ret->interval = s->interval;
-	ret->duration = duration ? duration : s->duration;
+	/* Whole ticks, so that the last mark is the last tick. */
+	ticks = (duration ? duration : s->duration) / sm.dt;
+	ret->duration = ticks * sm.dt;
 	ret->mem_available_min = UINT64_MAX;
 	set_marks(ret);
 	ret->vms = calloc(s->n_vms ? s->n_vms : 1, sizeof(*ret->vms));
@@ -786,7 +788,6 @@ int sim_run(const struct sim_scenario *s, const struct policy *p,
 		r = vm_init(&sm, i, p);
 		classes[i] = sm.vms[i].class;
 	}
-	ticks = ret->duration / sm.dt;
 	for (sm.tick = 1; r == 0 && sm.tick <= ticks; sm.tick++) {
 		sm.now = sm.tick * sm.dt;
 		r = sim_tick(&sm, &st, p, sig, classes, backoff_before, &out);
