@@ -292,6 +292,26 @@ static void test_act_rate(void **state)
 #undef STEADY
 }
 
+/* A duration that is not whole intervals: the run stops at the last
+ * whole one, and its figures are there. */
+static void test_whole_ticks(void **state)
+{
+	struct sim_result r;
+
+	(void)state;
+	run("{\"mem_total\": \"4G\", \"interval\": \"3s\", \"duration\": "
+	    "\"100s\", \"vms\": [{\"name\": \"vm1\", \"size\": \"256M\", "
+	    "\"hot\": [{\"at\": \"0s\", \"bytes\": \"25%\"}], \"access\": "
+	    "{\"every\": \"4s\"}}]}",
+	    "64M", "20s", &r);
+	assert_int_equal(r.ticks, 33);
+	assert_int_equal(r.duration, 99 * USEC_PER_SEC);
+	assert_int_equal(r.marks[r.n_marks - 1], 99 * USEC_PER_SEC);
+	assert_true(r.vms[0].resident[r.n_marks - 1] >= 60ULL << 20);
+	assert_true(r.vms[0].cold_out[r.n_marks - 1] > 0);
+	sim_result_free(&r);
+}
+
 /* ---- determinism ------------------------------------------------------- */
 
 static char *report(const char *scenario, bool json)
@@ -515,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_behaviour),
 		cmocka_unit_test(test_rate),
 		cmocka_unit_test(test_act_rate),
+		cmocka_unit_test(test_whole_ticks),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_bad_scenarios),
 		cmocka_unit_test(test_examples),
