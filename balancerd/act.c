@@ -16,6 +16,7 @@
 #include "act.h"
 #include "cold_source.h"
 #include "discover.h"
+#include "host_path.h"
 #include "log.h"
 #include "refault_map.h"
 
@@ -85,15 +86,8 @@ static void act_progress(const struct act_context *ctx)
 int act_cgroup_path(const struct act_context *ctx, const char *cgroup,
 		    const char *file, char *buf, size_t len)
 {
-	const char *root = ctx->root && strcmp(ctx->root, "/") ? ctx->root : "";
-	const char *cg_root =
-		ctx->cgroup_root ? ctx->cgroup_root : "/sys/fs/cgroup";
-	int n = snprintf(buf, len, "%s%s%s/%s/%s", root,
-			 cg_root[0] == '/' ? "" : "/", cg_root, cgroup, file);
-
-	if (n < 0 || (size_t)n >= len)
-		return -ENAMETOOLONG;
-	return 0;
+	return host_cgroup_path(buf, len, ctx->root, ctx->cgroup_root, cgroup,
+				file);
 }
 
 int act_write_file(const char *path, const char *data, void *userdata)
@@ -424,8 +418,9 @@ static int pagemap_walk(const char *root, pid_t pid, const struct iovec *iov,
 	char path[PATH_MAX];
 	int pm, r = 0;
 
-	snprintf(path, sizeof(path), "%s/proc/%d/pagemap",
-		 strcmp(root, "/") ? root : "", (int)pid);
+	r = host_path(path, sizeof(path), root, "/proc/%d/pagemap", (int)pid);
+	if (r < 0)
+		return r;
 	pm = open(path, O_RDONLY | O_CLOEXEC);
 	if (pm < 0)
 		return -errno;
@@ -787,8 +782,9 @@ static int guest_mappings(const char *root, pid_t pid, struct iovec **ret,
 	FILE *maps;
 	int r = 0;
 
-	snprintf(path, sizeof(path), "%s/proc/%d/maps",
-		 strcmp(root, "/") ? root : "", (int)pid);
+	r = host_path(path, sizeof(path), root, "/proc/%d/maps", (int)pid);
+	if (r < 0)
+		return r;
 	maps = fopen(path, "re");
 	if (!maps)
 		return -errno;

@@ -43,6 +43,7 @@
 
 #include "cold_mglru.h"
 #include "cold_source.h"
+#include "host_path.h"
 #include "log.h"
 #include "lru_gen.h"
 
@@ -111,9 +112,7 @@ const char *mglru_setting_name(enum mglru_setting s)
 
 static int path_of(const char *root, const char *rel, char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "%s/%s", root, rel);
-
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+	return host_path(buf, len, root, "/%s", rel);
 }
 
 /* The whole of @path, NUL-terminated, malloc'ed in *@ret. */

@@ -7,9 +7,10 @@
 #include "json_check.h"
 #include "metrics.h"
 #include "config.h"
+#include "host_path.h"
 #include "policy.h"
 
-#define DEFAULT_CGROUP_ROOT "/sys/fs/cgroup"
+#define DEFAULT_CGROUP_ROOT HOST_CGROUP_ROOT_DEFAULT
 #define DEFAULT_VM_GLOB	    "machine.slice/*.scope"
 #define DEFAULT_POLICY_DIR  "/etc/balancerd/policies.d"
 #define DEFAULT_DRIVER_PATH "/dev/ovcmem"

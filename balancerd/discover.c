@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "discover.h"
+#include "host_path.h"
 
 /* ---- names ------------------------------------------------------------ */
 
@@ -331,16 +332,14 @@ int discover_vms(const char *root, const char *cgroup_root, char *const *globs,
 {
 	struct walk *w;
 	struct vm_list l = {0};
-	int r = 0, n;
+	int r = 0;
 
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
 	w->list = &l;
-	n = snprintf(w->abs, sizeof(w->abs), "%s/%s", root && *root ? root : "",
-		     cgroup_root ? cgroup_root : "sys/fs/cgroup");
-	if (n < 0 || (size_t)n >= sizeof(w->abs))
-		r = -ENAMETOOLONG;
+	r = host_cgroup_path(w->abs, sizeof(w->abs), root, cgroup_root, NULL,
+			     NULL);
 	for (size_t i = 0; r == 0 && i < n_globs; i++)
 		r = walk_match(w, "", globs[i]);
 	if (r == 0 && w->found.n) {
@@ -405,10 +404,10 @@ int cgroup_oddity(const char *root, const char *cgroup_root, const char *cgroup,
 		child[0] = '\0';
 	if (!strcmp(last ? last + 1 : cgroup, "init.scope"))
 		return CGROUP_ODD_INIT;
-	n = snprintf(path, sizeof(path), "%s/%s/%s", root && *root ? root : "",
-		     cgroup_root ? cgroup_root : "sys/fs/cgroup", cgroup);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
+	n = host_cgroup_path(path, sizeof(path), root, cgroup_root, cgroup,
+			     NULL);
+	if (n < 0)
+		return n;
 	d = opendir(path);
 	if (!d)
 		return -errno;
@@ -453,10 +452,9 @@ int cgroup_of_pid(const char *root, pid_t pid, char *ret, size_t len)
 	FILE *f;
 	int k;
 
-	k = snprintf(path, sizeof(path), "%s/proc/%d/cgroup",
-		     root && *root ? root : "", (int)pid);
-	if (k < 0 || (size_t)k >= sizeof(path))
-		return -ENAMETOOLONG;
+	k = host_path(path, sizeof(path), root, "/proc/%d/cgroup", (int)pid);
+	if (k < 0)
+		return k;
 	f = fopen(path, "re");
 	if (!f)
 		return errno == ENOENT ? -ESRCH : -errno;

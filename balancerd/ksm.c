@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "host_path.h"
 #include "ksm.h"
 #include "units.h"
 
@@ -30,10 +31,9 @@ int ksm_read_merging_pages(const char *root, pid_t pid, uint64_t *ret)
 
 	if (pid <= 0)
 		return -ENOENT;
-	if (!strcmp(root, "/"))
-		root = "";
-	snprintf(path, sizeof(path), "%s/proc/%d/ksm_merging_pages", root,
-		 (int)pid);
+	if (host_path(path, sizeof(path), root, "/proc/%d/ksm_merging_pages",
+		      (int)pid) < 0)
+		return -ENAMETOOLONG;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;

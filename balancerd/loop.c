@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "act.h"
+#include "host_path.h"
 #include "log.h"
 #include "loop.h"
 #include "manager.h"
@@ -358,7 +359,7 @@ int balancer_run(struct balancer *b)
 	r = sd_event_set_watchdog(b->event, true);
 	if (r < 0)
 		log_warning_errno(r, "cannot enable the watchdog");
-	snprintf(path, sizeof(path), "%s/proc/pressure/memory", root_prefix(b));
+	host_path(path, sizeof(path), b->root, "/proc/pressure/memory");
 	watch_policy_dir(b);
 	watch_publish_requests(b);
 	r = psi_trigger(b, path, PSI_HOST_STALL_US, &b->host_psi);

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host_path.h"
 #include "log.h"
 #include "loop.h"
 #include "manager.h"
@@ -192,10 +193,10 @@ static void metrics_setup(struct balancer *b)
 
 	path[0] = '\0';
 	if (b->cfg.metrics_file[0] &&
-	    snprintf(path, sizeof(path), "%s%s", root_prefix(b),
-		     b->cfg.metrics_file) >= (int)sizeof(path)) {
+	    host_path(path, sizeof(path), b->root, "%s", b->cfg.metrics_file) <
+		    0) {
 		log_warning("metrics file %s%s: path too long, no metrics",
-			    root_prefix(b), b->cfg.metrics_file);
+			    host_root(b->root), b->cfg.metrics_file);
 		path[0] = '\0';
 	}
 	if (strcmp(path, b->metrics.path) ||

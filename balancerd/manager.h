@@ -260,12 +260,6 @@ struct balancer {
 	bool trigger_cap_logged;
 };
 
-/* "" for the root "/", else the root: prefix of every host path. */
-static inline const char *root_prefix(const struct balancer *b)
-{
-	return strcmp(b->root, "/") ? b->root : "";
-}
-
 /* snprintf("%s") that takes NULL as "", without printf's machinery: it
  * runs for every VM and action of a tick. */
 static inline void copy_str(char *dst, size_t len, const char *src)

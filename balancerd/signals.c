@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "discover.h"
+#include "host_path.h"
 #include "signals.h"
 #include "units.h"
 
@@ -359,18 +360,6 @@ static int read_text(const char *path, char *buf, size_t size)
 	return read_text_at(AT_FDCWD, path, buf, size);
 }
 
-static int join_path(char *buf, size_t len, const char *a, const char *b,
-		     const char *c)
-{
-	int n;
-
-	if (!a || !*a)
-		a = "/";
-	n = snprintf(buf, len, "%s/%s%s%s", a, b, c && *c ? "/" : "",
-		     c ? c : "");
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
 /* ---- host ------------------------------------------------------------- */
 
 int host_signals_acquire(const char *root, struct host_signals *ret)
@@ -379,7 +368,7 @@ int host_signals_acquire(const char *root, struct host_signals *ret)
 	struct host_signals h = {0};
 	int r;
 
-	r = join_path(path, sizeof(path), root, "proc/meminfo", NULL);
+	r = host_path(path, sizeof(path), root, "/proc/meminfo");
 	if (r == 0)
 		r = read_text(path, buf, sizeof(buf));
 	if (r == 0)
@@ -387,7 +376,7 @@ int host_signals_acquire(const char *root, struct host_signals *ret)
 	if (r < 0)
 		return r;
 	/* Kernels without CONFIG_PSI (or psi=0): no pressure, not an error. */
-	r = join_path(path, sizeof(path), root, "proc/pressure/memory", NULL);
+	r = host_path(path, sizeof(path), root, "/proc/pressure/memory");
 	if (r == 0)
 		r = read_text(path, buf, sizeof(buf));
 	if (r == 0)
@@ -493,10 +482,8 @@ static int cg_dir(struct cg_reader *cg, const char **ret)
 	int r = 0;
 
 	if (!cg->dir[0])
-		r = join_path(cg->dir, sizeof(cg->dir), cg->root,
-			      cg->cgroup_root ? cg->cgroup_root
-					      : "sys/fs/cgroup",
-			      cg->cgroup);
+		r = host_cgroup_path(cg->dir, sizeof(cg->dir), cg->root,
+				     cg->cgroup_root, cg->cgroup, NULL);
 	*ret = cg->dir;
 	return r;
 }

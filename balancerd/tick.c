@@ -18,6 +18,7 @@
 
 #include "acquire.h"
 #include "act_pool.h"
+#include "host_path.h"
 #include "log.h"
 #include "manager.h"
 #include "match.h"
@@ -154,7 +155,7 @@ static int tick_run(struct balancer *b, usec_t now)
 	if (r < 0) {
 		metrics_count_error(&b->totals.metrics, ERROR_SOURCE_CGROUP);
 		return tick_failed(b, r, "cannot discover VMs below %s%s",
-				   root_prefix(b), b->cfg.cgroup_root);
+				   host_root(b->root), b->cfg.cgroup_root);
 	}
 	match_classes(b);
 
