@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
 	--rate) rate=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
 	--md) md=$2; shift 2 ;;
-	-h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '1d; /^#/!q; s/^# \{0,1\}//; p' "$0"; exit 0 ;;
 	*) echo "densify: unknown argument '$1' (--help)" >&2; exit 2 ;;
 	esac
 done

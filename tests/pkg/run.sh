@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
 	--kver) kver=$2; shift 2 ;;
 	--no-guest) guest=""; shift ;;
 	--no-host-install) host_install=""; shift ;;
-	-h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '1d; /^#/!q; s/^# \{0,1\}//; p' "$0"; exit 0 ;;
 	*) echo "pkg: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
