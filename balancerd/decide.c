@@ -957,8 +957,10 @@ static int emit_merge(struct emitter *e, struct plan *pl)
 	uint64_t bytes = pl->v->ovcmem.pages * PAGE_BYTES;
 	char why[REASON_MAX], a[16];
 
+	/* Only a partition can be switched: the MGLRU source fills the same
+	 * view (present) without one (partition_id 0). */
 	if (pl->c->merge == POLICY_MERGE_UNSET || !pl->v->ovcmem.present ||
-	    e->now < vs->merge_retry_at)
+	    !pl->v->ovcmem.partition_id || e->now < vs->merge_retry_at)
 		return 0;
 	if (vs->merge_requested && vs->merge_value == want &&
 	    vs->merge_partition == pl->v->ovcmem.partition_id)

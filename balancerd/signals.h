@@ -48,6 +48,8 @@ extern const unsigned int idle_bucket_ticks[IDLE_BUCKETS - 1];
 
 struct ovcmem_signals {
 	bool present;
+	/* The ovcmem partition (ids start at 1), or 0 when the view comes
+	 * from another cold source (the kernel's MGLRU ages). */
 	uint64_t partition_id;
 	uint64_t pages, pages_mapped;
 	/* Counter deltas since the previous tick (0 on the first). */

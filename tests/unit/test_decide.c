@@ -63,6 +63,8 @@ struct vmr {
 	uint64_t idle_30s;    /* bytes idle 31-60 ticks (histogram) */
 	uint64_t ram;	      /* ovcmem guest RAM bytes, 0: not set */
 	uint64_t part;	      /* ovcmem partition id, 0: 1 */
+	bool ages_only;	      /* the view is the kernel's ages (MGLRU):
+			       * no partition behind it */
 	uint64_t ksm;	      /* KSM-merged bytes, 0: not known */
 };
 
@@ -852,6 +854,17 @@ static const struct tcase cases[] = {
 	 .steps = {{.avail = 3 * G,
 		    .vms = {PSI(0, G, 1.0)},
 		    .mode = MODE_PROACTIVE}}},
+	{"merge: nothing for a VM whose ages come from MGLRU (no partition "
+	 "to switch)",
+	 .n_vms = 1, .classes = {{.merge = POLICY_MERGE_ON}}, .n_steps = 1,
+	 .steps = {{.avail = 3 * G,
+		    .vms = {{.cls = 0,
+			     .cur = G,
+			     .some = 1.0,
+			     .ovc = true,
+			     .ages_only = true,
+			     .ram = G}},
+		    .mode = MODE_PROACTIVE}}},
 	{"merge: unset leaves the VMM's choice alone", .n_vms = 1, .n_steps = 1,
 	 .steps = {{.avail = 3 * G,
 		    .vms = {{.cls = 0,
@@ -1011,7 +1024,7 @@ static void make_vm(const struct vmr *r, int i, struct vm_signals *v)
 	v->psi.some.avg10 = r->some;
 	v->d_refault_anon = r->refault;
 	v->ovcmem.present = r->ovc;
-	v->ovcmem.partition_id = r->part ? r->part : 1;
+	v->ovcmem.partition_id = r->ages_only ? 0 : r->part ? r->part : 1;
 	v->ovcmem.pages = r->ram / 4096;
 	v->ksm_known = r->ksm != 0;
 	v->ksm_merging_pages = r->ksm / 4096;
