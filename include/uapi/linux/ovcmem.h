@@ -185,7 +185,8 @@ enum ovcmem_region_type {
  * RAM may not use (anything but anonymous memory and shmem: secretmem,
  * hugetlb, DAX, VM_IO/VM_PFNMAP/VM_MIXEDMAP device memory, MAP_DROPPABLE
  * memory, files of other filesystems, guest_memfd's included); -EACCES
- * WRITABLE over a mapping that is not writable; -E2BIG more than OVCMEM_MAX_REGION_PAGES pages; -ENOSPC more than
+ * WRITABLE over a mapping that is not writable; -E2BIG more than
+ * OVCMEM_MAX_REGION_PAGES pages; -ENOSPC more than
  * OVCMEM_MAX_REGIONS regions; -ENOMEM no memory, or a pinned region would
  * take the creator's pinned pages past RLIMIT_MEMLOCK (without
  * CAP_IPC_LOCK); -ESRCH the owner has exited; -EPERM not the owner's
