@@ -37,35 +37,14 @@ cc -static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-Iinclude/uapi -Itests/kernel -pthread \
 	-o "$out/ovcmem_bench" bench/ovcmem_bench.c
 
-# A module and its dependencies, depth first, uncompressed (busybox insmod).
-add_module() {
-	local name=$1 file deps d
-	grep -qx "$name" "$root/lib/modules/load-order" 2>/dev/null && return 0
-	file=$(modinfo -k "$kver" -F filename "$name")
-	[ "$file" = "(builtin)" ] && return 0
-	deps=$(modinfo -F depends "$file" | tr ',' ' ')
-	for d in $deps; do add_module "$d"; done
-	case "$file" in
-	*.xz) xz -dc "$file" >"$root/lib/modules/$name.ko" ;;
-	*.zst) zstd -qdc "$file" >"$root/lib/modules/$name.ko" ;;
-	*) cp "$file" "$root/lib/modules/$name.ko" ;;
-	esac
-	echo "$name" >>"$root/lib/modules/load-order"
-}
-
-rm -rf "$root"
-mkdir -p "$root"/{bin,dev,proc,sys,tmp,tests,lib/modules}
-cp /bin/busybox "$root/bin/busybox"
-cp tests/vm/init "$root/init"
-chmod +x "$root/init"
-: >"$root/lib/modules/load-order"
-add_module zram
-cp "build/kmod/$kver/driver/ovcmem.ko" "$root/lib/modules/ovcmem.ko"
+# shellcheck source=tests/vm/initramfs.sh
+. tests/vm/initramfs.sh
+rig_root "$kver" "$root"
 cp "$out/ovcmem_bench" "$root/tests/ovcmem_bench.bin"
 printf '#!/bin/sh\nexec /tests/ovcmem_bench.bin %s\n' "$mib" >"$root/tests/ovcmem_bench"
 chmod +x "$root/tests/ovcmem_bench"
 echo ovcmem_bench >"$root/tests/list"
-(cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$out/initramfs.gz"
+rig_pack "$root" "$out/initramfs.gz"
 
 : >"$out/bench.lines"
 for ((run = 1; run <= runs; run++)); do

@@ -86,39 +86,17 @@ build_suites() {
 	done
 }
 
-# Resolve a module and its dependencies (depth first) into $root/lib/modules,
-# decompressing .ko.xz (busybox insmod takes plain .ko), appending load order.
-add_module() {
-	local kver=$1 name=$2 root=$3 file deps d
-	grep -qx "$name" "$root/lib/modules/load-order" 2>/dev/null && return 0
-	file=$(modinfo -k "$kver" -F filename "$name" 2>/dev/null) || return 1
-	[ "$file" = "(builtin)" ] && return 0
-	deps=$(modinfo -F depends "$file" | tr ',' ' ')
-	for d in $deps; do add_module "$kver" "$d" "$root" || return 1; done
-	case "$file" in
-	*.xz) xz -dc "$file" >"$root/lib/modules/$name.ko" ;;
-	*.zst) zstd -qdc "$file" >"$root/lib/modules/$name.ko" ;;
-	*) cp "$file" "$root/lib/modules/$name.ko" ;;
-	esac
-	echo "$name" >>"$root/lib/modules/load-order"
-}
+# shellcheck source=tests/vm/initramfs.sh
+. tests/vm/initramfs.sh
 
 pack_initramfs() {
 	local kver=$1 out=$2 root=$3 s
-	rm -rf "$root"
-	mkdir -p "$root"/{bin,dev,proc,sys,tmp,tests,lib/modules}
-	cp /bin/busybox "$root/bin/busybox"
-	cp tests/vm/init "$root/init"
-	chmod +x "$root/init"
-	: >"$root/lib/modules/load-order"
-	add_module "$kver" zram "$root" || { echo "vm: zram module missing for $kver" >&2; return 1; }
-	[ -n "$no_module" ] || cp "build/kmod/$kver/driver/ovcmem.ko" "$root/lib/modules/ovcmem.ko"
-	: >"$root/tests/list"
+	rig_root "$kver" "$root" "$no_module" || return 1
 	for s in "${suites[@]}"; do
 		cp "$bindir/$s" "$root/tests/"
 		echo "$s" >>"$root/tests/list"
 	done
-	(cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$out"
+	rig_pack "$root" "$out"
 }
 
 # Judge one console log; prints ok/not ok lines and the closing line.
