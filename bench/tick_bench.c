@@ -4,7 +4,7 @@
  * read every VM's cgroup files, decide, act, log, publish the state file).
  *
  *   tick_bench [--vms N] [--ticks T] [--daemon PATH] [--no-state]
- *              [--strace]
+ *              [--strace] [--steady]
  *
  * Prints CPU time per tick (getrusage, user + system), wall time per tick,
  * the cost per VM, the benchmark's peak RSS, the CPU share at a 1 s
@@ -45,6 +45,8 @@
  * the descriptor limit, so a shell's limit would measure a daemon that
  * reopens most VMs' files every tick. */
 #define UNIT_NOFILE 524288
+/* --steady gives up if the VMs still act after this many ticks. */
+#define STEADY_WARMUP_MAX 2000
 
 /* The unit's descriptor limit for this process and the daemons it runs,
  * when allowed (root); else what there is, said once. */
@@ -106,6 +108,14 @@ static long rss_kib(const char *key)
 	return v;
 }
 
+/* The name of VM @i, as build_tree() made it. */
+static void vm_name(unsigned int i, char *buf, size_t len)
+{
+	static const char *const prefix[] = {"web", "batch", "vm"};
+
+	snprintf(buf, len, "%s-%u", prefix[i % 3], i);
+}
+
 static void build_tree(struct fake_tree *t, unsigned int n)
 {
 	char name[32], pol[65536];
@@ -124,9 +134,7 @@ static void build_tree(struct fake_tree *t, unsigned int n)
 	fake_tree_create(t, 256 * GiB, 64 * GiB);
 	fake_policy(t, "50-default.json", pol);
 	for (unsigned int i = 0; i < n; i++) {
-		static const char *const prefix[] = {"web", "batch", "vm"};
-
-		snprintf(name, sizeof(name), "%s-%u", prefix[i % 3], i);
+		vm_name(i, name, sizeof(name));
 		fake_vm_add(t, name, 2 * GiB, 4 * GiB);
 	}
 }
@@ -216,6 +224,34 @@ static long daemon_rss(const char *path, struct fake_tree *t,
 	return ru.ru_maxrss;
 }
 
+/*
+ * What the kernel would have done with this tick's memory.reclaim
+ * writes: memory.current less what was asked (the fixture's files do not
+ * shrink by themselves). Outside the measured time. Returns how many VMs
+ * were asked.
+ */
+static unsigned int apply_reclaims(struct fake_tree *t, unsigned int n)
+{
+	unsigned int asked = 0;
+	char name[32];
+
+	for (unsigned int i = 0; i < n; i++) {
+		unsigned long long cur, want;
+
+		vm_name(i, name, sizeof(name));
+		want = strtoull(fake_vm_read(t, name, "memory.reclaim"), NULL,
+				10);
+		if (!want)
+			continue;
+		asked++;
+		cur = strtoull(fake_vm_read(t, name, "memory.current"), NULL,
+			       10);
+		fake_vm_current(t, name, cur > want ? cur - want : 0);
+		fake_vm_write(t, name, "memory.reclaim", "");
+	}
+	return asked;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -224,19 +260,22 @@ int main(int argc, char **argv)
 		{"daemon", required_argument, NULL, 'd'},
 		{"no-state", no_argument, NULL, 's'},
 		{"strace", no_argument, NULL, 'S'},
+		{"steady", no_argument, NULL, 'Q'},
 		{0},
 	};
 	unsigned int n = 1000, ticks = 20;
 	const char *daemon = NULL;
-	bool count_syscalls = false;
+	bool count_syscalls = false, steady = false;
 	struct balancer_options o = {0};
 	struct fake_tree t;
 	struct balancer *b;
 	double c0, w0, cpu, wall;
+	unsigned int warmup = 0;
+	uint64_t before;
 	usec_t now = 1000 * SEC;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "n:t:d:sS", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:t:d:sSQ", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			n = (unsigned int)strtoul(optarg, NULL, 10);
@@ -253,10 +292,14 @@ int main(int argc, char **argv)
 		case 'S':
 			count_syscalls = true;
 			break;
+		case 'Q':
+			steady = true;
+			break;
 		default:
 			fprintf(stderr,
 				"usage: %s [--vms N] [--ticks T] "
-				"[--daemon PATH] [--no-state] [--strace]\n",
+				"[--daemon PATH] [--no-state] [--strace] "
+				"[--steady]\n",
 				argv[0]);
 			return 2;
 		}
@@ -278,21 +321,41 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* Warm the page cache and the VM table: the steady state is what
-	 * runs every second for months. */
-	for (int i = 0; i < 2; i++, now += SEC)
+	 * runs every second for months. --steady: until the VMs have given
+	 * what the policy lets them give and sit quiet (the fixture's
+	 * reclaims applied between ticks, as the kernel would). */
+	for (unsigned int i = 0; i < (steady ? STEADY_WARMUP_MAX : 2);
+	     i++, now += SEC) {
 		balancer_tick_at(b, now);
-	c0 = cpu_now();
-	w0 = wall_now();
-	for (unsigned int i = 0; i < ticks; i++, now += SEC)
+		if (steady && !apply_reclaims(&t, n) && i >= 2) {
+			warmup = i + 1;
+			break;
+		}
+	}
+	before = balancer_totals(b)->actions;
+	cpu = wall = 0;
+	for (unsigned int i = 0; i < ticks; i++, now += SEC) {
+		c0 = cpu_now();
+		w0 = wall_now();
 		if (balancer_tick_at(b, now) < 0)
 			return 1;
-	cpu = (cpu_now() - c0) / ticks;
-	wall = (wall_now() - w0) / ticks;
-	printf("vms %u ticks %u: cpu/tick %.3f ms, wall/tick %.3f ms, "
+		cpu += cpu_now() - c0;
+		wall += wall_now() - w0;
+		if (steady)
+			apply_reclaims(&t, n);
+	}
+	cpu /= ticks;
+	wall /= ticks;
+	if (steady)
+		printf("vms %u: steady after %u warm-up ticks%s, %.2f "
+		       "actions per measured tick\n",
+		       n, warmup, warmup ? "" : " (not reached)",
+		       (double)(balancer_totals(b)->actions - before) / ticks);
+	printf("vms %u ticks %u%s: cpu/tick %.3f ms, wall/tick %.3f ms, "
 	       "cpu share at 1 s interval %.3f%% of a core, "
 	       "per VM %.2f us\n",
-	       n, ticks, cpu * 1e3, wall * 1e3, cpu * 100.0,
-	       n ? cpu * 1e6 / n : 0.0);
+	       n, ticks, steady ? " steady" : "", cpu * 1e3, wall * 1e3,
+	       cpu * 100.0, n ? cpu * 1e6 / n : 0.0);
 	printf("vms %u: benchmark process rss %ld KiB (peak %ld KiB), actions "
 	       "%" PRIu64 ", journal entries %lu (%lu bytes of fields)\n",
 	       n, rss_kib("VmRSS:"), rss_kib("VmHWM:"),
