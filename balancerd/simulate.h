@@ -86,6 +86,9 @@ struct sim_scenario {
 };
 
 /* Scenario defaults, documented in docs/simulate.md. */
+/* Ticks a run may have, whether the scenario or --seconds sets its
+ * length: ages are kept as 32-bit ticks. */
+#define SIM_TICKS_MAX		 10000000ULL
 #define SIM_DEFAULT_INTERVAL	 USEC_PER_SEC
 #define SIM_DEFAULT_DURATION	 (180 * USEC_PER_SEC)
 #define SIM_DEFAULT_ZRAM_RATIO	 3.0

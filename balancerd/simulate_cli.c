@@ -151,6 +151,12 @@ int simulate_main(int argc, char **argv, bool json)
 			"balancerctl: --seconds: shorter than the scenario's "
 			"interval\n");
 		r = 2;
+	} else if (duration && duration / sc.interval > SIM_TICKS_MAX) {
+		fprintf(stderr,
+			"balancerctl: --seconds: more than %llu of the "
+			"scenario's intervals\n",
+			SIM_TICKS_MAX);
+		r = 2;
 	} else if (sim_run(&sc, &policy, duration, &res) < 0) {
 		fprintf(stderr, "balancerctl: simulate: out of memory\n");
 		r = 1;

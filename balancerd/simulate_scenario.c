@@ -14,7 +14,6 @@
 #define SIM_INTERVAL_MIN (10 * USEC_PER_MSEC)
 #define SIM_INTERVAL_MAX (3600 * USEC_PER_SEC)
 #define SIM_DURATION_MAX (7 * 24 * 3600 * USEC_PER_SEC)
-#define SIM_TICKS_MAX	 10000000ULL /* ages are kept as 32-bit ticks */
 #define SIM_SIZE_MIN	 (1ULL << 20)
 #define SIM_SIZE_MAX	 (1ULL << 44) /* 16 TiB */
 #define SIM_COST_MAX	 (10 * USEC_PER_SEC)
