@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "escape.h"
+#include "policy_cli.h"
 #include "replay.h"
 #include "replay_cli.h"
 #include "replay_print.h"
@@ -36,30 +36,6 @@ static void usage(FILE *f)
 		"(\"10m\", \"1h30m\")\n"
 		"  --vm GLOB              only VMs whose name matches\n"
 		"  -j, --json             one JSON object\n");
-}
-
-static int load_policy(const char *path, struct policy *p)
-{
-	struct policy_errors errs = {0};
-	struct stat st;
-	int r;
-
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		r = policy_load_dir(path, p, &errs);
-	else
-		r = policy_load_files(&path, 1, p, &errs);
-	for (size_t i = 0; r < 0 && i < errs.n; i++) {
-		char msg[1024], esc[4096];
-
-		policy_error_format(&errs.items[i], msg, sizeof(msg));
-		fprintf(stderr, "balancerctl: %s\n",
-			escape_text(msg, esc, sizeof(esc)));
-	}
-	if (r < 0 && !errs.n)
-		fprintf(stderr, "balancerctl: cannot load policy %s: %s\n",
-			path, strerror(-r));
-	policy_errors_free(&errs);
-	return r;
 }
 
 static int parse_time(const char *opt, const char *s, usec_t *ret)
@@ -123,7 +99,7 @@ int replay_main(int argc, char **argv, bool json)
 		usage(stderr);
 		return 2;
 	}
-	if (policy_path && load_policy(policy_path, &policy) < 0)
+	if (policy_path && cli_load_policy(policy_path, &policy) < 0)
 		return 1;
 	o.policy = policy_path ? &policy : NULL;
 	replay_init(&rp, &o);

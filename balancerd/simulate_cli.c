@@ -10,9 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "escape.h"
+#include "policy_cli.h"
 #include "simulate.h"
 #include "simulate_cli.h"
 
@@ -37,43 +36,13 @@ static void usage(FILE *f)
 		"  -j, --json             one JSON object\n");
 }
 
-static void print_errors(const struct policy_errors *errs)
-{
-	for (size_t i = 0; i < errs->n; i++) {
-		char msg[1024], esc[4096];
-
-		policy_error_format(&errs->items[i], msg, sizeof(msg));
-		fprintf(stderr, "balancerctl: %s\n",
-			escape_text(msg, esc, sizeof(esc)));
-	}
-}
-
-static int load_policy(const char *path, struct policy *p)
-{
-	struct policy_errors errs = {0};
-	struct stat st;
-	int r;
-
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		r = policy_load_dir(path, p, &errs);
-	else
-		r = policy_load_files(&path, 1, p, &errs);
-	if (r < 0)
-		print_errors(&errs);
-	if (r < 0 && !errs.n)
-		fprintf(stderr, "balancerctl: cannot load policy %s: %s\n",
-			path, strerror(-r));
-	policy_errors_free(&errs);
-	return r;
-}
-
 static int load_scenario(const char *path, struct sim_scenario *s)
 {
 	struct policy_errors errs = {0};
 	int r = sim_scenario_load_file(path, s, &errs);
 
 	if (r < 0)
-		print_errors(&errs);
+		cli_print_policy_errors(&errs);
 	if (r < 0 && !errs.n)
 		fprintf(stderr, "balancerctl: cannot load scenario %s: %s\n",
 			path, strerror(-r));
@@ -142,7 +111,7 @@ int simulate_main(int argc, char **argv, bool json)
 	}
 	if (load_scenario(argv[optind], &sc) < 0)
 		return 1;
-	if (load_policy(policy_path, &policy) < 0) {
+	if (cli_load_policy(policy_path, &policy) < 0) {
 		sim_scenario_free(&sc);
 		return 1;
 	}
