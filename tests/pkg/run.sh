@@ -239,8 +239,12 @@ if [ -n "$guest" ]; then
 		if [ -s "$scrape" ]; then
 			# node_exporter's whole answer: promtool lints every family.
 			grep -E '^(# (HELP|TYPE) )?balancerd_' "$scrape" >"$out/guest-balancerd.prom"
-			if promtool check metrics <"$out/guest-balancerd.prom" >"$out/promtool-guest.txt" 2>&1; then
-				ok "promtool-guest-scrape ($(grep -c '^balancerd_' "$out/guest-balancerd.prom") samples)"
+			# An answer without balancerd's series passes promtool: not a pass.
+			n=$(grep -c '^balancerd_' "$out/guest-balancerd.prom")
+			if [ "$n" -eq 0 ]; then
+				notok promtool-guest-scrape "no balancerd_ series in node_exporter's answer ($scrape)"
+			elif promtool check metrics <"$out/guest-balancerd.prom" >"$out/promtool-guest.txt" 2>&1; then
+				ok "promtool-guest-scrape ($n samples)"
 			else
 				notok promtool-guest-scrape "$(head -3 "$out/promtool-guest.txt" | tr '\n' ' ')"
 			fi
