@@ -158,7 +158,8 @@ fast_policy() {
 # The shipped policies: where make install put them, else /e2e/policies.
 shipped_policy() {
 	local n=$1 d
-	for d in /usr/share/doc/balancerd/policies /usr/local/share/balancerd/policies \
+	for d in /usr/share/balancerd/policies /usr/share/doc/balancerd/policies \
+		/usr/local/share/balancerd/policies \
 		/usr/local/share/doc/balancerd/policies /e2e/policies; do
 		[ -f "$d/$n.json" ] && { echo "$d/$n.json"; return 0; }
 	done

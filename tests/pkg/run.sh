@@ -103,6 +103,8 @@ for f in balancerd/usr/sbin/balancerd balancerd/usr/bin/balancerctl \
 	balancerd/usr/share/man/man5/balancerd.json.5.gz \
 	balancerd/usr/share/doc/balancerd/README.md \
 	balancerd/usr/share/doc/balancerd/metrics.md \
+	balancerd/usr/share/doc/balancerd/simulate.md \
+	balancerd/usr/share/doc/balancerd/examples/s1.json \
 	dkms/usr/src/ovcmem-$version/dkms.conf \
 	dkms/usr/src/ovcmem-$version/driver/Kbuild \
 	dkms/usr/src/ovcmem-$version/include/uapi/linux/ovcmem.h \
