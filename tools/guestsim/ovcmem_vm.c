@@ -49,24 +49,34 @@ uint64_t gs_vm_pages(const struct gs_vm *vm)
 	return vm->pages;
 }
 
+/*
+ * Run @n accesses. A signal (guestsim's own SIGTERM at the end of a run)
+ * stops a batch with -EINTR after some accesses: that is not an exit, so
+ * the rest is run again from where it stopped. *@done: the accesses done
+ * before an exit (the one at index *@done) or all @n. 0 or a negative
+ * errno.
+ */
 static int vcpu_run(struct gs_vm *vm, struct ovcmem_access *a, unsigned n,
 		    unsigned *done)
 {
-	struct ovcmem_vcpu_run run = {
-		.accesses = (uintptr_t)a,
-		.count = n,
-	};
-	int r;
+	unsigned total = 0;
 
-	do {
-		run.done = 0;
-		r = ioctl(vm->part_fd, OVCMEM_VCPU_RUN, &run);
-		if (r < 0 && errno == EINTR && run.done > 0)
-			break; /* partial progress: report what was done */
-	} while (r < 0 && errno == EINTR);
-	*done = run.done;
-	if (r < 0 && errno != EINTR)
-		return -errno;
+	while (total < n) {
+		struct ovcmem_vcpu_run run = {
+			.accesses = (uintptr_t)(a + total),
+			.count = n - total,
+		};
+		int r = ioctl(vm->part_fd, OVCMEM_VCPU_RUN, &run);
+
+		if (r < 0 && errno != EINTR) {
+			*done = total;
+			return -errno;
+		}
+		total += run.done;
+		if (r == 0)
+			break; /* all done, or an exit at index total */
+	}
+	*done = total;
 	return 0;
 }
 
