@@ -316,7 +316,9 @@ struct ovcmem_access {
  * the host page; a miss is a GPA intercept served by the fault path, then
  * the access is retried. Accessed (and, for writes, dirty) bits are set.
  * Only on the owner fd, and only from a thread of the owner's process
- * (-EPERM otherwise). -EINTR if a signal arrives; @done says how far it got.
+ * (-EPERM otherwise). -EINTR if a signal arrives; @done says how far it got,
+ * and the access at index @done was not run (it is no exit): run the rest
+ * again from there.
  */
 struct ovcmem_vcpu_run {
 	__u64 accesses;
